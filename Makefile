@@ -1,0 +1,63 @@
+# xf: what is transferred in transfer learning, as Unix tools.
+# make | make deps | make check | make bench | make install PREFIX=... | make demo
+
+PREFIX  ?= /usr/local
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+ARCH_FLAGS ?= -march=x86-64-v3
+BLIS_INC ?= /usr/include/x86_64-linux-gnu/blis-pthread
+BLIS_LIB ?= /usr/lib/x86_64-linux-gnu/blis-pthread
+
+XF_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+            $(ARCH_FLAGS) -pthread -Ilib -I$(BLIS_INC) $(SAN_FLAGS)
+LDLIBS    = -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -larchive -lmsgpackc \
+            -lpng -lz -lm -pthread
+
+# make SAN=1 check: everything under ASan and UBSan
+ifeq ($(SAN),1)
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CFLAGS    = -O1 -g
+endif
+
+LIB_SRC   = $(wildcard lib/*.c)
+LIB_OBJ   = $(LIB_SRC:.c=.o)
+LIB_HDR   = $(wildcard lib/*.h)
+TOOLS     = $(patsubst tools/%.c,bin/%,$(wildcard tools/xf-*.c))
+UNIT      = $(patsubst tests/unit/%.c,tests/unit/%.t,$(wildcard tests/unit/*.c))
+MAN1      = $(wildcard man/man1/*.1)
+MAN5      = $(wildcard man/man5/*.5)
+
+all: libxf.a $(TOOLS)
+
+lib/%.o: lib/%.c $(LIB_HDR)
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -c -o $@ $<
+
+libxf.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+tools/tool.o: tools/tool.c tools/tool.h $(LIB_HDR)
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -c -o $@ $<
+
+bin/%: tools/%.c tools/tool.o tools/tool.h libxf.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< tools/tool.o libxf.a $(LDLIBS)
+
+tests/unit/%.t: tests/unit/%.c tests/tap.h libxf.a
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -Itests -o $@ $< libxf.a $(LDLIBS)
+
+include mk/deps.mk
+include mk/check.mk
+-include pipelines/pipelines.mk
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	           $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5
+
+clean:
+	rm -rf bin libxf.a lib/*.o tools/*.o tests/unit/*.t tests/fuzz/*.bin
+
+.PHONY: all install clean

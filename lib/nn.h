@@ -1,0 +1,407 @@
+/*
+ * nn.h: the neural-net engine of libxf: layers, models, SGD.
+ *
+ * Overview
+ *   - Layers (kernels.c), llm.c style: a forward and a backward function per
+ *     layer, outputs first, then const inputs, then dimensions.  Activations
+ *     are NCHW float32; weights use PyTorch layouts: conv (OC, C, KH, KW) and
+ *     bias (OC), linear (OUT, IN) and bias (OUT).  Backward functions ADD into
+ *     parameter gradients (dw, db), so gradients accumulate until zeroed, and
+ *     WRITE the input gradient (din), so activation gradients need no zeroing
+ *     and ReLU can run in place.  Each fast kernel has a naive _ref twin
+ *     (plain loops, double accumulation) that the tests compare against.
+ *   - Dense work goes through BLIS sgemm.  Debian's BLIS 0.9 picks its AVX2
+ *     (haswell) kernels on CPUs it does not recognise, which halves the speed
+ *     of AVX-512 machines, so when the CPU has AVX-512 the engine hands BLIS a
+ *     context with an AVX-512 micro-kernel of its own (8x32, row-preferring);
+ *     BLIS still does the blocking, packing and strides.
+ *   - Threads (xf_nn_set_threads): one pool for the process.  Batched layers
+ *     split the batch into XF_NN_PARTS fixed parts; a thread takes whole
+ *     parts, each part accumulates its own partial weight gradient, and the
+ *     partials are summed in part order.  Linear layers split output rows or
+ *     columns, never the reduction.  So the bytes do not depend on timing or
+ *     on the thread count: -j1 and -j2 give identical results.
+ *   - Models (model.c) from a spec string; see "Spec strings" below.
+ *   - SGD with momentum and weight decay and LR schedules (optim.c).
+ *
+ * Usage
+ *	struct xf_err err;
+ *	struct xf_model *m = xf_model_create("cnn", 1, 28, 28, 10, &err);
+ *	struct xf_sgd *opt = xf_sgd_create(m, 0.9f, 5e-4f, &err);
+ *	struct xf_rng rng;
+ *	float loss;
+ *
+ *	xf_nn_set_threads(0);
+ *	xf_rng_seed(&rng, 1);
+ *	xf_model_init(m, &rng);
+ *	for (each batch x (n, 1, 28, 28) uint8, y (n) int) {
+ *		if (xf_model_forward(m, x, y, n, 1, &loss, &err) == -1)
+ *			errx(1, "%s", err.msg);
+ *		xf_model_zero_grad(m);
+ *		xf_model_backward(m);
+ *		xf_sgd_step(opt, m, lr);
+ *	}
+ *	xf_sgd_free(opt);
+ *	xf_model_free(m);
+ */
+#ifndef XF_NN_H
+#define XF_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xf.h"
+
+/* The batch is cut into this many parts for reductions; also the most
+ * threads the engine uses. */
+#define XF_NN_PARTS 12
+
+/*
+ * Threads
+ */
+
+/*
+ * Use n threads (n <= 0: all online cores; at most XF_NN_PARTS) for every
+ * later kernel call.  Call it once, before any model work, from one thread.
+ * Returns the number of threads in use, which is smaller than asked when
+ * threads cannot be created.  Without a call the engine runs on one thread.
+ */
+int	xf_nn_set_threads(int n);
+/* Threads in use. */
+int	xf_nn_threads(void);
+
+/*
+ * Layers (kernels.c)
+ */
+
+/* Dimensions of a 2-D convolution; fill with xf_conv2d_dims. */
+struct xf_conv2d_dims {
+	int n, c, h, w;		/* input (N, C, H, W) */
+	int oc, kh, kw;		/* weight (OC, C, KH, KW) */
+	int stride, pad;	/* the same on both axes */
+	int oh, ow;		/* output (N, OC, OH, OW) */
+};
+
+/* Fills d and returns 0, or -1 with err when the output would be empty or a
+ * dimension is not positive. */
+int	xf_conv2d_dims(struct xf_conv2d_dims *d, int n, int c, int h, int w,
+	    int oc, int kh, int kw, int stride, int pad, struct xf_err *err);
+/*
+ * Floats of scratch the fast conv2d kernels need for d at the current thread
+ * count (im2col buffers per thread, partial weight gradients per part).  The
+ * caller owns the scratch; it holds nothing between calls.
+ */
+size_t	xf_conv2d_scratch(const struct xf_conv2d_dims *d);
+
+/* out = conv(in, w) + b, then max(0, .) when relu is set.  b may be NULL. */
+void	xf_conv2d_forward(float *out /* (N, OC, OH, OW) */,
+	    float *scratch, const float *in /* (N, C, H, W) */,
+	    const float *w /* (OC, C, KH, KW) */, const float *b /* (OC) */,
+	    int relu, const struct xf_conv2d_dims *d);
+/* din = dL/din (skipped when din is NULL); dw += dL/dw, db += dL/db (each
+ * skipped when NULL). */
+void	xf_conv2d_backward(float *din /* (N, C, H, W) */,
+	    float *dw /* (OC, C, KH, KW) */, float *db /* (OC) */,
+	    float *scratch, const float *dout /* (N, OC, OH, OW) */,
+	    const float *in /* (N, C, H, W) */,
+	    const float *w /* (OC, C, KH, KW) */,
+	    const struct xf_conv2d_dims *d);
+void	xf_conv2d_forward_ref(float *out, const float *in, const float *w,
+	    const float *b, int relu, const struct xf_conv2d_dims *d);
+void	xf_conv2d_backward_ref(float *din, float *dw, float *db,
+	    const float *dout, const float *in, const float *w,
+	    const struct xf_conv2d_dims *d);
+
+/* out = in w^T + b, then max(0, .) when relu is set.  b may be NULL. */
+void	xf_linear_forward(float *out /* (N, OUT) */,
+	    const float *in /* (N, IN) */, const float *w /* (OUT, IN) */,
+	    const float *b /* (OUT) */, int relu, int n, int in_f, int out_f);
+/* din = dL/din (skipped when NULL); dw += dL/dw; db += dL/db (skipped when
+ * NULL). */
+void	xf_linear_backward(float *din /* (N, IN) */, float *dw /* (OUT, IN) */,
+	    float *db /* (OUT) */, const float *dout /* (N, OUT) */,
+	    const float *in /* (N, IN) */, const float *w /* (OUT, IN) */,
+	    int n, int in_f, int out_f);
+void	xf_linear_forward_ref(float *out, const float *in, const float *w,
+	    const float *b, int relu, int n, int in_f, int out_f);
+void	xf_linear_backward_ref(float *din, float *dw, float *db,
+	    const float *dout, const float *in, const float *w, int n, int in_f,
+	    int out_f);
+
+/* out = max(0, in); out may be in. */
+void	xf_relu_forward(float *out /* (count) */, const float *in /* (count) */,
+	    size_t count);
+/* din = dout where out > 0, else 0; din may be dout. */
+void	xf_relu_backward(float *din /* (count) */,
+	    const float *dout /* (count) */, const float *out /* (count) */,
+	    size_t count);
+
+/* 2x2 max pool, stride 2; odd trailing rows and columns are dropped, as in
+ * PyTorch.  OH = H / 2, OW = W / 2. */
+void	xf_maxpool_forward(float *out /* (N, C, OH, OW) */,
+	    const float *in /* (N, C, H, W) */, int n, int c, int h, int w);
+/* din = dout routed to the first maximum of each window, 0 elsewhere. */
+void	xf_maxpool_backward(float *din /* (N, C, H, W) */,
+	    const float *dout /* (N, C, OH, OW) */,
+	    const float *in /* (N, C, H, W) */, int n, int c, int h, int w);
+void	xf_maxpool_forward_ref(float *out, const float *in, int n, int c,
+	    int h, int w);
+void	xf_maxpool_backward_ref(float *din, const float *dout, const float *in,
+	    int n, int c, int h, int w);
+
+/*
+ * Batch norm over (N, HW) per channel, PyTorch semantics: eps 1e-5; train
+ * mode normalises with the batch mean and biased variance, saves mean and
+ * 1/sqrt(var + eps) for backward, and moves the running stats by momentum
+ * 0.1 (running_var takes the unbiased variance); eval mode uses the running
+ * stats.  relu applies max(0, .) to the output.
+ */
+#define XF_BN_EPS	1e-5f
+#define XF_BN_MOMENTUM	0.1f
+void	xf_batchnorm_forward_train(float *out /* (N, C, HW) */,
+	    float *mean /* (C) */, float *rstd /* (C) */,
+	    float *running_mean /* (C) */, float *running_var /* (C) */,
+	    const float *in /* (N, C, HW) */, const float *w /* (C) */,
+	    const float *b /* (C) */, int relu, int n, int c, int hw);
+void	xf_batchnorm_forward_eval(float *out /* (N, C, HW) */,
+	    const float *in /* (N, C, HW) */, const float *w /* (C) */,
+	    const float *b /* (C) */, const float *running_mean /* (C) */,
+	    const float *running_var /* (C) */, int relu, int n, int c, int hw);
+/* Train-mode backward.  din written (skipped when NULL); dw, db added
+ * (skipped when NULL). */
+void	xf_batchnorm_backward(float *din /* (N, C, HW) */, float *dw /* (C) */,
+	    float *db /* (C) */, const float *dout /* (N, C, HW) */,
+	    const float *in /* (N, C, HW) */, const float *mean /* (C) */,
+	    const float *rstd /* (C) */, const float *w /* (C) */, int n, int c,
+	    int hw);
+void	xf_batchnorm_forward_train_ref(float *out, float *mean, float *rstd,
+	    float *running_mean, float *running_var, const float *in,
+	    const float *w, const float *b, int relu, int n, int c, int hw);
+void	xf_batchnorm_forward_eval_ref(float *out, const float *in,
+	    const float *w, const float *b, const float *running_mean,
+	    const float *running_var, int relu, int n, int c, int hw);
+void	xf_batchnorm_backward_ref(float *din, float *dw, float *db,
+	    const float *dout, const float *in, const float *mean,
+	    const float *rstd, const float *w, int n, int c, int hw);
+
+/*
+ * Softmax cross-entropy, stable (max subtracted).  Fills probs and the
+ * per-example loss and returns the mean loss over the batch.  Labels must
+ * lie in [0, K).
+ */
+float	xf_softmax_xent_forward(float *probs /* (N, K) */,
+	    float *losses /* (N) */, const float *logits /* (N, K) */,
+	    const int *labels /* (N) */, int n, int k);
+/* dlogits = (probs - onehot(labels)) / N, written: the gradient of the
+ * mean loss. */
+void	xf_softmax_xent_backward(float *dlogits /* (N, K) */,
+	    const float *probs /* (N, K) */, const int *labels /* (N) */, int n,
+	    int k);
+float	xf_softmax_xent_forward_ref(float *probs, float *losses,
+	    const float *logits, const int *labels, int n, int k);
+
+/*
+ * Models (model.c)
+ *
+ * Spec strings
+ *   A model is a comma-separated list of items, applied in order to an input
+ *   of shape (C, H, W) taken from the data:
+ *	cN		conv, N output channels, 3x3, stride 1, padding 1, ReLU
+ *	cNkKsSpP	the same with kernel KxK, stride S, padding P; each of
+ *			kK, sS, pP is optional (defaults k3, s1, p = K / 2)
+ *	b		batch norm on the output of the conv before it, placed
+ *			between that conv and its ReLU
+ *	p		2x2 max pool, stride 2
+ *	fN		linear to N features, ReLU; flattens its input
+ *	f		the head: linear to the class count, no ReLU; last item,
+ *			required
+ *   Presets expand to spec strings:
+ *	mlp	f512,f512,f
+ *	cnn	c32,c32,p,c64,c64,p,f256,f
+ *	cnn-s	c16,c16,p,c32,c32,p,f128,f
+ *	cnn-bn	c32,b,c32,b,p,c64,b,c64,b,p,f256,f
+ *
+ * Modules and tensors
+ *   Modules are the layers with parameters, numbered per kind from 1 in
+ *   order: conv1, conv2, ..., bn1, ..., fc1, ..., the head being the last
+ *   fcN.  Their tensors carry PyTorch names: conv1.weight, conv1.bias,
+ *   bn1.weight, bn1.bias, bn1.running_mean, bn1.running_var, fc1.weight ...
+ *   All parameters live in one float allocation and their gradients in a
+ *   second of the same layout; buffers (running stats) have a third and no
+ *   gradient.  Tensors are listed module by module, each module's tensors
+ *   contiguous in the list.
+ *
+ * Stages and activations
+ *   A stage is a conv or linear module with the batch norm and ReLU that
+ *   follow it.  The activation of a module is the output of its stage (after
+ *   the ReLU, before any pool); a bn module shares its conv's stage.  The
+ *   input of a module is the input of its stage (after any pool before it,
+ *   the model input for the first stage).
+ *
+ * Input
+ *   Images are uint8 (N, C, H, W) and enter the network as x / 255.
+ */
+
+enum xf_module_kind { XF_MODULE_CONV, XF_MODULE_BN, XF_MODULE_LINEAR };
+
+struct xf_tensor {
+	char	 name[48];	/* "conv1.weight" */
+	int	 ndim;
+	int	 shape[4];
+	size_t	 count;		/* product of shape */
+	float	*data;		/* into the params or buffers allocation */
+	float	*grad;		/* into the grads allocation; NULL for buffers */
+	int	 is_param;	/* 1: trained parameter, 0: buffer */
+	int	 module;	/* index of the owning module */
+};
+
+struct xf_module {
+	char	 name[16];	/* "conv1" */
+	enum xf_module_kind kind;
+	int	 first_tensor;	/* tensors [first_tensor, first_tensor + n_tensors) */
+	int	 n_tensors;
+	int	 stage;		/* the stage it belongs to */
+	int	 frozen;	/* set by xf_model_freeze */
+};
+
+struct xf_model;
+
+/*
+ * A model for inputs of shape (c, h, w) and n_classes classes, from a
+ * preset name or a spec string.  Parameters are zero until xf_model_init.
+ * Returns the model, freed by xf_model_free, or NULL with err (bad spec,
+ * shapes that do not fit, out of memory).
+ */
+struct xf_model *xf_model_create(const char *spec, int c, int h, int w,
+	    int n_classes, struct xf_err *err);
+void	xf_model_free(struct xf_model *m);
+/* The spec string the model was built from (presets expanded). */
+const char *xf_model_spec(const struct xf_model *m);
+/* The input shape and class count given at create. */
+void	xf_model_input_shape(const struct xf_model *m, int *c, int *h, int *w,
+	    int *n_classes);
+
+/* PyTorch's default initialisation of every module, drawing from rng in
+ * module order: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+ * conv and linear (kaiming_uniform, a = sqrt(5)); batch norm weight 1, bias
+ * 0, running mean 0, running var 1. */
+void	xf_model_init(struct xf_model *m, struct xf_rng *rng);
+/* The same for module k alone (head replacement, re-initialised upper
+ * modules). */
+void	xf_model_init_module(struct xf_model *m, int k, struct xf_rng *rng);
+
+int	xf_model_n_tensors(const struct xf_model *m);
+const struct xf_tensor *xf_model_tensor(const struct xf_model *m, int i);
+/* Index of the tensor called name, or -1. */
+int	xf_model_find_tensor(const struct xf_model *m, const char *name);
+int	xf_model_n_modules(const struct xf_model *m);
+const struct xf_module *xf_model_module(const struct xf_model *m, int k);
+/* Index of the module called name, or -1. */
+int	xf_model_find_module(const struct xf_model *m, const char *name);
+/* All parameters (and their gradients) as one flat vector of *n floats, in
+ * tensor order. */
+float	*xf_model_params(struct xf_model *m, size_t *n);
+float	*xf_model_grads(struct xf_model *m, size_t *n);
+
+/* Freeze (frozen = 1) or unfreeze module k.  SGD leaves a frozen module's
+ * parameters untouched, and backward computes no gradient for it; backward
+ * stops below the lowest module that is not frozen. */
+void	xf_model_freeze(struct xf_model *m, int k, int frozen);
+
+/*
+ * Run the network on n images x (n, C, H, W) in train mode (batch-norm
+ * batch statistics, running stats updated) or eval mode (train = 0).
+ * With labels, stores the mean cross-entropy in *loss; labels may be NULL
+ * for logits only (then backward is not allowed).  Activations grow to fit
+ * n and hold one batch.  Returns 0, or -1 with err (a label out of range,
+ * out of memory).
+ */
+int	xf_model_forward(struct xf_model *m, const uint8_t *x,
+	    const int *labels, int n, int train, float *loss,
+	    struct xf_err *err);
+/*
+ * Run the stages from module k's stage upwards on act, n examples of module
+ * k's input (see xf_model_module_input), as xf_model_forward does for the
+ * whole network.  act may be the model's own buffer from
+ * xf_model_module_input.  Module criticality uses it to re-evaluate only the
+ * modules above a perturbed one.  Returns 0 or -1 with err.
+ */
+int	xf_model_forward_from(struct xf_model *m, int k, const float *act,
+	    const int *labels, int n, int train, float *loss,
+	    struct xf_err *err);
+/* After a forward with labels: param grads += d(mean loss)/d(params), for
+ * modules that are not frozen. */
+void	xf_model_backward(struct xf_model *m);
+void	xf_model_zero_grad(struct xf_model *m);
+
+/* Results of the last forward, valid until the next one: logits and probs
+ * (n, n_classes); per-example losses (n), when labels were given. */
+const float *xf_model_logits(const struct xf_model *m);
+const float *xf_model_probs(const struct xf_model *m);
+const float *xf_model_losses(const struct xf_model *m);
+/* Activation (output of its stage) of module k for the last forward:
+ * *count floats per example, shape in shape[0..*ndim) (C, H, W or F);
+ * n examples back to back.  Valid until the next forward. */
+const float *xf_model_activation(const struct xf_model *m, int k,
+	    int *ndim, int shape[3], size_t *count);
+/* Input of module k's stage for the last forward, likewise. */
+const float *xf_model_module_input(const struct xf_model *m, int k,
+	    int *ndim, int shape[3], size_t *count);
+
+/* Multiply-adds times two per example of a forward pass, and of a training
+ * step (forward, input gradients except the first layer's, weight
+ * gradients). */
+double	xf_model_flops(const struct xf_model *m, int train);
+
+/*
+ * SGD (optim.c), PyTorch semantics: d = g + weight_decay * p;
+ * buf = momentum * buf + d (buf starts at zero, so the first step takes d);
+ * p -= lr * buf.  Frozen modules are skipped entirely.
+ */
+struct xf_sgd;
+
+/* An optimiser for m's parameters.  The momentum buffers are one allocation
+ * in the layout of the parameters, exposed as tensors named
+ * "<param>.momentum_buffer" so a checkpoint can store them.  Returns the
+ * optimiser, freed by xf_sgd_free (before or after the model), or NULL with
+ * err. */
+struct xf_sgd *xf_sgd_create(struct xf_model *m, float momentum,
+	    float weight_decay, struct xf_err *err);
+void	xf_sgd_free(struct xf_sgd *opt);
+void	xf_sgd_step(struct xf_sgd *opt, struct xf_model *m, float lr);
+int	xf_sgd_n_tensors(const struct xf_sgd *opt);
+const struct xf_tensor *xf_sgd_tensor(const struct xf_sgd *opt, int i);
+int	xf_sgd_find_tensor(const struct xf_sgd *opt, const char *name);
+
+/*
+ * Learning-rate schedules: pure functions of (step, epoch), so a resumed
+ * run gets the same rates.
+ *	constant	lr
+ *	step		lr * gamma^(number of milestones <= epoch)
+ *	cosine		lr * (1 + cos(pi * step / total_steps)) / 2, PyTorch's
+ *			CosineAnnealingLR with eta_min 0, over total_steps
+ */
+enum xf_lr_kind { XF_LR_CONSTANT, XF_LR_STEP, XF_LR_COSINE };
+
+#define XF_LR_MAX_MILESTONES 16
+
+struct xf_lr_schedule {
+	enum xf_lr_kind kind;
+	float	lr;
+	float	gamma;
+	int	n_milestones;
+	int	milestones[XF_LR_MAX_MILESTONES];	/* epochs, ascending */
+	long	total_steps;
+};
+
+/*
+ * Parse "constant", "step:E1,E2,...:GAMMA" (e.g. "step:30,60:0.1") or
+ * "cosine" into s with base rate lr; total_steps is for cosine.  Returns 0,
+ * or -1 with err.
+ */
+int	xf_lr_parse(struct xf_lr_schedule *s, const char *text, float lr,
+	    long total_steps, struct xf_err *err);
+/* The rate for step (counted from 0 over the whole run) in epoch (from 0). */
+float	xf_lr_at(const struct xf_lr_schedule *s, long step, int epoch);
+
+#endif

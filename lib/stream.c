@@ -1,0 +1,540 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "xf.h"
+
+/*
+ * The reader keeps msgpack-c's streaming unpacker and its buffer.  Bytes
+ * from read(2) go into that buffer; xf_msgpack_check walks the unparsed part
+ * and only when a whole record within the limits is there does
+ * msgpack_unpacker_next run, so msgpack-c never sees a length that the
+ * bytes do not back.
+ */
+struct xf_record {
+	const msgpack_object *map;
+};
+
+struct xf_stream {
+	int fd;
+	int own_fd;
+	const char *mem;        /* memory backend: bytes not yet fed */
+	size_t mem_left;
+	int eof;
+	msgpack_unpacker up;
+	msgpack_unpacked cur;
+	struct xf_limits lim;
+	struct xf_header h;
+	size_t xsize;
+	uint64_t index;         /* records returned so far */
+	uint64_t offset;        /* stream bytes consumed so far */
+	struct xf_record rec;
+};
+
+static int
+fill(struct xf_stream *s, struct xf_err *err)
+{
+	size_t want = 256 << 10;
+	ssize_t n;
+
+	if (!msgpack_unpacker_reserve_buffer(&s->up, want))
+		return xf_errf(err, "out of memory");
+	if (s->mem != NULL || s->fd < 0) {
+		n = s->mem_left < want ? s->mem_left : want;
+		memcpy(msgpack_unpacker_buffer(&s->up), s->mem, n);
+		s->mem += n;
+		s->mem_left -= n;
+	} else {
+		do
+			n = read(s->fd, msgpack_unpacker_buffer(&s->up), want);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return xf_errf(err, "read: %s", strerror(errno));
+	}
+	if (n == 0)
+		s->eof = 1;
+	msgpack_unpacker_buffer_consumed(&s->up, n);
+	return 0;
+}
+
+/*
+ * Next msgpack object into s->cur.  Returns 1, 0 at a clean end, -1.  what
+ * names the object for messages ("header", "record 12").
+ */
+static int
+next_object(struct xf_stream *s, const char *what, struct xf_err *err)
+{
+	struct xf_err e;
+
+	for (;;) {
+		const char *start = s->up.buffer + s->up.off;
+		size_t avail = s->up.used - s->up.off;
+		ptrdiff_t size = xf_msgpack_check(start, avail, &s->lim, &e);
+
+		if (size < 0)
+			return xf_errf(err, "%s (byte %llu): %s", what,
+			    (unsigned long long)s->offset, e.msg);
+		if (size > 0) {
+			if (msgpack_unpacker_next(&s->up, &s->cur) !=
+			    MSGPACK_UNPACK_SUCCESS)
+				return xf_errf(err, "%s (byte %llu): malformed msgpack",
+				    what, (unsigned long long)s->offset);
+			s->offset += size;
+			return 1;
+		}
+		if (s->eof) {
+			if (avail == 0)
+				return 0;
+			return xf_errf(err, "%s (byte %llu): truncated: the stream "
+			    "ends %zu bytes into it", what,
+			    (unsigned long long)s->offset, avail);
+		}
+		if (fill(s, err) < 0)
+			return -1;
+	}
+}
+
+static int
+value_of(const msgpack_object *o, struct xf_value *v)
+{
+	memset(v, 0, sizeof *v);
+	v->obj = o;
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		v->type = XF_NIL;
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		v->type = XF_BOOL;
+		v->i = o->via.boolean;
+		v->f = v->i;
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		v->type = XF_INT;
+		if (o->via.u64 > INT64_MAX) {
+			v->type = XF_FLOAT;
+			v->f = (double)o->via.u64;
+			break;
+		}
+		v->i = (int64_t)o->via.u64;
+		v->f = (double)v->i;
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		v->type = XF_INT;
+		v->i = o->via.i64;
+		v->f = (double)v->i;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		v->type = XF_FLOAT;
+		v->f = o->via.f64;
+		break;
+	case MSGPACK_OBJECT_STR:
+		v->type = XF_STR;
+		v->p = o->via.str.ptr;
+		v->n = o->via.str.size;
+		break;
+	case MSGPACK_OBJECT_BIN:
+		v->type = XF_BIN;
+		v->p = o->via.bin.ptr;
+		v->n = o->via.bin.size;
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		v->type = XF_ARRAY;
+		v->n = o->via.array.size;
+		break;
+	case MSGPACK_OBJECT_MAP:
+		v->type = XF_MAP;
+		v->n = o->via.map.size;
+		break;
+	default:
+		return -1;   /* ext */
+	}
+	return 0;
+}
+
+int
+xf_value_item(const struct xf_value *v, size_t i, struct xf_value *key,
+    struct xf_value *out)
+{
+	const msgpack_object *o = v->obj;
+
+	if (o == NULL || i >= v->n)
+		return -1;
+	if (o->type == MSGPACK_OBJECT_ARRAY && key == NULL)
+		return value_of(&o->via.array.ptr[i], out);
+	if (o->type == MSGPACK_OBJECT_MAP) {
+		if (key != NULL && value_of(&o->via.map.ptr[i].key, key) < 0)
+			return -1;
+		return value_of(&o->via.map.ptr[i].val, out);
+	}
+	return -1;
+}
+
+static int
+str_is(const struct xf_value *v, const char *s)
+{
+	size_t n = strlen(s);
+
+	return v->type == XF_STR && v->n == n && memcmp(v->p, s, n) == 0;
+}
+
+static int
+copy_str(char *dst, size_t size, const struct xf_value *v)
+{
+	if (v->type != XF_STR || v->n >= size || memchr(v->p, 0, v->n) != NULL)
+		return -1;
+	memcpy(dst, v->p, v->n);
+	dst[v->n] = 0;
+	return 0;
+}
+
+size_t
+xf_record_len(const struct xf_record *r)
+{
+	return r->map->via.map.size;
+}
+
+int
+xf_record_field(const struct xf_record *r, size_t i, struct xf_value *key,
+    struct xf_value *val)
+{
+	struct xf_value m;
+
+	value_of(r->map, &m);
+	return xf_value_item(&m, i, key, val);
+}
+
+int
+xf_record_get(const struct xf_record *r, const char *key, struct xf_value *val)
+{
+	struct xf_value k;
+
+	for (size_t i = 0; i < xf_record_len(r); i++)
+		if (xf_record_field(r, i, &k, val) == 0 && str_is(&k, key))
+			return 0;
+	return -1;
+}
+
+const void *
+xf_record_x(const struct xf_record *r)
+{
+	struct xf_value v;
+
+	return xf_record_get(r, "x", &v) == 0 && v.type == XF_BIN ? v.p : NULL;
+}
+
+static int64_t
+int_field(const struct xf_record *r, const char *key)
+{
+	struct xf_value v;
+
+	return xf_record_get(r, key, &v) == 0 && v.type == XF_INT ? v.i : -1;
+}
+
+int64_t
+xf_record_y(const struct xf_record *r)
+{
+	return int_field(r, "y");
+}
+
+int64_t
+xf_record_i(const struct xf_record *r)
+{
+	return int_field(r, "i");
+}
+
+size_t
+xf_header_xsize(const struct xf_header *h)
+{
+	size_t size, n = 1;
+
+	if (strcmp(h->dtype, "uint8") == 0)
+		size = 1;
+	else if (strcmp(h->dtype, "float32") == 0)
+		size = 4;
+	else
+		return 0;
+	if (h->ndim == 0)
+		return 0;
+	for (int d = 0; d < h->ndim; d++)
+		n *= (size_t)h->shape[d];
+	return n * size;
+}
+
+void
+xf_header_add_prov(struct xf_header *h, const char *line)
+{
+	char *copy = strdup(line);
+
+	if (copy == NULL)
+		return;
+	if (h->n_prov == XF_MAX_PROV) {
+		free(h->prov[0]);
+		memmove(h->prov, h->prov + 1, (XF_MAX_PROV - 1) * sizeof h->prov[0]);
+		h->n_prov--;
+	}
+	h->prov[h->n_prov++] = copy;
+}
+
+char *
+xf_prov_argv(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s, *p;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	if ((s = p = malloc(len)) == NULL)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *base = argv[i];
+
+		if (i == 0 && strrchr(base, '/') != NULL)
+			base = strrchr(base, '/') + 1;
+		p += sprintf(p, i ? " %s" : "%s", base);
+	}
+	*p = 0;
+	return s;
+}
+
+void
+xf_header_copy(struct xf_header *dst, const struct xf_header *src)
+{
+	*dst = *src;
+	dst->n_prov = 0;
+	for (int i = 0; i < src->n_prov; i++)
+		xf_header_add_prov(dst, src->prov[i]);
+}
+
+void
+xf_header_free(struct xf_header *h)
+{
+	for (int i = 0; i < h->n_prov; i++)
+		free(h->prov[i]);
+	h->n_prov = 0;
+}
+
+static int
+int_of(const struct xf_value *v, int64_t lo, int64_t hi, int64_t *out)
+{
+	if (v->type != XF_INT || v->i < lo || v->i > hi)
+		return -1;
+	*out = v->i;
+	return 0;
+}
+
+/* Header map into s->h; unknown keys are ignored so later versions can add. */
+static int
+parse_header(struct xf_stream *s, struct xf_err *err)
+{
+	struct xf_header *h = &s->h;
+	struct xf_value top, k, v, item;
+	int seen_format = 0;
+	int64_t version = 0;
+
+	value_of(&s->cur.data, &top);
+	if (top.type != XF_MAP)
+		return xf_errf(err, "header: not a map");
+	h->count = -1;
+	for (size_t i = 0; i < top.n; i++) {
+		xf_value_item(&top, i, &k, &v);
+		if (str_is(&k, "format")) {
+			if (!str_is(&v, "xf-stream"))
+				return xf_errf(err, "header: format is not \"xf-stream\"");
+			seen_format = 1;
+		} else if (str_is(&k, "version")) {
+			if (int_of(&v, 0, INT32_MAX, &version) < 0)
+				return xf_errf(err, "header: version is not an integer");
+		} else if (str_is(&k, "kind")) {
+			if (copy_str(h->kind, sizeof h->kind, &v) < 0)
+				return xf_errf(err, "header: kind is not a short string");
+		} else if (str_is(&k, "dtype")) {
+			if (copy_str(h->dtype, sizeof h->dtype, &v) < 0)
+				return xf_errf(err, "header: dtype is not a short string");
+		} else if (str_is(&k, "module")) {
+			if (copy_str(h->module, sizeof h->module, &v) < 0)
+				return xf_errf(err, "header: module is not a short string");
+		} else if (str_is(&k, "classes")) {
+			if (int_of(&v, 0, 1 << 24, &h->n_classes) < 0)
+				return xf_errf(err, "header: classes is not an integer "
+				    "in 0..16777216");
+		} else if (str_is(&k, "count")) {
+			if (v.type != XF_NIL && int_of(&v, 0, INT64_MAX, &h->count) < 0)
+				return xf_errf(err, "header: count is not a "
+				    "non-negative integer");
+		} else if (str_is(&k, "shape")) {
+			if (v.type != XF_ARRAY || v.n > XF_MAX_DIMS)
+				return xf_errf(err, "header: shape is not an array of "
+				    "at most %d dimensions", XF_MAX_DIMS);
+			h->ndim = (int)v.n;
+			for (size_t d = 0; d < v.n; d++) {
+				xf_value_item(&v, d, NULL, &item);
+				if (int_of(&item, 1, 1 << 24, &h->shape[d]) < 0)
+					return xf_errf(err, "header: shape[%zu] is not an "
+					    "integer in 1..16777216", d);
+			}
+		} else if (str_is(&k, "provenance")) {
+			char line[4096];
+
+			if (v.type != XF_ARRAY)
+				return xf_errf(err, "header: provenance is not an array");
+			for (size_t d = 0; d < v.n; d++) {
+				xf_value_item(&v, d, NULL, &item);
+				if (copy_str(line, sizeof line, &item) < 0)
+					return xf_errf(err, "header: provenance[%zu] is not "
+					    "a string under 4096 bytes", d);
+				xf_header_add_prov(h, line);
+			}
+		}
+	}
+	if (!seen_format)
+		return xf_errf(err, "header: no format \"xf-stream\": not an xf stream");
+	if (version != XF_STREAM_VERSION)
+		return xf_errf(err, "header: version %lld, this xf reads version %d",
+		    (long long)version, XF_STREAM_VERSION);
+	if (h->kind[0] == 0)
+		return xf_errf(err, "header: no kind");
+	s->xsize = xf_header_xsize(h);
+	if (h->dtype[0] != 0 && s->xsize == 0)
+		return xf_errf(err, "header: dtype \"%s\" with shape of %d dims: "
+		    "want uint8 or float32 and a shape", h->dtype, h->ndim);
+	if (s->xsize > s->lim.max_record)
+		return xf_errf(err, "header: records of %zu bytes are over the "
+		    "limit of %zu", s->xsize, s->lim.max_record);
+	return 0;
+}
+
+static struct xf_stream *
+stream_new(int fd, int own_fd, const char *mem, size_t len, struct xf_err *err)
+{
+	struct xf_stream *s = calloc(1, sizeof *s);
+
+	if (s == NULL) {
+		xf_errf(err, "out of memory");
+		if (own_fd)
+			close(fd);
+		return NULL;
+	}
+	s->fd = fd;
+	s->own_fd = own_fd;
+	s->mem = mem;
+	s->mem_left = len;
+	s->lim = xf_default_limits;
+	if (!msgpack_unpacker_init(&s->up, 256 << 10)) {
+		free(s);
+		xf_errf(err, "out of memory");
+		return NULL;
+	}
+	msgpack_unpacked_init(&s->cur);
+	int r = next_object(s, "header", err);
+	if (r == 0)
+		xf_errf(err, "header: empty stream");
+	if (r <= 0 || parse_header(s, err) < 0) {
+		xf_stream_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct xf_stream *
+xf_stream_fdopen(int fd, struct xf_err *err)
+{
+	return stream_new(fd, 0, NULL, 0, err);
+}
+
+struct xf_stream *
+xf_stream_memopen(const void *buf, size_t len, struct xf_err *err)
+{
+	return stream_new(-1, 0, buf, len, err);
+}
+
+struct xf_stream *
+xf_stream_open(const char *path, struct xf_err *err)
+{
+	int fd;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return stream_new(0, 0, NULL, 0, err);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		xf_errf(err, "%s", strerror(errno));
+		return NULL;
+	}
+	return stream_new(fd, 1, NULL, 0, err);
+}
+
+void
+xf_stream_set_limits(struct xf_stream *s, const struct xf_limits *lim)
+{
+	s->lim = *lim;
+}
+
+const struct xf_header *
+xf_stream_header(const struct xf_stream *s)
+{
+	return &s->h;
+}
+
+uint64_t
+xf_stream_index(const struct xf_stream *s)
+{
+	return s->index;
+}
+
+/* Image and feature records must carry x of the header's size and a label. */
+static int
+check_sample(struct xf_stream *s, struct xf_err *err)
+{
+	struct xf_value v;
+	unsigned long long idx = s->index;
+
+	if (xf_record_get(&s->rec, "x", &v) < 0 || v.type != XF_BIN)
+		return xf_errf(err, "record %llu: no bin field \"x\"", idx);
+	if (v.n != s->xsize)
+		return xf_errf(err, "record %llu: \"x\" has %zu bytes, the header's "
+		    "%s shape wants %zu", idx, v.n, s->h.dtype, s->xsize);
+	if (s->h.n_classes > 0) {
+		int64_t y = xf_record_y(&s->rec);
+
+		if (y < 0 || y >= s->h.n_classes)
+			return xf_errf(err, "record %llu: label \"y\" missing or not "
+			    "in 0..%lld", idx, (long long)s->h.n_classes - 1);
+	}
+	return 0;
+}
+
+int
+xf_stream_next(struct xf_stream *s, const struct xf_record **rec,
+    struct xf_err *err)
+{
+	char what[48];
+	int r;
+
+	snprintf(what, sizeof what, "record %llu", (unsigned long long)s->index);
+	if ((r = next_object(s, what, err)) <= 0)
+		return r;
+	if (s->cur.data.type != MSGPACK_OBJECT_MAP)
+		return xf_errf(err, "%s: not a map", what);
+	s->rec.map = &s->cur.data;
+	if (s->xsize > 0 && check_sample(s, err) < 0)
+		return -1;
+	s->index++;
+	*rec = &s->rec;
+	return 1;
+}
+
+void
+xf_stream_close(struct xf_stream *s)
+{
+	if (s == NULL)
+		return;
+	msgpack_unpacked_destroy(&s->cur);
+	msgpack_unpacker_destroy(&s->up);
+	if (s->own_fd)
+		close(s->fd);
+	xf_header_free(&s->h);
+	free(s);
+}

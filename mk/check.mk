@@ -1,0 +1,10 @@
+# make check: every unit test (tests/unit/*.c, TAP) and every tool and
+# pipeline test (tests/tool/*.sh, tests/pipeline/*.sh, TAP) under prove(1).
+# The last lines are prove's summary ("Result: PASS").
+TOOL_TESTS = $(sort $(wildcard tests/tool/*.sh) $(wildcard tests/pipeline/*.sh))
+
+check: all $(UNIT)
+	@PATH="$(CURDIR)/bin:$$PATH" XF_TOP="$(CURDIR)" \
+	  prove --norc -j2 --timer $(UNIT) $(TOOL_TESTS)
+
+.PHONY: check

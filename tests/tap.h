@@ -1,0 +1,60 @@
+/*
+ * tap.h: the smallest TAP producer, for the unit tests in tests/unit.
+ *
+ *	ok(x == 1, "x is one (got %d)", x);
+ *	close_enough(a, b, 1e-6, "forward matches ref");
+ *	return tap_done();
+ *
+ * prove(1) reads the output; make check runs prove over every test.
+ */
+#ifndef XF_TAP_H
+#define XF_TAP_H
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+static int tap_n, tap_failed;
+
+static __attribute__((unused)) int
+ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_n++;
+	if (!cond)
+		tap_failed++;
+	printf("%s %d - ", cond ? "ok" : "not ok", tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	return cond;
+}
+
+static __attribute__((unused)) void
+skip(const char *why)
+{
+	tap_n++;
+	printf("ok %d # skip %s\n", tap_n, why);
+}
+
+/* Relative-or-absolute closeness: |a-b| <= tol * max(1, |a|, |b|). */
+static __attribute__((unused)) int
+close_enough(double a, double b, double tol, const char *what)
+{
+	double scale = fmax(1.0, fmax(fabs(a), fabs(b)));
+
+	return ok(fabs(a - b) <= tol * scale && !isnan(a) && !isnan(b),
+	    "%s (%.9g vs %.9g)", what, a, b);
+}
+
+static __attribute__((unused)) int
+tap_done(void)
+{
+	printf("1..%d\n", tap_n);
+	return tap_failed != 0;
+}
+
+#endif

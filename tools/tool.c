@@ -1,0 +1,95 @@
+#include <err.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+long long
+tool_int(const char *opt, const char *arg, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (end == arg || *end != 0 || errno == ERANGE || v < min || v > max)
+		errx(2, "%s %s: want an integer in %lld..%lld", opt, arg, min, max);
+	return v;
+}
+
+double
+tool_float(const char *opt, const char *arg, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (end == arg || *end != 0 || errno == ERANGE || !isfinite(v) ||
+	    v < min || v > max)
+		errx(2, "%s %s: want a number in %g..%g", opt, arg, min, max);
+	return v;
+}
+
+int
+tool_int_list(const char *opt, const char *arg, long long min, long long max,
+    long long *out, int cap)
+{
+	char *copy = strdup(arg), *p = copy, *tok;
+	int n = 0;
+
+	if (copy == NULL)
+		err(1, NULL);
+	while ((tok = strsep(&p, ",")) != NULL) {
+		if (n == cap)
+			errx(2, "%s %s: more than %d values", opt, arg, cap);
+		out[n++] = tool_int(opt, tok, min, max);
+	}
+	free(copy);
+	return n;
+}
+
+const char *
+tool_in_name(const char *path)
+{
+	return path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
+}
+
+const char *
+tool_out_name(const char *path)
+{
+	return path == NULL || strcmp(path, "-") == 0 ? "stdout" : path;
+}
+
+void
+tool_write_failed(const char *file, const struct xf_err *e)
+{
+	if (errno == EPIPE)
+		exit(0);
+	errx(1, "%s: %s", file, e->msg);
+}
+
+void
+tool_fshut(FILE *f, const char *name)
+{
+	int bad = fflush(f) != 0 || ferror(f);
+
+	if (fclose(f) != 0 || bad) {
+		if (errno == EPIPE)
+			exit(0);
+		err(1, "%s", name);
+	}
+}
+
+int
+tool_threads(const char *arg)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (arg != NULL && tool_int("-j", arg, 0, 1024) > 0)
+		return (int)tool_int("-j", arg, 0, 1024);
+	return n > 0 ? (int)n : 1;
+}
