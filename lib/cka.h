@@ -119,8 +119,8 @@ struct xf_cka_side *xf_cka_side_new(const float *X, size_t n, size_t p,
 int xf_cka_side_pair(double *cka, const struct xf_cka_side *a,
     const struct xf_cka_side *b, struct xf_err *err);
 
-/* <Kc, Kc>: the side's unnormalised HSIC with itself (n^2 (n-1)^-2 ... the
- * scaling the demo uses: no 1/(n-1)^2 or 1/(n(n-3)) factor). */
+/* <Kc, Kc>: the side's HSIC with itself, unnormalised as in the demo
+ * (times (n-1)^2 biased, n (n-3) debiased). */
 double xf_cka_side_self(const struct xf_cka_side *s);
 
 /* Bytes the side holds, for a caller budgeting memory over many sides. */

@@ -244,10 +244,10 @@ float	xf_softmax_xent_forward_ref(float *probs, float *losses,
 
 enum xf_module_kind { XF_MODULE_CONV, XF_MODULE_BN, XF_MODULE_LINEAR };
 
-struct xf_tensor {
-	char	 name[48];	/* "conv1.weight" */
+struct xf_model_tensor {
+	char	 name[XF_NAME_MAX];	/* "conv1.weight" */
 	int	 ndim;
-	int	 shape[4];
+	int64_t	 shape[4];
 	size_t	 count;		/* product of shape */
 	float	*data;		/* into the params or buffers allocation */
 	float	*grad;		/* into the grads allocation; NULL for buffers */
@@ -291,7 +291,7 @@ void	xf_model_init(struct xf_model *m, struct xf_rng *rng);
 void	xf_model_init_module(struct xf_model *m, int k, struct xf_rng *rng);
 
 int	xf_model_n_tensors(const struct xf_model *m);
-const struct xf_tensor *xf_model_tensor(const struct xf_model *m, int i);
+const struct xf_model_tensor *xf_model_tensor(const struct xf_model *m, int i);
 /* Index of the tensor called name, or -1. */
 int	xf_model_find_tensor(const struct xf_model *m, const char *name);
 int	xf_model_n_modules(const struct xf_model *m);
@@ -370,7 +370,7 @@ struct xf_sgd *xf_sgd_create(struct xf_model *m, float momentum,
 void	xf_sgd_free(struct xf_sgd *opt);
 void	xf_sgd_step(struct xf_sgd *opt, struct xf_model *m, float lr);
 int	xf_sgd_n_tensors(const struct xf_sgd *opt);
-const struct xf_tensor *xf_sgd_tensor(const struct xf_sgd *opt, int i);
+const struct xf_model_tensor *xf_sgd_tensor(const struct xf_sgd *opt, int i);
 int	xf_sgd_find_tensor(const struct xf_sgd *opt, const char *name);
 
 /*

@@ -101,7 +101,10 @@ put_value(FILE *f, const struct xf_value *v, const char *dtype, int json)
 		fprintf(f, "%lld", (long long)v->i);
 		break;
 	case XF_FLOAT:
-		put_double(f, v->f, json);
+		if (v->n == 4)
+			put_float(f, (float)v->f, json);
+		else
+			put_double(f, v->f, json);
 		break;
 	case XF_STR:
 		if (json)
@@ -150,5 +153,73 @@ int
 xf_value_text(FILE *f, const struct xf_value *v, const char *bin_dtype)
 {
 	put_value(f, v, bin_dtype, 0);
+	return ferror(f) ? -1 : 0;
+}
+
+static int
+key_is(const struct xf_value *k, const char *s)
+{
+	size_t n = strlen(s);
+
+	return k->type == XF_STR && k->n == n && memcmp(k->p, s, n) == 0;
+}
+
+int
+xf_record_json(FILE *f, const struct xf_record *r, const char *bin_dtype,
+    const char *omit)
+{
+	struct xf_value k, v;
+	int first = 1;
+
+	putc('{', f);
+	for (size_t i = 0; i < xf_record_len(r); i++) {
+		if (xf_record_field(r, i, &k, &v) < 0 ||
+		    (omit != NULL && key_is(&k, omit)))
+			continue;
+		if (!first)
+			putc(',', f);
+		first = 0;
+		put_value(f, &k, bin_dtype, 1);
+		putc(':', f);
+		put_value(f, &v, bin_dtype, 1);
+	}
+	putc('}', f);
+	return ferror(f) ? -1 : 0;
+}
+
+static void
+put_cstr(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, ",\"%s\":", key);
+	put_json_str(f, s, strlen(s));
+}
+
+int
+xf_header_json(FILE *f, const struct xf_header *h)
+{
+	fprintf(f, "{\"format\":\"xf-stream\",\"version\":%d", XF_STREAM_VERSION);
+	put_cstr(f, "kind", h->kind);
+	if (h->dtype[0])
+		put_cstr(f, "dtype", h->dtype);
+	if (h->ndim > 0) {
+		fputs(",\"shape\":[", f);
+		for (int d = 0; d < h->ndim; d++)
+			fprintf(f, d ? ",%lld" : "%lld", (long long)h->shape[d]);
+		putc(']', f);
+	}
+	if (h->module[0])
+		put_cstr(f, "module", h->module);
+	fprintf(f, ",\"classes\":%lld", (long long)h->n_classes);
+	if (h->count >= 0)
+		fprintf(f, ",\"count\":%lld", (long long)h->count);
+	else
+		fputs(",\"count\":null", f);
+	fputs(",\"endian\":\"little\",\"provenance\":[", f);
+	for (int i = 0; i < h->n_prov; i++) {
+		if (i)
+			putc(',', f);
+		put_json_str(f, h->prov[i], strlen(h->prov[i]));
+	}
+	fputs("]}", f);
 	return ferror(f) ? -1 : 0;
 }

@@ -131,6 +131,7 @@ value_of(const msgpack_object *o, struct xf_value *v)
 	case MSGPACK_OBJECT_FLOAT64:
 		v->type = XF_FLOAT;
 		v->f = o->via.f64;
+		v->n = o->type == MSGPACK_OBJECT_FLOAT32 ? 4 : 8;
 		break;
 	case MSGPACK_OBJECT_STR:
 		v->type = XF_STR;

@@ -209,6 +209,20 @@ xf_writer_bool(struct xf_writer *w, const char *k, int v)
 }
 
 void
+xf_writer_float32(struct xf_writer *w, const char *k, float v)
+{
+	key(w, k);
+	msgpack_pack_float(&w->pk, v);
+}
+
+void
+xf_writer_nil(struct xf_writer *w, const char *k)
+{
+	key(w, k);
+	msgpack_pack_nil(&w->pk);
+}
+
+void
 xf_writer_str(struct xf_writer *w, const char *k, const char *v)
 {
 	key(w, k);

@@ -71,7 +71,8 @@ struct xf_value {
 	int64_t i;            /* XF_INT, XF_BOOL */
 	double f;             /* XF_FLOAT; also set for XF_INT */
 	const char *p;        /* XF_STR, XF_BIN: bytes, not NUL-terminated */
-	size_t n;             /* XF_STR, XF_BIN: bytes; XF_ARRAY, XF_MAP: items */
+	size_t n;             /* XF_STR, XF_BIN: bytes; XF_ARRAY, XF_MAP: items;
+	                         XF_FLOAT: 4 for float32, 8 for float64 */
 	const void *obj;      /* the underlying object, for xf_value_item */
 };
 
@@ -87,6 +88,18 @@ int xf_value_json(FILE *f, const struct xf_value *v, const char *bin_dtype);
 /* The same as one TSV cell: a bin's numbers space-separated, tabs and
  * newlines in strings turned to spaces, nested values as JSON. */
 int xf_value_text(FILE *f, const struct xf_value *v, const char *bin_dtype);
+
+/*
+ * A whole record as one JSON object, or the header as the map the stream
+ * holds (format, version, kind, dtype, shape, module, classes, count,
+ * endian, provenance), without a newline.  omit, when not NULL, names a
+ * field to leave out ("x").  Return 0, or -1 on a write error.
+ */
+struct xf_record;
+struct xf_header;
+int xf_record_json(FILE *f, const struct xf_record *r, const char *bin_dtype,
+    const char *omit);
+int xf_header_json(FILE *f, const struct xf_header *h);
 
 /*
  * Streams: see formats/stream.md and xf-stream(5).
@@ -200,7 +213,10 @@ int xf_writer_header(struct xf_writer *w, const struct xf_header *h,
 void xf_writer_begin(struct xf_writer *w, size_t n_fields);
 void xf_writer_int(struct xf_writer *w, const char *key, int64_t v);
 void xf_writer_float(struct xf_writer *w, const char *key, double v);
+/* A float32 value: half the bytes, and printed with float precision. */
+void xf_writer_float32(struct xf_writer *w, const char *key, float v);
 void xf_writer_bool(struct xf_writer *w, const char *key, int v);
+void xf_writer_nil(struct xf_writer *w, const char *key);
 void xf_writer_str(struct xf_writer *w, const char *key, const char *v);
 void xf_writer_bin(struct xf_writer *w, const char *key, const void *p,
     size_t n);

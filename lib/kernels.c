@@ -1,0 +1,1232 @@
+/*
+ * kernels.c: layers (forward, backward, naive _ref twins), the thread pool
+ * and the BLIS glue.  See nn.h for the conventions.
+ */
+/* blis.h trips -Wextra; it is not ours to fix. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#include <blis.h>
+#pragma GCC diagnostic pop
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nn.h"
+
+/*
+ * Thread pool.  The caller is thread 0; workers 1..n-1 wait for a job.
+ */
+typedef void (*job_fn)(void *arg, int tid, int nthreads);
+
+static struct {
+	int		 n;
+	pthread_t	 tid[XF_NN_PARTS];
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 go, done;
+	job_fn		 fn;
+	void		*arg;
+	unsigned	 gen;
+	int		 pending;
+	int		 quit;
+} pool = {
+	.n = 1, .mu = PTHREAD_MUTEX_INITIALIZER,
+	.go = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER,
+};
+
+static void *
+worker(void *p)
+{
+	int id = (int)(intptr_t)p;
+	unsigned seen = 0;
+
+	for (;;) {
+		job_fn fn;
+		void *arg;
+
+		pthread_mutex_lock(&pool.mu);
+		while (pool.gen == seen && !pool.quit)
+			pthread_cond_wait(&pool.go, &pool.mu);
+		if (pool.quit) {
+			pthread_mutex_unlock(&pool.mu);
+			return NULL;
+		}
+		seen = pool.gen;
+		fn = pool.fn;
+		arg = pool.arg;
+		pthread_mutex_unlock(&pool.mu);
+		fn(arg, id, pool.n);
+		pthread_mutex_lock(&pool.mu);
+		if (--pool.pending == 0)
+			pthread_cond_signal(&pool.done);
+		pthread_mutex_unlock(&pool.mu);
+	}
+}
+
+static void
+pool_stop(void)
+{
+	pthread_mutex_lock(&pool.mu);
+	pool.quit = 1;
+	pthread_cond_broadcast(&pool.go);
+	pthread_mutex_unlock(&pool.mu);
+	for (int i = 1; i < pool.n; i++)
+		pthread_join(pool.tid[i], NULL);
+	pool.quit = 0;
+	pool.n = 1;
+}
+
+int
+xf_nn_set_threads(int n)
+{
+	if (n <= 0)
+		n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > XF_NN_PARTS)
+		n = XF_NN_PARTS;
+	pool_stop();
+	pool.n = n;
+	for (int i = 1; i < n; i++)
+		if (pthread_create(&pool.tid[i], NULL, worker,
+		    (void *)(intptr_t)i) != 0) {
+			/* Workers read pool.n only when a job starts. */
+			pool.n = i;
+			break;
+		}
+	return pool.n;
+}
+
+int
+xf_nn_threads(void)
+{
+	return pool.n;
+}
+
+static void
+pool_run(job_fn fn, void *arg)
+{
+	if (pool.n == 1) {
+		fn(arg, 0, 1);
+		return;
+	}
+	pthread_mutex_lock(&pool.mu);
+	pool.fn = fn;
+	pool.arg = arg;
+	pool.pending = pool.n - 1;
+	pool.gen++;
+	pthread_cond_broadcast(&pool.go);
+	pthread_mutex_unlock(&pool.mu);
+	fn(arg, 0, pool.n);
+	pthread_mutex_lock(&pool.mu);
+	while (pool.pending > 0)
+		pthread_cond_wait(&pool.done, &pool.mu);
+	pthread_mutex_unlock(&pool.mu);
+}
+
+/* Parts [*p0, *p1) of XF_NN_PARTS belong to thread tid of nt. */
+static void
+parts_of(int tid, int nt, int *p0, int *p1)
+{
+	*p0 = tid * XF_NN_PARTS / nt;
+	*p1 = (tid + 1) * XF_NN_PARTS / nt;
+}
+
+/* Items [*i0, *i1) of n in part p. */
+static void
+part_range(int p, int n, int *i0, int *i1)
+{
+	*i0 = (int)((long)p * n / XF_NN_PARTS);
+	*i1 = (int)((long)(p + 1) * n / XF_NN_PARTS);
+}
+
+/*
+ * BLIS.  An AVX-512 micro-kernel, 8 rows by 32 columns of C, row-preferring:
+ * BLIS packs A in micro-panels of 8 rows (a[p * 8 + i]) and B in panels of 32
+ * columns (b[p * 32 + j]).  Each k step is two vector loads of B and eight
+ * broadcast FMAs per vector; 16 accumulators hide the FMA latency.
+ */
+#define UK_MR 8
+#define UK_NR 32
+
+__attribute__((target("avx512f")))
+static void
+sgemm_avx512_8x32(dim_t m, dim_t n, dim_t k, float *restrict alpha,
+    float *restrict a, float *restrict b, float *restrict beta,
+    float *restrict c, inc_t rs_c, inc_t cs_c, auxinfo_t *restrict data,
+    cntx_t *restrict cntx)
+{
+	__m512 acc[UK_MR][2], va, vb;
+	float tile[UK_MR][UK_NR];
+
+#pragma GCC unroll 8
+	for (int i = 0; i < UK_MR; i++)
+		acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+	for (dim_t p = 0; p < k; p++) {
+		__m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+
+#pragma GCC unroll 8
+		for (int i = 0; i < UK_MR; i++) {
+			__m512 ai = _mm512_set1_ps(a[i]);
+
+			acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+			acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+		}
+		a += UK_MR;
+		b += UK_NR;
+	}
+	va = _mm512_set1_ps(*alpha);
+	vb = _mm512_set1_ps(*beta);
+	/* beta == 0 must not read C, which may hold NaN. */
+	if (cs_c == 1 && m == UK_MR && n == UK_NR) {
+#pragma GCC unroll 8
+		for (int i = 0; i < UK_MR; i++) {
+			float *ci = c + i * rs_c;
+			__m512 r0 = _mm512_mul_ps(va, acc[i][0]);
+			__m512 r1 = _mm512_mul_ps(va, acc[i][1]);
+
+			if (*beta != 0.0f) {
+				r0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), r0);
+				r1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + 16),
+				    r1);
+			}
+			_mm512_storeu_ps(ci, r0);
+			_mm512_storeu_ps(ci + 16, r1);
+		}
+		return;
+	}
+#pragma GCC unroll 8
+	for (int i = 0; i < UK_MR; i++) {
+		_mm512_storeu_ps(tile[i], acc[i][0]);
+		_mm512_storeu_ps(tile[i] + 16, acc[i][1]);
+	}
+	/* The same roundings as the vector path, so an element's value does
+	 * not depend on where the tile edges fall. */
+	for (dim_t i = 0; i < m; i++)
+		for (dim_t j = 0; j < n; j++) {
+			float *cij = c + i * rs_c + j * cs_c;
+			float r = *alpha * tile[i][j];
+
+			*cij = *beta != 0.0f ? fmaf(*beta, *cij, r) : r;
+		}
+}
+
+static cntx_t avx512_cntx;
+static cntx_t *gemm_cntx;	/* NULL: BLIS's own choice */
+static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
+
+static void
+gemm_setup(void)
+{
+	blksz_t bs[BLIS_NUM_BLKSZS];
+
+	bli_init();
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f"))
+		return;
+	memcpy(&avx512_cntx, bli_gks_query_cntx(), sizeof avx512_cntx);
+	for (int i = 0; i < BLIS_NUM_BLKSZS; i++)
+		bs[i] = *bli_cntx_get_blksz(i, &avx512_cntx);
+	/* Only the float entries change; KC and MC sized for a 48 KB L1 and
+	 * a 2 MB L2 per core. */
+#define SET(id, val) (bs[id].v[BLIS_BITVAL_FLOAT_TYPE] = \
+	bs[id].e[BLIS_BITVAL_FLOAT_TYPE] = (val))
+	SET(BLIS_MR, UK_MR);
+	SET(BLIS_NR, UK_NR);
+	SET(BLIS_MC, 240);
+	SET(BLIS_KC, 384);
+	SET(BLIS_NC, 3072);
+#undef SET
+	bli_cntx_set_l3_nat_ukrs(1, BLIS_GEMM_UKR, BLIS_FLOAT,
+	    sgemm_avx512_8x32, TRUE, &avx512_cntx);
+	bli_cntx_set_blkszs(BLIS_NAT, 5,
+	    BLIS_NC, &bs[BLIS_NC], BLIS_NR,
+	    BLIS_KC, &bs[BLIS_KC], BLIS_KR,
+	    BLIS_MC, &bs[BLIS_MC], BLIS_MR,
+	    BLIS_NR, &bs[BLIS_NR], BLIS_NR,
+	    BLIS_MR, &bs[BLIS_MR], BLIS_MR,
+	    &avx512_cntx);
+	gemm_cntx = &avx512_cntx;
+}
+
+/*
+ * C (m, n) = beta C + op(A) op(B), all row-major with leading dimensions;
+ * op(A) is (m, k): A is stored (m, k), or (k, m) when ta.  One thread: the
+ * callers split the work themselves.  BLIS never splits k, so each element
+ * is summed in the same order wherever its tile falls.
+ */
+static void
+gemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
+    const float *b, int ldb, float beta, float *c, int ldc)
+{
+	float one = 1.0f;
+	rntm_t rntm;
+
+	if (m <= 0 || n <= 0)
+		return;
+	pthread_once(&gemm_once, gemm_setup);
+	bli_rntm_init(&rntm);
+	bli_rntm_set_num_threads(1, &rntm);
+	/* The small-matrix path has only AVX2 kernels. */
+	if (gemm_cntx != NULL)
+		bli_rntm_disable_l3_sup(&rntm);
+	bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+	    tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m, n, k, &one,
+	    (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1,
+	    gemm_cntx, &rntm);
+}
+
+/*
+ * The same split over the pool along m or n, whichever is larger, in
+ * blocks that keep whole micro-tiles.
+ */
+struct pgemm {
+	int ta, tb, m, n, k, lda, ldb, ldc;
+	const float *a, *b;
+	float beta, *c;
+};
+
+static void
+pgemm_job(void *arg, int tid, int nt)
+{
+	struct pgemm *g = arg;
+
+	if (g->m >= g->n) {
+		int blocks = (g->m + UK_MR - 1) / UK_MR;
+		int i0 = blocks * tid / nt * UK_MR;
+		int i1 = blocks * (tid + 1) / nt * UK_MR;
+
+		if (i1 > g->m)
+			i1 = g->m;
+		if (i0 >= i1)
+			return;
+		gemm(g->ta, g->tb, i1 - i0, g->n, g->k,
+		    g->ta ? g->a + i0 : g->a + (size_t)i0 * g->lda, g->lda,
+		    g->b, g->ldb, g->beta, g->c + (size_t)i0 * g->ldc, g->ldc);
+	} else {
+		int blocks = (g->n + UK_NR - 1) / UK_NR;
+		int j0 = blocks * tid / nt * UK_NR;
+		int j1 = blocks * (tid + 1) / nt * UK_NR;
+
+		if (j1 > g->n)
+			j1 = g->n;
+		if (j0 >= j1)
+			return;
+		gemm(g->ta, g->tb, g->m, j1 - j0, g->k, g->a, g->lda,
+		    g->tb ? g->b + (size_t)j0 * g->ldb : g->b + j0, g->ldb,
+		    g->beta, g->c + j0, g->ldc);
+	}
+}
+
+static void
+pgemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
+    const float *b, int ldb, float beta, float *c, int ldc)
+{
+	struct pgemm g = { ta, tb, m, n, k, lda, ldb, ldc, a, b, beta, c };
+
+	pool_run(pgemm_job, &g);
+}
+
+/*
+ * conv2d
+ */
+int
+xf_conv2d_dims(struct xf_conv2d_dims *d, int n, int c, int h, int w, int oc,
+    int kh, int kw, int stride, int pad, struct xf_err *err)
+{
+	if (n < 0 || c < 1 || h < 1 || w < 1 || oc < 1 || kh < 1 || kw < 1 ||
+	    stride < 1 || pad < 0)
+		return xf_errf(err, "conv %dx%d stride %d pad %d on %dx%dx%d: "
+		    "bad dimension", kh, kw, stride, pad, c, h, w);
+	d->n = n;
+	d->c = c;
+	d->h = h;
+	d->w = w;
+	d->oc = oc;
+	d->kh = kh;
+	d->kw = kw;
+	d->stride = stride;
+	d->pad = pad;
+	d->oh = (h + 2 * pad - kh) / stride + 1;
+	d->ow = (w + 2 * pad - kw) / stride + 1;
+	if (h + 2 * pad < kh || w + 2 * pad < kw)
+		return xf_errf(err, "conv %dx%d pad %d on %dx%d: empty output",
+		    kh, kw, pad, h, w);
+	return 0;
+}
+
+/* A 1x1 stride-1 unpadded conv reads its input as the column matrix. */
+static int
+conv_is_pointwise(const struct xf_conv2d_dims *d)
+{
+	return d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad == 0;
+}
+
+static size_t
+conv_col_floats(const struct xf_conv2d_dims *d)
+{
+	return (size_t)d->c * d->kh * d->kw * d->oh * d->ow;
+}
+
+size_t
+xf_conv2d_scratch(const struct xf_conv2d_dims *d)
+{
+	size_t wsize = (size_t)d->oc * d->c * d->kh * d->kw;
+
+	return (size_t)pool.n * conv_col_floats(d) +
+	    XF_NN_PARTS * (wsize + d->oc);
+}
+
+/* col (C*KH*KW, OH*OW) from one image (C, H, W). */
+static void
+im2col(float *col, const float *img, const struct xf_conv2d_dims *d)
+{
+	int ohw = d->oh * d->ow;
+
+	for (int c = 0; c < d->c; c++)
+		for (int kh = 0; kh < d->kh; kh++)
+			for (int kw = 0; kw < d->kw; kw++) {
+				float *row = col + (size_t)((c * d->kh + kh) *
+				    d->kw + kw) * ohw;
+				const float *plane = img + (size_t)c * d->h * d->w;
+
+				for (int oh = 0; oh < d->oh; oh++) {
+					int ih = oh * d->stride - d->pad + kh;
+					float *dst = row + oh * d->ow;
+
+					if (ih < 0 || ih >= d->h) {
+						memset(dst, 0, d->ow * sizeof *dst);
+						continue;
+					}
+					const float *src = plane + ih * d->w;
+					if (d->stride == 1) {
+						/* Valid ow: 0 <= ow - pad + kw < W. */
+						int lo = d->pad - kw, hi = d->w + d->pad - kw;
+
+						if (lo < 0)
+							lo = 0;
+						if (hi > d->ow)
+							hi = d->ow;
+						if (hi < lo)
+							hi = lo;
+						for (int ow = 0; ow < lo; ow++)
+							dst[ow] = 0;
+						memcpy(dst + lo, src + lo - d->pad + kw,
+						    (hi - lo) * sizeof *dst);
+						for (int ow = hi; ow < d->ow; ow++)
+							dst[ow] = 0;
+						continue;
+					}
+					for (int ow = 0; ow < d->ow; ow++) {
+						int iw = ow * d->stride - d->pad + kw;
+
+						dst[ow] = iw >= 0 && iw < d->w ?
+						    src[iw] : 0.0f;
+					}
+				}
+			}
+}
+
+/* img (C, H, W) += col2im(col), the adjoint of im2col. */
+static void
+col2im(float *img, const float *col, const struct xf_conv2d_dims *d)
+{
+	int ohw = d->oh * d->ow;
+
+	for (int c = 0; c < d->c; c++)
+		for (int kh = 0; kh < d->kh; kh++)
+			for (int kw = 0; kw < d->kw; kw++) {
+				const float *row = col + (size_t)((c * d->kh + kh) *
+				    d->kw + kw) * ohw;
+				float *plane = img + (size_t)c * d->h * d->w;
+
+				for (int oh = 0; oh < d->oh; oh++) {
+					int ih = oh * d->stride - d->pad + kh;
+					const float *src = row + oh * d->ow;
+
+					if (ih < 0 || ih >= d->h)
+						continue;
+					float *dst = plane + ih * d->w;
+					if (d->stride == 1) {
+						int lo = d->pad - kw, hi = d->w + d->pad - kw;
+
+						if (lo < 0)
+							lo = 0;
+						if (hi > d->ow)
+							hi = d->ow;
+						dst += kw - d->pad;
+						for (int ow = lo; ow < hi; ow++)
+							dst[ow] += src[ow];
+						continue;
+					}
+					for (int ow = 0; ow < d->ow; ow++) {
+						int iw = ow * d->stride - d->pad + kw;
+
+						if (iw >= 0 && iw < d->w)
+							dst[iw] += src[ow];
+					}
+				}
+			}
+}
+
+/* out (rows, len) += bias per row, then max(0, .) when relu. */
+static void
+bias_relu(float *out, const float *b, int rows, int len, int relu)
+{
+	for (int r = 0; r < rows; r++) {
+		float *o = out + (size_t)r * len;
+		float bias = b != NULL ? b[r] : 0.0f;
+
+		if (relu)
+			for (int i = 0; i < len; i++) {
+				float v = o[i] + bias;
+
+				o[i] = v > 0.0f ? v : 0.0f;
+			}
+		else if (b != NULL)
+			for (int i = 0; i < len; i++)
+				o[i] += bias;
+	}
+}
+
+struct conv_job {
+	float *out, *din, *dw, *db, *scratch;
+	const float *in, *dout, *w, *b;
+	int relu;
+	const struct xf_conv2d_dims *d;
+};
+
+static void
+conv_forward_job(void *arg, int tid, int nt)
+{
+	struct conv_job *j = arg;
+	const struct xf_conv2d_dims *d = j->d;
+	size_t in_img = (size_t)d->c * d->h * d->w;
+	size_t out_img = (size_t)d->oc * d->oh * d->ow;
+	int ohw = d->oh * d->ow, kk = d->c * d->kh * d->kw;
+	float *col = j->scratch + tid * conv_col_floats(d);
+	int p0, p1, i0, i1;
+
+	/* The images of this thread's parts; no reduction, so any split works. */
+	parts_of(tid, nt, &p0, &p1);
+	i0 = (int)((long)p0 * d->n / XF_NN_PARTS);
+	i1 = (int)((long)p1 * d->n / XF_NN_PARTS);
+	for (int i = i0; i < i1; i++) {
+		const float *img = j->in + i * in_img;
+		float *out = j->out + i * out_img;
+
+		if (!conv_is_pointwise(d)) {
+			im2col(col, img, d);
+			img = col;
+		}
+		gemm(0, 0, d->oc, ohw, kk, j->w, kk, img, ohw, 0.0f, out, ohw);
+		bias_relu(out, j->b, d->oc, ohw, j->relu);
+	}
+}
+
+void
+xf_conv2d_forward(float *out, float *scratch, const float *in, const float *w,
+    const float *b, int relu, const struct xf_conv2d_dims *d)
+{
+	struct conv_job j = { .out = out, .scratch = scratch, .in = in, .w = w,
+	    .b = b, .relu = relu, .d = d };
+
+	pool_run(conv_forward_job, &j);
+}
+
+/*
+ * Backward per part: the part's images add into the part's own slice of
+ * partial weight and bias gradients; the input gradient of an image is
+ * W^T dout scattered back by col2im.
+ */
+static void
+conv_backward_job(void *arg, int tid, int nt)
+{
+	struct conv_job *j = arg;
+	const struct xf_conv2d_dims *d = j->d;
+	size_t in_img = (size_t)d->c * d->h * d->w;
+	size_t out_img = (size_t)d->oc * d->oh * d->ow;
+	size_t wsize = (size_t)d->oc * d->c * d->kh * d->kw;
+	int ohw = d->oh * d->ow, kk = d->c * d->kh * d->kw;
+	float *col = j->scratch + tid * conv_col_floats(d);
+	float *partials = j->scratch + pool.n * conv_col_floats(d);
+	int p0, p1;
+
+	parts_of(tid, nt, &p0, &p1);
+	for (int p = p0; p < p1; p++) {
+		float *pdw = partials + p * (wsize + d->oc);
+		float *pdb = pdw + wsize;
+		int i0, i1;
+
+		memset(pdw, 0, (wsize + d->oc) * sizeof *pdw);
+		part_range(p, d->n, &i0, &i1);
+		for (int i = i0; i < i1; i++) {
+			const float *img = j->in + i * in_img;
+			const float *dout = j->dout + i * out_img;
+
+			if (j->dw != NULL) {
+				if (!conv_is_pointwise(d)) {
+					im2col(col, img, d);
+					img = col;
+				}
+				gemm(0, 1, d->oc, kk, ohw, dout, ohw, img, ohw,
+				    1.0f, pdw, kk);
+			}
+			if (j->db != NULL)
+				for (int o = 0; o < d->oc; o++) {
+					const float *r = dout + (size_t)o * ohw;
+					float s = 0.0f;
+
+					for (int q = 0; q < ohw; q++)
+						s += r[q];
+					pdb[o] += s;
+				}
+			if (j->din == NULL)
+				continue;
+			float *din = j->din + i * in_img;
+			if (conv_is_pointwise(d)) {
+				gemm(1, 0, kk, ohw, d->oc, j->w, kk, dout, ohw,
+				    0.0f, din, ohw);
+				continue;
+			}
+			gemm(1, 0, kk, ohw, d->oc, j->w, kk, dout, ohw, 0.0f,
+			    col, ohw);
+			memset(din, 0, in_img * sizeof *din);
+			col2im(din, col, d);
+		}
+	}
+}
+
+/* dw and db += the partials in part order, split over the pool by element. */
+static void
+conv_reduce_job(void *arg, int tid, int nt)
+{
+	struct conv_job *j = arg;
+	const struct xf_conv2d_dims *d = j->d;
+	size_t wsize = (size_t)d->oc * d->c * d->kh * d->kw;
+	size_t total = wsize + d->oc;
+	size_t e0 = total * tid / nt, e1 = total * (tid + 1) / nt;
+	const float *partials = j->scratch + pool.n * conv_col_floats(d);
+
+	for (size_t e = e0; e < e1; e++) {
+		float *g = e < wsize ? j->dw + e : j->db + (e - wsize);
+		float s = 0.0f;
+
+		if ((e < wsize && j->dw == NULL) || (e >= wsize && j->db == NULL))
+			continue;
+		for (int p = 0; p < XF_NN_PARTS; p++)
+			s += partials[p * total + e];
+		*g += s;
+	}
+}
+
+void
+xf_conv2d_backward(float *din, float *dw, float *db, float *scratch,
+    const float *dout, const float *in, const float *w,
+    const struct xf_conv2d_dims *d)
+{
+	struct conv_job j = { .din = din, .dw = dw, .db = db,
+	    .scratch = scratch, .in = in, .dout = dout, .w = w, .d = d };
+
+	pool_run(conv_backward_job, &j);
+	if (dw != NULL || db != NULL)
+		pool_run(conv_reduce_job, &j);
+}
+
+void
+xf_conv2d_forward_ref(float *out, const float *in, const float *w,
+    const float *b, int relu, const struct xf_conv2d_dims *d)
+{
+	for (int n = 0; n < d->n; n++)
+		for (int o = 0; o < d->oc; o++)
+			for (int oh = 0; oh < d->oh; oh++)
+				for (int ow = 0; ow < d->ow; ow++) {
+					double s = b != NULL ? b[o] : 0.0;
+
+					for (int c = 0; c < d->c; c++)
+						for (int kh = 0; kh < d->kh; kh++)
+							for (int kw = 0; kw < d->kw; kw++) {
+								int ih = oh * d->stride - d->pad + kh;
+								int iw = ow * d->stride - d->pad + kw;
+
+								if (ih < 0 || ih >= d->h || iw < 0 ||
+								    iw >= d->w)
+									continue;
+								s += (double)w[((o * d->c + c) *
+								    d->kh + kh) * d->kw + kw] *
+								    in[((size_t)(n * d->c + c) *
+								    d->h + ih) * d->w + iw];
+							}
+					if (relu && s < 0.0)
+						s = 0.0;
+					out[((size_t)(n * d->oc + o) * d->oh + oh) *
+					    d->ow + ow] = (float)s;
+				}
+}
+
+void
+xf_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
+    const float *in, const float *w, const struct xf_conv2d_dims *d)
+{
+	if (din != NULL)
+		memset(din, 0, (size_t)d->n * d->c * d->h * d->w * sizeof *din);
+	for (int n = 0; n < d->n; n++)
+		for (int o = 0; o < d->oc; o++)
+			for (int oh = 0; oh < d->oh; oh++)
+				for (int ow = 0; ow < d->ow; ow++) {
+					float g = dout[((size_t)(n * d->oc + o) *
+					    d->oh + oh) * d->ow + ow];
+
+					if (db != NULL)
+						db[o] += g;
+					for (int c = 0; c < d->c; c++)
+						for (int kh = 0; kh < d->kh; kh++)
+							for (int kw = 0; kw < d->kw; kw++) {
+								int ih = oh * d->stride - d->pad + kh;
+								int iw = ow * d->stride - d->pad + kw;
+								size_t wi = ((size_t)(o * d->c + c) *
+								    d->kh + kh) * d->kw + kw;
+								size_t ii = ((size_t)(n * d->c + c) *
+								    d->h + ih) * d->w + iw;
+
+								if (ih < 0 || ih >= d->h || iw < 0 ||
+								    iw >= d->w)
+									continue;
+								if (dw != NULL)
+									dw[wi] += g * in[ii];
+								if (din != NULL)
+									din[ii] += g * w[wi];
+							}
+				}
+}
+
+/*
+ * linear
+ */
+void
+xf_linear_forward(float *out, const float *in, const float *w, const float *b,
+    int relu, int n, int in_f, int out_f)
+{
+	pgemm(0, 1, n, out_f, in_f, in, in_f, w, in_f, 0.0f, out, out_f);
+	for (int i = 0; i < n; i++) {
+		float *o = out + (size_t)i * out_f;
+
+		for (int k = 0; k < out_f; k++) {
+			float v = o[k] + (b != NULL ? b[k] : 0.0f);
+
+			o[k] = relu && v < 0.0f ? 0.0f : v;
+		}
+	}
+}
+
+void
+xf_linear_backward(float *din, float *dw, float *db, const float *dout,
+    const float *in, const float *w, int n, int in_f, int out_f)
+{
+	if (dw != NULL)
+		pgemm(1, 0, out_f, in_f, n, dout, out_f, in, in_f, 1.0f, dw,
+		    in_f);
+	if (db != NULL)
+		for (int k = 0; k < out_f; k++) {
+			float s = 0.0f;
+
+			for (int i = 0; i < n; i++)
+				s += dout[(size_t)i * out_f + k];
+			db[k] += s;
+		}
+	if (din != NULL)
+		pgemm(0, 0, n, in_f, out_f, dout, out_f, w, in_f, 0.0f, din,
+		    in_f);
+}
+
+void
+xf_linear_forward_ref(float *out, const float *in, const float *w,
+    const float *b, int relu, int n, int in_f, int out_f)
+{
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < out_f; k++) {
+			double s = b != NULL ? b[k] : 0.0;
+
+			for (int j = 0; j < in_f; j++)
+				s += (double)in[(size_t)i * in_f + j] *
+				    w[(size_t)k * in_f + j];
+			out[(size_t)i * out_f + k] = relu && s < 0.0 ? 0.0f :
+			    (float)s;
+		}
+}
+
+void
+xf_linear_backward_ref(float *din, float *dw, float *db, const float *dout,
+    const float *in, const float *w, int n, int in_f, int out_f)
+{
+	for (int k = 0; k < out_f; k++) {
+		double sb = 0.0;
+
+		for (int i = 0; i < n; i++)
+			sb += dout[(size_t)i * out_f + k];
+		if (db != NULL)
+			db[k] += (float)sb;
+		if (dw != NULL)
+			for (int j = 0; j < in_f; j++) {
+				double s = 0.0;
+
+				for (int i = 0; i < n; i++)
+					s += (double)dout[(size_t)i * out_f + k] *
+					    in[(size_t)i * in_f + j];
+				dw[(size_t)k * in_f + j] += (float)s;
+			}
+	}
+	if (din != NULL)
+		for (int i = 0; i < n; i++)
+			for (int j = 0; j < in_f; j++) {
+				double s = 0.0;
+
+				for (int k = 0; k < out_f; k++)
+					s += (double)dout[(size_t)i * out_f + k] *
+					    w[(size_t)k * in_f + j];
+				din[(size_t)i * in_f + j] = (float)s;
+			}
+}
+
+/*
+ * ReLU
+ */
+void
+xf_relu_forward(float *out, const float *in, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
+void
+xf_relu_backward(float *din, const float *dout, const float *out,
+    size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+/*
+ * 2x2 max pool, stride 2
+ */
+void
+xf_maxpool_forward(float *out, const float *in, int n, int c, int h, int w)
+{
+	int oh = h / 2, ow = w / 2;
+
+	for (size_t p = 0; p < (size_t)n * c; p++) {
+		const float *src = in + p * h * w;
+		float *dst = out + p * oh * ow;
+
+		for (int y = 0; y < oh; y++) {
+			const float *r0 = src + 2 * y * w, *r1 = r0 + w;
+
+			for (int x = 0; x < ow; x++) {
+				float a = fmaxf(r0[2 * x], r0[2 * x + 1]);
+				float b = fmaxf(r1[2 * x], r1[2 * x + 1]);
+
+				dst[y * ow + x] = fmaxf(a, b);
+			}
+		}
+	}
+}
+
+void
+xf_maxpool_backward(float *din, const float *dout, const float *in, int n,
+    int c, int h, int w)
+{
+	int oh = h / 2, ow = w / 2;
+
+	memset(din, 0, (size_t)n * c * h * w * sizeof *din);
+	for (size_t p = 0; p < (size_t)n * c; p++) {
+		const float *src = in + p * h * w;
+		const float *g = dout + p * oh * ow;
+		float *dst = din + p * h * w;
+
+		for (int y = 0; y < oh; y++)
+			for (int x = 0; x < ow; x++) {
+				int at = 2 * y * w + 2 * x;
+				int cand[4] = { at, at + 1, at + w, at + w + 1 };
+				int best = at;
+
+				for (int q = 1; q < 4; q++)
+					if (src[cand[q]] > src[best])
+						best = cand[q];
+				dst[best] = g[y * ow + x];
+			}
+	}
+}
+
+void
+xf_maxpool_forward_ref(float *out, const float *in, int n, int c, int h,
+    int w)
+{
+	int oh = h / 2, ow = w / 2;
+
+	for (int p = 0; p < n * c; p++)
+		for (int y = 0; y < oh; y++)
+			for (int x = 0; x < ow; x++) {
+				float m = -INFINITY;
+
+				for (int dy = 0; dy < 2; dy++)
+					for (int dx = 0; dx < 2; dx++) {
+						float v = in[((size_t)p * h + 2 * y + dy) *
+						    w + 2 * x + dx];
+
+						if (v > m)
+							m = v;
+					}
+				out[((size_t)p * oh + y) * ow + x] = m;
+			}
+}
+
+void
+xf_maxpool_backward_ref(float *din, const float *dout, const float *in,
+    int n, int c, int h, int w)
+{
+	int oh = h / 2, ow = w / 2;
+
+	for (size_t i = 0; i < (size_t)n * c * h * w; i++)
+		din[i] = 0.0f;
+	for (int p = 0; p < n * c; p++)
+		for (int y = 0; y < oh; y++)
+			for (int x = 0; x < ow; x++) {
+				size_t best = ((size_t)p * h + 2 * y) * w + 2 * x;
+
+				for (int dy = 0; dy < 2; dy++)
+					for (int dx = 0; dx < 2; dx++) {
+						size_t at = ((size_t)p * h + 2 * y + dy) *
+						    w + 2 * x + dx;
+
+						if (in[at] > in[best])
+							best = at;
+					}
+				din[best] = dout[((size_t)p * oh + y) * ow + x];
+			}
+}
+
+/*
+ * Batch norm.  Split over the pool by channel, so every sum runs in one
+ * thread in a fixed order.
+ */
+struct bn_job {
+	float *out, *din, *dw, *db, *mean, *rstd, *rmean, *rvar;
+	const float *in, *dout, *w, *b, *cmean, *crstd;
+	int relu, n, c, hw;
+};
+
+static void
+bn_train_job(void *arg, int tid, int nt)
+{
+	struct bn_job *j = arg;
+	size_t plane = (size_t)j->c * j->hw;
+	double count = (double)j->n * j->hw;
+
+	for (int ch = j->c * tid / nt; ch < j->c * (tid + 1) / nt; ch++) {
+		double s = 0.0, ss = 0.0, var;
+		float mean, rstd, scale, shift;
+
+		for (int i = 0; i < j->n; i++) {
+			const float *x = j->in + i * plane + (size_t)ch * j->hw;
+
+			for (int q = 0; q < j->hw; q++)
+				s += x[q];
+		}
+		mean = (float)(s / count);
+		for (int i = 0; i < j->n; i++) {
+			const float *x = j->in + i * plane + (size_t)ch * j->hw;
+
+			for (int q = 0; q < j->hw; q++) {
+				double dx = x[q] - mean;
+
+				ss += dx * dx;
+			}
+		}
+		var = ss / count;
+		rstd = (float)(1.0 / sqrt(var + XF_BN_EPS));
+		j->mean[ch] = mean;
+		j->rstd[ch] = rstd;
+		j->rmean[ch] = (1.0f - XF_BN_MOMENTUM) * j->rmean[ch] +
+		    XF_BN_MOMENTUM * mean;
+		j->rvar[ch] = (1.0f - XF_BN_MOMENTUM) * j->rvar[ch] +
+		    XF_BN_MOMENTUM * (float)(count > 1 ? ss / (count - 1) : var);
+		scale = j->w[ch] * rstd;
+		shift = j->b[ch] - mean * scale;
+		for (int i = 0; i < j->n; i++) {
+			const float *x = j->in + i * plane + (size_t)ch * j->hw;
+			float *y = j->out + i * plane + (size_t)ch * j->hw;
+
+			for (int q = 0; q < j->hw; q++) {
+				float v = x[q] * scale + shift;
+
+				y[q] = j->relu && v < 0.0f ? 0.0f : v;
+			}
+		}
+	}
+}
+
+void
+xf_batchnorm_forward_train(float *out, float *mean, float *rstd,
+    float *running_mean, float *running_var, const float *in, const float *w,
+    const float *b, int relu, int n, int c, int hw)
+{
+	struct bn_job j = { .out = out, .mean = mean, .rstd = rstd,
+	    .rmean = running_mean, .rvar = running_var, .in = in, .w = w,
+	    .b = b, .relu = relu, .n = n, .c = c, .hw = hw };
+
+	pool_run(bn_train_job, &j);
+}
+
+static void
+bn_eval_job(void *arg, int tid, int nt)
+{
+	struct bn_job *j = arg;
+	size_t plane = (size_t)j->c * j->hw;
+
+	for (int ch = j->c * tid / nt; ch < j->c * (tid + 1) / nt; ch++) {
+		float rstd = 1.0f / sqrtf(j->crstd[ch] + XF_BN_EPS);
+		float scale = j->w[ch] * rstd;
+		float shift = j->b[ch] - j->cmean[ch] * scale;
+
+		for (int i = 0; i < j->n; i++) {
+			const float *x = j->in + i * plane + (size_t)ch * j->hw;
+			float *y = j->out + i * plane + (size_t)ch * j->hw;
+
+			for (int q = 0; q < j->hw; q++) {
+				float v = x[q] * scale + shift;
+
+				y[q] = j->relu && v < 0.0f ? 0.0f : v;
+			}
+		}
+	}
+}
+
+void
+xf_batchnorm_forward_eval(float *out, const float *in, const float *w,
+    const float *b, const float *running_mean, const float *running_var,
+    int relu, int n, int c, int hw)
+{
+	/* cmean and crstd carry the running mean and variance here. */
+	struct bn_job j = { .out = out, .in = in, .w = w, .b = b,
+	    .cmean = running_mean, .crstd = running_var, .relu = relu, .n = n,
+	    .c = c, .hw = hw };
+
+	pool_run(bn_eval_job, &j);
+}
+
+static void
+bn_backward_job(void *arg, int tid, int nt)
+{
+	struct bn_job *j = arg;
+	size_t plane = (size_t)j->c * j->hw;
+	double count = (double)j->n * j->hw;
+
+	for (int ch = j->c * tid / nt; ch < j->c * (tid + 1) / nt; ch++) {
+		float mean = j->cmean[ch], rstd = j->crstd[ch];
+		double sg = 0.0, sgx = 0.0;
+		float k1, k2, scale;
+
+		for (int i = 0; i < j->n; i++) {
+			const float *x = j->in + i * plane + (size_t)ch * j->hw;
+			const float *g = j->dout + i * plane + (size_t)ch * j->hw;
+
+			for (int q = 0; q < j->hw; q++) {
+				sg += g[q];
+				sgx += (double)g[q] * (x[q] - mean);
+			}
+		}
+		if (j->dw != NULL)
+			j->dw[ch] += (float)(sgx * rstd);
+		if (j->db != NULL)
+			j->db[ch] += (float)sg;
+		if (j->din == NULL)
+			continue;
+		/* din = w rstd (g - mean(g) - xhat mean(g xhat)). */
+		scale = j->w[ch] * rstd;
+		k1 = (float)(sg / count);
+		k2 = (float)(sgx * rstd * rstd / count);
+		for (int i = 0; i < j->n; i++) {
+			const float *x = j->in + i * plane + (size_t)ch * j->hw;
+			const float *g = j->dout + i * plane + (size_t)ch * j->hw;
+			float *dx = j->din + i * plane + (size_t)ch * j->hw;
+
+			for (int q = 0; q < j->hw; q++)
+				dx[q] = scale * (g[q] - k1 - (x[q] - mean) * k2);
+		}
+	}
+}
+
+void
+xf_batchnorm_backward(float *din, float *dw, float *db, const float *dout,
+    const float *in, const float *mean, const float *rstd, const float *w,
+    int n, int c, int hw)
+{
+	struct bn_job j = { .din = din, .dw = dw, .db = db, .dout = dout,
+	    .in = in, .cmean = mean, .crstd = rstd, .w = w, .n = n, .c = c,
+	    .hw = hw };
+
+	pool_run(bn_backward_job, &j);
+}
+
+void
+xf_batchnorm_forward_train_ref(float *out, float *mean, float *rstd,
+    float *running_mean, float *running_var, const float *in, const float *w,
+    const float *b, int relu, int n, int c, int hw)
+{
+	double count = (double)n * hw;
+
+	for (int ch = 0; ch < c; ch++) {
+		double s = 0.0, ss = 0.0, m, var;
+
+		for (int i = 0; i < n; i++)
+			for (int q = 0; q < hw; q++)
+				s += in[((size_t)i * c + ch) * hw + q];
+		m = s / count;
+		for (int i = 0; i < n; i++)
+			for (int q = 0; q < hw; q++) {
+				double dx = in[((size_t)i * c + ch) * hw + q] - m;
+
+				ss += dx * dx;
+			}
+		var = ss / count;
+		mean[ch] = (float)m;
+		rstd[ch] = (float)(1.0 / sqrt(var + XF_BN_EPS));
+		running_mean[ch] = (float)((1.0 - XF_BN_MOMENTUM) *
+		    running_mean[ch] + XF_BN_MOMENTUM * m);
+		running_var[ch] = (float)((1.0 - XF_BN_MOMENTUM) *
+		    running_var[ch] + XF_BN_MOMENTUM *
+		    (count > 1 ? ss / (count - 1) : var));
+		for (int i = 0; i < n; i++)
+			for (int q = 0; q < hw; q++) {
+				size_t at = ((size_t)i * c + ch) * hw + q;
+				double v = (in[at] - m) / sqrt(var + XF_BN_EPS) *
+				    w[ch] + b[ch];
+
+				out[at] = (float)(relu && v < 0.0 ? 0.0 : v);
+			}
+	}
+}
+
+void
+xf_batchnorm_forward_eval_ref(float *out, const float *in, const float *w,
+    const float *b, const float *running_mean, const float *running_var,
+    int relu, int n, int c, int hw)
+{
+	for (int i = 0; i < n; i++)
+		for (int ch = 0; ch < c; ch++)
+			for (int q = 0; q < hw; q++) {
+				size_t at = ((size_t)i * c + ch) * hw + q;
+				double v = (in[at] - running_mean[ch]) /
+				    sqrt((double)running_var[ch] + XF_BN_EPS) *
+				    w[ch] + b[ch];
+
+				out[at] = (float)(relu && v < 0.0 ? 0.0 : v);
+			}
+}
+
+void
+xf_batchnorm_backward_ref(float *din, float *dw, float *db,
+    const float *dout, const float *in, const float *mean, const float *rstd,
+    const float *w, int n, int c, int hw)
+{
+	double count = (double)n * hw;
+
+	for (int ch = 0; ch < c; ch++) {
+		double sg = 0.0, sgxh = 0.0;
+
+		for (int i = 0; i < n; i++)
+			for (int q = 0; q < hw; q++) {
+				size_t at = ((size_t)i * c + ch) * hw + q;
+
+				sg += dout[at];
+				sgxh += dout[at] * (in[at] - (double)mean[ch]) *
+				    rstd[ch];
+			}
+		if (dw != NULL)
+			dw[ch] += (float)sgxh;
+		if (db != NULL)
+			db[ch] += (float)sg;
+		if (din == NULL)
+			continue;
+		for (int i = 0; i < n; i++)
+			for (int q = 0; q < hw; q++) {
+				size_t at = ((size_t)i * c + ch) * hw + q;
+				double xh = (in[at] - (double)mean[ch]) * rstd[ch];
+
+				din[at] = (float)((double)w[ch] * rstd[ch] *
+				    (dout[at] - sg / count - xh * sgxh / count));
+			}
+	}
+}
+
+/*
+ * Softmax cross-entropy
+ */
+float
+xf_softmax_xent_forward(float *probs, float *losses, const float *logits,
+    const int *labels, int n, int k)
+{
+	double total = 0.0;
+
+	for (int i = 0; i < n; i++) {
+		const float *z = logits + (size_t)i * k;
+		float *p = probs + (size_t)i * k;
+		float max = z[0], sum = 0.0f;
+
+		for (int j = 1; j < k; j++)
+			if (z[j] > max)
+				max = z[j];
+		for (int j = 0; j < k; j++) {
+			p[j] = expf(z[j] - max);
+			sum += p[j];
+		}
+		for (int j = 0; j < k; j++)
+			p[j] /= sum;
+		/* log-sum-exp form: exact even when the probability
+		 * underflows. */
+		losses[i] = logf(sum) - (z[labels[i]] - max);
+		total += losses[i];
+	}
+	return n > 0 ? (float)(total / n) : 0.0f;
+}
+
+void
+xf_softmax_xent_backward(float *dlogits, const float *probs,
+    const int *labels, int n, int k)
+{
+	float inv = 1.0f / (float)n;
+
+	for (int i = 0; i < n; i++) {
+		for (int j = 0; j < k; j++)
+			dlogits[(size_t)i * k + j] = probs[(size_t)i * k + j] *
+			    inv;
+		dlogits[(size_t)i * k + labels[i]] -= inv;
+	}
+}
+
+float
+xf_softmax_xent_forward_ref(float *probs, float *losses, const float *logits,
+    const int *labels, int n, int k)
+{
+	double total = 0.0;
+
+	for (int i = 0; i < n; i++) {
+		double max = -INFINITY, sum = 0.0;
+
+		for (int j = 0; j < k; j++)
+			if (logits[(size_t)i * k + j] > max)
+				max = logits[(size_t)i * k + j];
+		for (int j = 0; j < k; j++)
+			sum += exp(logits[(size_t)i * k + j] - max);
+		for (int j = 0; j < k; j++)
+			probs[(size_t)i * k + j] = (float)(exp(logits[(size_t)i *
+			    k + j] - max) / sum);
+		losses[i] = (float)(log(sum) + max - logits[(size_t)i * k +
+		    labels[i]]);
+		total += losses[i];
+	}
+	return n > 0 ? (float)(total / n) : 0.0f;
+}

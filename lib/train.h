@@ -1,0 +1,167 @@
+/*
+ * train.h: what joins the engine (nn.h) to the formats (xf.h): image data in
+ * memory, models to and from checkpoints, the training loop's state, and
+ * per-module measurements.  xf-train, xf-eval, xf-cka, xf-interp and
+ * xf-critic all go through it.
+ *
+ *	struct xf_dataset d;
+ *	struct xf_model *m;
+ *	struct xf_ckpt c = { 0 };
+ *
+ *	if (xf_dataset_read("train.xfs", &d, &err) < 0 ||
+ *	    xf_ckpt_read("p.tar", &c, &err) < 0 ||
+ *	    (m = xf_model_load(&c, &err)) == NULL)
+ *		errx(1, "%s", err.msg);
+ */
+#ifndef XF_TRAIN_H
+#define XF_TRAIN_H
+
+#include "nn.h"
+#include "xf.h"
+
+/* ---- image data in memory ---- */
+
+struct xf_dataset {
+	size_t n;                 /* examples */
+	int c, h, w;              /* image shape */
+	int n_classes;
+	uint8_t *x;               /* (n, c, h, w) */
+	int *y;                   /* (n) */
+	int64_t *index;           /* (n) the "i" of each record */
+	struct xf_header header;  /* the stream's header, provenance included */
+};
+
+/*
+ * Reads an image stream (path "-" or NULL: stdin) into d.  Returns 0, or -1
+ * with err ("record 12: ..." or "header: ..."); d is then empty.  Free with
+ * xf_dataset_free.
+ */
+int xf_dataset_read(const char *path, struct xf_dataset *d,
+    struct xf_err *err);
+/*
+ * Reads up to max records of an image stream s into d, replacing what d
+ * held (d's buffers grow as needed and are reused).  Returns the count read,
+ * 0 at the end, or -1 with err.  For streaming a large input in batches.
+ */
+long xf_dataset_read_batch(struct xf_stream *s, struct xf_dataset *d,
+    size_t max, struct xf_err *err);
+void xf_dataset_free(struct xf_dataset *d);
+/* The provenance lines joined by "; ", for checkpoint metadata; caller frees. */
+char *xf_header_prov_line(const struct xf_header *h);
+
+/* ---- models and checkpoints ---- */
+
+/*
+ * Fills c (zeroed by the caller) with m's architecture and tensors, and with
+ * opt's momentum buffers when opt is not NULL.  The tensors point into m and
+ * opt, which must outlive c.  Returns 0, or -1 with err.
+ */
+int xf_model_to_ckpt(const struct xf_model *m, const struct xf_sgd *opt,
+    struct xf_ckpt *c, struct xf_err *err);
+/*
+ * A model built from c's arch, input and classes, with every tensor copied
+ * from c.  Returns the model (the caller frees it), or NULL with err naming
+ * the tensor ("tensor conv1.weight: shape 32x1x3x3, want 16x1x3x3").
+ */
+struct xf_model *xf_model_load(const struct xf_ckpt *c, struct xf_err *err);
+/*
+ * Copies the tensors of m's modules [0, n_modules) from c, by name and
+ * shape.  Modules whose shapes differ are an error, unless they are the
+ * head and skip_head is set.  n_modules < 0 means all.  Returns 0, or -1.
+ */
+int xf_model_copy(struct xf_model *m, const struct xf_ckpt *c, int n_modules,
+    int skip_head, struct xf_err *err);
+/* Momentum buffers from c into opt.  Returns 0, or -1 naming the tensor. */
+int xf_sgd_load(struct xf_sgd *opt, const struct xf_ckpt *c,
+    struct xf_err *err);
+/*
+ * Checks that the model fits data of shape (c, h, w) and n_classes.
+ * Returns 0, or -1 with err ("input 3x32x32, the model wants 1x28x28").
+ */
+int xf_model_check_input(const struct xf_model *m, int c, int h, int w,
+    int n_classes, struct xf_err *err);
+/* Index of the first module of each layer (a conv or linear module and its
+ * batch norm); *n_layers gets the number of layers.  Modules of layer L are
+ * [first[L], first[L + 1]).  first has room for n_modules + 1. */
+void xf_model_layers(const struct xf_model *m, int *first, int *n_layers);
+
+/* ---- per-module measurements ---- */
+
+/* ‖grad‖₂ of module k's parameters; sum of squares in double. */
+double xf_module_grad_norm(const struct xf_model *m, int k);
+/*
+ * ‖θ_k − ref_k‖₂ over module k's parameters and buffers, where ref is a flat
+ * copy of all tensors in model order (xf_model_snapshot).
+ */
+double xf_module_distance(const struct xf_model *m, int k, const float *ref);
+/* A flat copy of every tensor (params and buffers) in model order; *n gets
+ * its length.  Caller frees.  NULL when out of memory. */
+float *xf_model_snapshot(const struct xf_model *m, size_t *n);
+/* Writes a snapshot back into the model's tensors. */
+void xf_model_restore(struct xf_model *m, const float *snap);
+
+/* ---- evaluation ---- */
+
+struct xf_eval_result {
+	size_t n;
+	size_t correct;
+	double loss_sum;
+};
+
+/*
+ * Evaluates m in eval mode on d in batches of batch; per-example
+ * predictions, losses and label probabilities go into pred, loss and prob
+ * when not NULL (each d->n long).  Returns 0, or -1 with err.
+ */
+int xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d,
+    int batch, struct xf_eval_result *r, int *pred, float *loss, float *prob,
+    struct xf_err *err);
+
+/* ---- the training loop's state ---- */
+
+struct xf_trainer {
+	struct xf_model *model;
+	struct xf_sgd *opt;
+	const struct xf_dataset *data;
+	struct xf_lr_schedule lr;
+	int batch;
+	uint64_t seed;
+	long step;              /* steps taken over the whole run */
+	int epoch;              /* epochs completed */
+	size_t pos;             /* examples of this epoch already used */
+	struct xf_rng rng;      /* state at the start of this epoch */
+	uint32_t *order;        /* this epoch's permutation of the data */
+	uint8_t *xb;            /* one batch of images */
+	int *yb;
+	/* The last step: */
+	float loss;
+	float lr_used;
+	size_t correct;
+	int size;
+};
+
+/*
+ * Sets up t for m on d.  The data order of epoch e is a permutation drawn
+ * from an RNG seeded with seed and carried from epoch to epoch, so a run is
+ * determined by its seed.  Returns 0, or -1 with err.
+ */
+int xf_trainer_init(struct xf_trainer *t, struct xf_model *m,
+    struct xf_sgd *opt, const struct xf_dataset *d, int batch, uint64_t seed,
+    const struct xf_lr_schedule *lr, struct xf_err *err);
+/*
+ * One SGD step on the next batch (the last batch of an epoch may be
+ * smaller; the epoch ends after it).  Returns 0, or -1 with err when the
+ * loss is NaN or Inf ("step 1234: loss is NaN"); the model is then not
+ * updated.
+ */
+int xf_trainer_step(struct xf_trainer *t, struct xf_err *err);
+/* Steps in one epoch. */
+long xf_trainer_steps_per_epoch(const struct xf_trainer *t);
+/* Stores step, epoch, position, RNG state and seed in c's metadata. */
+void xf_trainer_save(const struct xf_trainer *t, struct xf_ckpt *c);
+/* Restores them from c (after xf_trainer_init).  Returns 0, or -1. */
+int xf_trainer_restore(struct xf_trainer *t, const struct xf_ckpt *c,
+    struct xf_err *err);
+void xf_trainer_free(struct xf_trainer *t);
+
+#endif

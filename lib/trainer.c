@@ -1,0 +1,177 @@
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train.h"
+
+/*
+ * The data order: t->rng holds the state at the start of the current epoch.
+ * The epoch's permutation is drawn from a copy of it, and at the end of the
+ * epoch that copy becomes the next epoch's start state.  A checkpoint stores
+ * the start state and the position, so a resumed run redraws the same
+ * permutation and carries on where it stopped.
+ */
+static void
+draw_order(struct xf_trainer *t, struct xf_rng *after)
+{
+	*after = t->rng;
+	xf_rng_permute(after, t->order, t->data->n, 1);
+}
+
+int
+xf_trainer_init(struct xf_trainer *t, struct xf_model *m, struct xf_sgd *opt,
+    const struct xf_dataset *d, int batch, uint64_t seed,
+    const struct xf_lr_schedule *lr, struct xf_err *err)
+{
+	struct xf_rng after;
+	size_t img = (size_t)d->c * d->h * d->w;
+
+	memset(t, 0, sizeof *t);
+	t->model = m;
+	t->opt = opt;
+	t->data = d;
+	t->lr = *lr;
+	t->batch = batch;
+	t->seed = seed;
+	xf_rng_seed(&t->rng, seed);
+	t->order = malloc(d->n * sizeof *t->order);
+	t->xb = malloc((size_t)batch * img);
+	t->yb = malloc((size_t)batch * sizeof *t->yb);
+	if (t->order == NULL || t->xb == NULL || t->yb == NULL) {
+		xf_trainer_free(t);
+		return xf_errf(err, "out of memory");
+	}
+	draw_order(t, &after);
+	return 0;
+}
+
+long
+xf_trainer_steps_per_epoch(const struct xf_trainer *t)
+{
+	return (long)((t->data->n + t->batch - 1) / t->batch);
+}
+
+int
+xf_trainer_step(struct xf_trainer *t, struct xf_err *err)
+{
+	const struct xf_dataset *d = t->data;
+	size_t img = (size_t)d->c * d->h * d->w;
+	size_t n = d->n - t->pos < (size_t)t->batch ? d->n - t->pos : (size_t)t->batch;
+	struct xf_err e;
+	int c, h, w, k;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t j = t->order[t->pos + i];
+
+		memcpy(t->xb + i * img, d->x + (size_t)j * img, img);
+		t->yb[i] = d->y[j];
+	}
+	if (xf_model_forward(t->model, t->xb, t->yb, (int)n, 1, &t->loss,
+	    &e) < 0)
+		return xf_errf(err, "step %ld: %s", t->step + 1, e.msg);
+	if (!isfinite(t->loss))
+		return xf_errf(err, "step %ld (epoch %d): loss is %s; stopped, "
+		    "the last checkpoint written is the last good one",
+		    t->step + 1, t->epoch + 1, isnan(t->loss) ? "NaN" : "Inf");
+	xf_model_input_shape(t->model, &c, &h, &w, &k);
+	const float *logits = xf_model_logits(t->model);
+	t->correct = 0;
+	for (size_t i = 0; i < n; i++) {
+		const float *l = logits + i * k;
+		int best = 0;
+
+		for (int j = 1; j < k; j++)
+			if (l[j] > l[best])
+				best = j;
+		t->correct += best == t->yb[i];
+	}
+	t->size = (int)n;
+	t->lr_used = xf_lr_at(&t->lr, t->step, t->epoch);
+	xf_model_zero_grad(t->model);
+	xf_model_backward(t->model);
+	xf_sgd_step(t->opt, t->model, t->lr_used);
+	t->step++;
+	t->pos += n;
+	if (t->pos == d->n) {
+		struct xf_rng after;
+
+		draw_order(t, &after);
+		t->rng = after;
+		t->epoch++;
+		t->pos = 0;
+		draw_order(t, &after);
+	}
+	return 0;
+}
+
+void
+xf_trainer_save(const struct xf_trainer *t, struct xf_ckpt *c)
+{
+	char rng[80];
+
+	snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64
+	    "%016" PRIx64, t->rng.s[0], t->rng.s[1], t->rng.s[2], t->rng.s[3]);
+	xf_ckpt_set_int(c, "train.step", t->step);
+	xf_ckpt_set_int(c, "train.epoch", t->epoch);
+	xf_ckpt_set_int(c, "train.pos", (int64_t)t->pos);
+	xf_ckpt_set_int(c, "train.seed", (int64_t)t->seed);
+	xf_ckpt_set_str(c, "train.rng", rng);
+}
+
+static int
+meta_int(const struct xf_ckpt *c, const char *key, int64_t lo, int64_t hi,
+    int64_t *v, struct xf_err *err)
+{
+	const struct xf_meta *m = xf_ckpt_get(c, key);
+
+	if (m == NULL || m->type != XF_INT || m->i < lo || m->i > hi)
+		return xf_errf(err, "meta %s: missing or out of range", key);
+	*v = m->i;
+	return 0;
+}
+
+int
+xf_trainer_restore(struct xf_trainer *t, const struct xf_ckpt *c,
+    struct xf_err *err)
+{
+	const struct xf_meta *rng = xf_ckpt_get(c, "train.rng");
+	int64_t step = 0, epoch = 0, pos = 0, seed = 0;
+	struct xf_rng after;
+
+	if (meta_int(c, "train.step", 0, INT64_MAX, &step, err) < 0 ||
+	    meta_int(c, "train.epoch", 0, INT32_MAX, &epoch, err) < 0 ||
+	    meta_int(c, "train.pos", 0, (int64_t)t->data->n - 1, &pos, err) < 0 ||
+	    meta_int(c, "train.seed", INT64_MIN, INT64_MAX, &seed, err) < 0)
+		return -1;
+	if (rng == NULL || rng->type != XF_STR || strlen(rng->s) != 64)
+		return xf_errf(err, "meta train.rng: missing or not 64 hex digits");
+	for (int i = 0; i < 4; i++) {
+		char word[17];
+		char *end;
+
+		memcpy(word, rng->s + 16 * i, 16);
+		word[16] = 0;
+		t->rng.s[i] = strtoull(word, &end, 16);
+		if (*end != 0)
+			return xf_errf(err, "meta train.rng: not hex");
+	}
+	t->step = step;
+	t->epoch = (int)epoch;
+	t->pos = (size_t)pos;
+	t->seed = (uint64_t)seed;
+	draw_order(t, &after);
+	return 0;
+}
+
+void
+xf_trainer_free(struct xf_trainer *t)
+{
+	free(t->order);
+	free(t->xb);
+	free(t->yb);
+	t->order = NULL;
+	t->xb = NULL;
+	t->yb = NULL;
+}

@@ -1,0 +1,434 @@
+/*
+ * xf-train: train a model from random init (RI-T) or from a checkpoint
+ * (P-T), with Yosinski's copy/freeze controls, a checkpoint series, a log
+ * stream and exact resume.
+ */
+#include <err.h>
+#include <math.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "train.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: xf-train [-v] [-a arch] [-b batch] [-e epochs] [-j threads] "
+	    "[-l lr]\n"
+	    "                [-o out] [-s seed] [--copy n] [--freeze n] "
+	    "[--init ckpt]\n"
+	    "                [--log file] [--log-every k] [--momentum m] "
+	    "[--new-head]\n"
+	    "                [--resume ckpt] [--save-every k] [--save-init file]\n"
+	    "                [--save-prefix prefix] [--save-steps k] "
+	    "[--schedule s]\n"
+	    "                [--steps n] [--val file] [--wd w] [file]\n");
+	exit(2);
+}
+
+struct opts {
+	const char *arch, *out, *init, *resume, *log, *val, *save_init;
+	const char *save_prefix, *schedule, *data;
+	int batch, epochs, verbose, copy, freeze, new_head, threads;
+	long steps, log_every, save_every, save_steps;
+	float lr, momentum, wd;
+	uint64_t seed;
+};
+
+/* Run state the helpers below share. */
+struct run {
+	struct opts *o;
+	struct xf_model *m;
+	struct xf_sgd *opt;
+	struct xf_trainer t;
+	struct xf_dataset train, val;
+	char *prov_data;
+	const char *parent;
+	float *theta0;
+	long total;
+	struct xf_writer *log;
+	int layers[64], n_layers;
+	double t_start;
+	long step_start;
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Settings a resumed run must share with the run it continues. */
+static void
+meta_settings(struct run *r, struct xf_ckpt *c)
+{
+	struct opts *o = r->o;
+
+	xf_ckpt_set_float(c, "train.lr", o->lr);
+	xf_ckpt_set_float(c, "train.momentum", o->momentum);
+	xf_ckpt_set_float(c, "train.wd", o->wd);
+	xf_ckpt_set_int(c, "train.batch", o->batch);
+	xf_ckpt_set_str(c, "train.schedule", o->schedule);
+	xf_ckpt_set_int(c, "train.copy", o->copy);
+	xf_ckpt_set_int(c, "train.freeze", o->freeze);
+	xf_ckpt_set_int(c, "train.total_steps", r->total);
+	xf_ckpt_set_str(c, "prov.data", r->prov_data ? r->prov_data : "");
+	xf_ckpt_set_str(c, "prov.parent", r->parent ? r->parent : "");
+}
+
+static void
+save(struct run *r, const char *path, int with_state)
+{
+	struct xf_ckpt c = { 0 };
+	struct xf_err e;
+
+	if (xf_model_to_ckpt(r->m, with_state ? r->opt : NULL, &c, &e) < 0)
+		errx(1, "%s: %s", tool_out_name(path), e.msg);
+	meta_settings(r, &c);
+	xf_trainer_save(&r->t, &c);
+	if (xf_ckpt_write(path, &c, &e) < 0)
+		tool_write_failed(tool_out_name(path), &e);
+	xf_ckpt_free(&c);
+}
+
+static void
+save_series(struct run *r)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s-e%03d-s%07ld.tar", r->o->save_prefix,
+	    r->t.epoch, r->t.step);
+	save(r, path, 1);
+}
+
+static void
+log_header(struct run *r)
+{
+	struct xf_header h = { .kind = "log", .count = -1 };
+	struct xf_err e;
+
+	for (int i = 0; i < r->train.header.n_prov; i++)
+		xf_header_add_prov(&h, r->train.header.prov[i]);
+	if (xf_writer_header(r->log, &h, &e) < 0)
+		tool_write_failed(r->o->log, &e);
+	xf_header_free(&h);
+}
+
+static void
+log_record(struct run *r, int with_val, const struct xf_eval_result *v)
+{
+	struct xf_trainer *t = &r->t;
+	int nm = xf_model_n_modules(r->m);
+	double total = 0;
+	char key[64];
+	struct xf_err e;
+
+	xf_writer_begin(r->log, 8 + 2 * nm);
+	xf_writer_int(r->log, "step", t->step);
+	xf_writer_int(r->log, "epoch", t->epoch);
+	xf_writer_float32(r->log, "loss", t->loss);
+	xf_writer_float(r->log, "acc", (double)t->correct / t->size);
+	xf_writer_float32(r->log, "lr", t->lr_used);
+	for (int k = 0; k < nm; k++) {
+		double g = xf_module_grad_norm(r->m, k);
+
+		total += g * g;
+	}
+	xf_writer_float(r->log, "grad_norm", sqrt(total));
+	for (int k = 0; k < nm; k++) {
+		snprintf(key, sizeof key, "grad_norm.%s", xf_model_module(r->m, k)->name);
+		xf_writer_float(r->log, key, xf_module_grad_norm(r->m, k));
+	}
+	for (int k = 0; k < nm; k++) {
+		snprintf(key, sizeof key, "dist.%s", xf_model_module(r->m, k)->name);
+		xf_writer_float(r->log, key, xf_module_distance(r->m, k, r->theta0));
+	}
+	if (with_val) {
+		xf_writer_float(r->log, "val_loss", v->loss_sum / v->n);
+		xf_writer_float(r->log, "val_acc", (double)v->correct / v->n);
+	} else {
+		xf_writer_nil(r->log, "val_loss");
+		xf_writer_nil(r->log, "val_acc");
+	}
+	if (xf_writer_end(r->log, &e) < 0)
+		tool_write_failed(r->o->log, &e);
+}
+
+static void
+progress(struct run *r, int force)
+{
+	struct xf_trainer *t = &r->t;
+	static double last;
+	double tn = now(), rate, eta;
+
+	if (!force && tn - last < 0.5)
+		return;
+	last = tn;
+	rate = (t->step - r->step_start) * (double)r->o->batch /
+	    (tn - r->t_start + 1e-9);
+	eta = (r->total - t->step) * (double)r->o->batch / (rate + 1e-9);
+	fprintf(stderr, "\repoch %d step %ld/%ld loss %.4f %.0f img/s ETA %d:%02d ",
+	    t->epoch + 1, t->step, r->total, t->loss, rate, (int)eta / 60,
+	    (int)eta % 60);
+}
+
+/*
+ * Builds the model: from --resume or --init (the checkpoint already in
+ * from), or random.  Init draws from its own stream, apart from data order.
+ */
+static void
+setup_model(struct run *r, const struct xf_ckpt *from)
+{
+	struct opts *o = r->o;
+	const struct xf_dataset *d = &r->train;
+	const char *src = o->resume ? o->resume : o->init;
+	struct xf_rng init_rng;
+	struct xf_err e;
+
+	xf_rng_seed(&init_rng, o->seed ^ 0x696e6974ULL);
+	if (src == NULL) {
+		r->m = xf_model_create(o->arch ? o->arch : "cnn", d->c, d->h, d->w,
+		    d->n_classes, &e);
+		if (r->m == NULL)
+			errx(2, "-a %s: %s", o->arch ? o->arch : "cnn", e.msg);
+		xf_model_init(r->m, &init_rng);
+	} else {
+		int new_head = o->new_head || from->n_classes != d->n_classes;
+
+		r->m = xf_model_create(from->arch, (int)from->input[0],
+		    (int)from->input[1], (int)from->input[2],
+		    new_head ? d->n_classes : (int)from->n_classes, &e);
+		if (r->m == NULL)
+			errx(1, "%s: arch \"%s\": %s", src, from->arch, e.msg);
+		xf_model_init(r->m, &init_rng);
+		xf_model_layers(r->m, r->layers, &r->n_layers);
+		if (o->copy > r->n_layers - 1)
+			errx(2, "--copy %d: the model has %d layers below the head",
+			    o->copy, r->n_layers - 1);
+		/* --copy n: the first n layers; otherwise all but a new head. */
+		if (xf_model_copy(r->m, from, o->copy >= 0 ? r->layers[o->copy] : -1,
+		    new_head && !o->resume, &e) < 0)
+			errx(1, "%s: %s", src, e.msg);
+	}
+	xf_model_layers(r->m, r->layers, &r->n_layers);
+	if (xf_model_check_input(r->m, d->c, d->h, d->w, d->n_classes, &e) < 0)
+		errx(1, "%s: %s", tool_in_name(o->data), e.msg);
+	if (o->freeze > r->n_layers - 1)
+		errx(2, "--freeze %d: the model has %d layers below the head",
+		    o->freeze, r->n_layers - 1);
+	for (int k = 0; k < r->layers[o->freeze]; k++)
+		xf_model_freeze(r->m, k, 1);
+}
+
+/* With --resume, the run's settings come from the checkpoint. */
+static void
+resume_settings(struct opts *o, const struct xf_ckpt *c)
+{
+	const struct xf_meta *m;
+
+	if ((m = xf_ckpt_get(c, "train.lr")) != NULL)
+		o->lr = (float)m->f;
+	if ((m = xf_ckpt_get(c, "train.momentum")) != NULL)
+		o->momentum = (float)m->f;
+	if ((m = xf_ckpt_get(c, "train.wd")) != NULL)
+		o->wd = (float)m->f;
+	if ((m = xf_ckpt_get(c, "train.batch")) != NULL && m->i > 0 &&
+	    m->i <= 1 << 16)
+		o->batch = (int)m->i;
+	if ((m = xf_ckpt_get(c, "train.schedule")) != NULL && m->type == XF_STR)
+		o->schedule = strdup(m->s);
+	if ((m = xf_ckpt_get(c, "train.freeze")) != NULL && m->i >= 0 && m->i < 64)
+		o->freeze = (int)m->i;
+	if ((m = xf_ckpt_get(c, "train.copy")) != NULL && m->i >= -1 && m->i < 64)
+		o->copy = (int)m->i;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_COPY = 256, O_FREEZE, O_INIT, O_LOG, O_LOG_EVERY, O_MOMENTUM,
+	    O_NEW_HEAD, O_RESUME, O_SAVE_EVERY, O_SAVE_INIT, O_SAVE_PREFIX,
+	    O_SAVE_STEPS, O_SCHEDULE, O_STEPS, O_VAL, O_WD };
+	static const struct option longopts[] = {
+		{ "copy", required_argument, NULL, O_COPY },
+		{ "freeze", required_argument, NULL, O_FREEZE },
+		{ "init", required_argument, NULL, O_INIT },
+		{ "log", required_argument, NULL, O_LOG },
+		{ "log-every", required_argument, NULL, O_LOG_EVERY },
+		{ "momentum", required_argument, NULL, O_MOMENTUM },
+		{ "new-head", no_argument, NULL, O_NEW_HEAD },
+		{ "resume", required_argument, NULL, O_RESUME },
+		{ "save-every", required_argument, NULL, O_SAVE_EVERY },
+		{ "save-init", required_argument, NULL, O_SAVE_INIT },
+		{ "save-prefix", required_argument, NULL, O_SAVE_PREFIX },
+		{ "save-steps", required_argument, NULL, O_SAVE_STEPS },
+		{ "schedule", required_argument, NULL, O_SCHEDULE },
+		{ "steps", required_argument, NULL, O_STEPS },
+		{ "val", required_argument, NULL, O_VAL },
+		{ "wd", required_argument, NULL, O_WD },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts o = { .batch = 128, .epochs = 1, .copy = -1, .lr = 0.05f,
+	    .momentum = 0.9f, .wd = 5e-4f, .schedule = "constant", .seed = 1,
+	    .log_every = 50, .save_prefix = "ckpt" };
+	struct run r = { .o = &o };
+	struct xf_ckpt from = { 0 };
+	struct xf_err e;
+	const char *jarg = NULL;
+	int ch, settings = 0;
+
+	while ((ch = getopt_long(argc, argv, "a:b:e:j:l:o:s:v", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'a': o.arch = optarg; break;
+		case 'b': o.batch = (int)tool_int("-b", optarg, 1, 65536); settings++; break;
+		case 'e': o.epochs = (int)tool_int("-e", optarg, 1, 1000000); break;
+		case 'j': jarg = optarg; break;
+		case 'l': o.lr = (float)tool_float("-l", optarg, 0, 1e6); settings++; break;
+		case 'o': o.out = optarg; break;
+		case 's': o.seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX); break;
+		case 'v': o.verbose = 1; break;
+		case O_COPY: o.copy = (int)tool_int("--copy", optarg, 0, 63); break;
+		case O_FREEZE: o.freeze = (int)tool_int("--freeze", optarg, 0, 63); settings++; break;
+		case O_INIT: o.init = optarg; break;
+		case O_LOG: o.log = optarg; break;
+		case O_LOG_EVERY: o.log_every = tool_int("--log-every", optarg, 1, INT32_MAX); break;
+		case O_MOMENTUM: o.momentum = (float)tool_float("--momentum", optarg, 0, 1); settings++; break;
+		case O_NEW_HEAD: o.new_head = 1; break;
+		case O_RESUME: o.resume = optarg; break;
+		case O_SAVE_EVERY: o.save_every = tool_int("--save-every", optarg, 1, INT32_MAX); break;
+		case O_SAVE_INIT: o.save_init = optarg; break;
+		case O_SAVE_PREFIX: o.save_prefix = optarg; break;
+		case O_SAVE_STEPS: o.save_steps = tool_int("--save-steps", optarg, 1, INT64_MAX); break;
+		case O_SCHEDULE: o.schedule = optarg; settings++; break;
+		case O_STEPS: o.steps = tool_int("--steps", optarg, 1, INT64_MAX); break;
+		case O_VAL: o.val = optarg; break;
+		case O_WD: o.wd = (float)tool_float("--wd", optarg, 0, 1); settings++; break;
+		default: usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1)
+		usage();
+	o.data = argc == 1 ? argv[0] : "-";
+	if (o.resume && (o.init || o.arch || o.copy >= 0 || o.new_head || settings))
+		errx(2, "--resume continues a run with its own settings: give only "
+		    "the data, -e or --steps, outputs and -j");
+	if ((o.copy >= 0 || o.new_head) && o.init == NULL)
+		errx(2, "--copy and --new-head need --init");
+	if (o.arch && o.init)
+		errx(2, "-a: the architecture comes from --init %s", o.init);
+	if (o.out == NULL && isatty(1))
+		errx(2, "not writing a checkpoint to a terminal: use -o file or a pipe");
+	xf_nn_set_threads(tool_threads(jarg));
+
+	if (xf_dataset_read(o.data, &r.train, &e) < 0)
+		errx(1, "%s: %s", tool_in_name(o.data), e.msg);
+	if (o.val && xf_dataset_read(o.val, &r.val, &e) < 0)
+		errx(1, "%s: %s", o.val, e.msg);
+	if (o.init && xf_ckpt_read(o.init, &from, &e) < 0)
+		errx(1, "%s: %s", o.init, e.msg);
+	r.parent = o.init;
+	if (o.resume) {
+		const struct xf_meta *p;
+
+		if (xf_ckpt_read(o.resume, &from, &e) < 0)
+			errx(1, "%s: %s", o.resume, e.msg);
+		resume_settings(&o, &from);
+		/* A resumed run keeps the parent of the run it continues. */
+		p = xf_ckpt_get(&from, "prov.parent");
+		r.parent = p && p->type == XF_STR && p->s[0] ? p->s : NULL;
+	}
+	setup_model(&r, &from);
+	r.prov_data = xf_header_prov_line(&r.train.header);
+	if ((r.opt = xf_sgd_create(r.m, o.momentum, o.wd, &e)) == NULL)
+		errx(1, "%s", e.msg);
+
+	struct xf_lr_schedule lr;
+	long per_epoch = (long)((r.train.n + o.batch - 1) / o.batch);
+	r.total = o.steps ? o.steps : per_epoch * o.epochs;
+	if (xf_lr_parse(&lr, o.schedule, o.lr, r.total, &e) < 0)
+		errx(2, "--schedule %s: %s", o.schedule, e.msg);
+	if (xf_trainer_init(&r.t, r.m, r.opt, &r.train, o.batch, o.seed, &lr,
+	    &e) < 0)
+		errx(1, "%s", e.msg);
+	if (o.resume) {
+		if (xf_sgd_load(r.opt, &from, &e) < 0 ||
+		    xf_trainer_restore(&r.t, &from, &e) < 0)
+			errx(1, "%s: %s", o.resume, e.msg);
+		o.seed = r.t.seed;
+	}
+	size_t nsnap;
+	if ((r.theta0 = xf_model_snapshot(r.m, &nsnap)) == NULL)
+		err(1, NULL);
+	if (o.save_init)
+		save(&r, o.save_init, 0);
+	if ((o.save_every || o.save_steps) && r.t.step == 0)
+		save_series(&r);
+	if (o.log) {
+		if ((r.log = xf_writer_open(o.log, &e)) == NULL)
+			errx(1, "%s: %s", o.log, e.msg);
+		log_header(&r);
+	}
+
+	int tty = isatty(2);
+	r.t_start = now();
+	r.step_start = r.t.step;
+	while (r.t.step < r.total) {
+		int epoch = r.t.epoch;
+
+		if (xf_trainer_step(&r.t, &e) < 0) {
+			if (tty)
+				fputc('\n', stderr);
+			errx(1, "%s: %s", tool_in_name(o.data), e.msg);
+		}
+		int epoch_end = r.t.epoch != epoch;
+		struct xf_eval_result v = { 0 };
+		if (epoch_end && o.val &&
+		    xf_model_evaluate(r.m, &r.val, 256, &v, NULL, NULL, NULL, &e) < 0)
+			errx(1, "%s: %s", o.val, e.msg);
+		if (r.log && (r.t.step % o.log_every == 0 || epoch_end ||
+		    r.t.step == r.total))
+			log_record(&r, epoch_end && o.val, &v);
+		if ((o.save_every && epoch_end && r.t.epoch % o.save_every == 0) ||
+		    (o.save_steps && r.t.step % o.save_steps == 0))
+			save_series(&r);
+		if (tty)
+			progress(&r, 0);
+		if (epoch_end && (o.verbose || tty)) {
+			if (tty)
+				fputc('\n', stderr);
+			fprintf(stderr, "xf-train: epoch %d step %ld loss %.4f", r.t.epoch,
+			    r.t.step, r.t.loss);
+			if (o.val)
+				fprintf(stderr, " val_acc %.4f val_loss %.4f",
+				    (double)v.correct / v.n, v.loss_sum / v.n);
+			fprintf(stderr, " %.0f img/s\n", (r.t.step - r.step_start) *
+			    (double)o.batch / (now() - r.t_start));
+		}
+	}
+	if (tty)
+		progress(&r, 1), fputc('\n', stderr);
+	if (r.log && xf_writer_close(r.log, &e) < 0)
+		tool_write_failed(o.log, &e);
+	save(&r, o.out ? o.out : "-", 1);
+	xf_trainer_free(&r.t);
+	xf_sgd_free(r.opt);
+	xf_model_free(r.m);
+	xf_ckpt_free(&from);
+	xf_dataset_free(&r.train);
+	xf_dataset_free(&r.val);
+	free(r.theta0);
+	free(r.prov_data);
+	return 0;
+}
