@@ -48,6 +48,7 @@ tests/unit/%.t: tests/unit/%.c tests/tap.h libxf.a
 
 include mk/deps.mk
 include mk/check.mk
+-include mk/fuzz.mk
 -include mk/bench.mk
 -include pipelines/pipelines.mk
 

@@ -117,6 +117,16 @@ int xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d,
     int batch, struct xf_eval_result *r, int *pred, float *loss, float *prob,
     struct xf_err *err);
 
+/* ---- features ---- */
+
+/*
+ * Averages each k×k window of (n, c, h, w) activations into out (n, c, h/k,
+ * w/k); trailing rows and columns that do not fill a window are dropped.
+ * k = 1 copies.  in and out must not overlap.
+ */
+void xf_features_pool(float *out, const float *in, size_t n, int c, int h,
+    int w, int k);
+
 /* ---- the training loop's state ---- */
 
 struct xf_trainer {

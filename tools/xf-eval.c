@@ -1,0 +1,382 @@
+/*
+ * xf-eval: accuracy and loss of one or more models on a stream, per-example
+ * predictions, the agreement table of mistakes between models, and the
+ * activations of named modules as feature streams.
+ */
+#include <err.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+#include "train.h"
+
+#define MAX_MODELS    16
+#define MAX_FEATURES  16
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: xf-eval [-b batch] [-j threads] -m ckpt [-m ckpt ...] "
+	    "[-o out]\n"
+	    "               [--examples file] [--features module[,module...]]\n"
+	    "               [--pairs file] [--pool k] [file]\n");
+	exit(2);
+}
+
+struct model {
+	const char *path;
+	struct xf_model *m;
+	struct xf_eval_result r;
+	int *pred;
+	float *loss, *prob;
+};
+
+struct pair {
+	long both_right, both_wrong, same_wrong, only_a, only_b;
+};
+
+struct feature {
+	int module;
+	char path[4096];
+	struct xf_writer *w;
+	float *pooled;
+	size_t count;             /* floats per example after pooling */
+};
+
+static struct xf_writer *
+open_out(const char *path, const struct xf_header *h)
+{
+	struct xf_err e;
+	struct xf_writer *w = xf_writer_open(path, &e);
+
+	if (w == NULL)
+		errx(1, "%s: %s", tool_out_name(path), e.msg);
+	if (xf_writer_header(w, h, &e) < 0)
+		tool_write_failed(tool_out_name(path), &e);
+	return w;
+}
+
+static void
+end_record(struct xf_writer *w, const char *path)
+{
+	struct xf_err e;
+
+	if (xf_writer_end(w, &e) < 0)
+		tool_write_failed(tool_out_name(path), &e);
+}
+
+static void
+close_out(struct xf_writer *w, const char *path)
+{
+	struct xf_err e;
+
+	if (w != NULL && xf_writer_close(w, &e) < 0)
+		tool_write_failed(tool_out_name(path), &e);
+}
+
+/* A table header carrying the data's provenance and this command. */
+static void
+table_header(struct xf_header *h, const char *kind, const struct xf_header *data,
+    const char *self)
+{
+	memset(h, 0, sizeof *h);
+	snprintf(h->kind, sizeof h->kind, "%s", kind);
+	h->count = -1;
+	h->n_classes = data->n_classes;
+	for (int i = 0; i < data->n_prov; i++)
+		xf_header_add_prov(h, data->prov[i]);
+	xf_header_add_prov(h, self);
+}
+
+static void
+setup_features(struct feature *f, int nf, struct model *md, const char *out,
+    const struct xf_header *data, const char *self, int pool)
+{
+	for (int i = 0; i < nf; i++) {
+		struct xf_header h;
+		int ndim, shape[3];
+		size_t count;
+
+		/* The shape is known after one forward; run a single example. */
+		table_header(&h, "features", data, self);
+		xf_model_activation(md->m, f[i].module, &ndim, shape, &count);
+		snprintf(h.dtype, sizeof h.dtype, "float32");
+		snprintf(h.module, sizeof h.module, "%s",
+		    xf_model_module(md->m, f[i].module)->name);
+		if (ndim == 3 && pool > 1) {
+			if (shape[1] / pool < 1 || shape[2] / pool < 1)
+				errx(2, "--pool %d: %s is %dx%d", pool, h.module,
+				    shape[1], shape[2]);
+			shape[1] /= pool;
+			shape[2] /= pool;
+		}
+		h.ndim = 1;
+		h.shape[0] = 1;
+		for (int d = 0; d < ndim; d++)
+			h.shape[0] *= shape[d];
+		f[i].count = (size_t)h.shape[0];
+		if (nf == 1)
+			snprintf(f[i].path, sizeof f[i].path, "%s", out ? out : "-");
+		else
+			snprintf(f[i].path, sizeof f[i].path, "%s.%s.xfs", out, h.module);
+		f[i].w = open_out(f[i].path, &h);
+		xf_header_free(&h);
+	}
+}
+
+static void
+write_features(struct feature *f, int nf, struct model *md,
+    const struct xf_dataset *d, int pool)
+{
+	for (int i = 0; i < nf; i++) {
+		int ndim, shape[3];
+		size_t count;
+		const float *act = xf_model_activation(md->m, f[i].module, &ndim,
+		    shape, &count);
+
+		if (ndim == 3 && pool > 1) {
+			if (f[i].pooled == NULL &&
+			    (f[i].pooled = malloc(d->n * f[i].count * 4 + 4)) == NULL)
+				err(1, NULL);
+			xf_features_pool(f[i].pooled, act, d->n, shape[0], shape[1],
+			    shape[2], pool);
+			act = f[i].pooled;
+		}
+		for (size_t j = 0; j < d->n; j++) {
+			xf_writer_begin(f[i].w, 3);
+			xf_writer_int(f[i].w, "i", d->index[j]);
+			xf_writer_int(f[i].w, "y", d->y[j]);
+			xf_writer_bin(f[i].w, "x", act + j * f[i].count,
+			    f[i].count * sizeof(float));
+			end_record(f[i].w, f[i].path);
+		}
+	}
+}
+
+static void
+write_examples(struct xf_writer *w, const char *path, struct model *md, int nm,
+    const struct xf_dataset *d)
+{
+	char key[32];
+
+	for (size_t j = 0; j < d->n; j++) {
+		xf_writer_begin(w, 2 + 4 * nm + (nm >= 2));
+		xf_writer_int(w, "i", d->index[j]);
+		xf_writer_int(w, "y", d->y[j]);
+		for (int k = 0; k < nm; k++) {
+			snprintf(key, sizeof key, "pred%d", k);
+			xf_writer_int(w, key, md[k].pred[j]);
+			snprintf(key, sizeof key, "correct%d", k);
+			xf_writer_bool(w, key, md[k].pred[j] == d->y[j]);
+			snprintf(key, sizeof key, "loss%d", k);
+			xf_writer_float32(w, key, md[k].loss[j]);
+			snprintf(key, sizeof key, "prob%d", k);
+			xf_writer_float32(w, key, md[k].prob[j]);
+		}
+		if (nm >= 2) {
+			int a = md[0].pred[j] != d->y[j], b = md[1].pred[j] != d->y[j];
+
+			/* The mistake class of the first pair, for quick filtering. */
+			xf_writer_str(w, "mistake", a && b ? "common" : a ? "only0" :
+			    b ? "only1" : "none");
+		}
+		end_record(w, path);
+	}
+}
+
+static void
+count_pairs(struct pair *p, struct model *md, int nm, const struct xf_dataset *d)
+{
+	for (int a = 0; a < nm; a++)
+		for (int b = a + 1; b < nm; b++) {
+			struct pair *q = &p[a * nm + b];
+
+			for (size_t j = 0; j < d->n; j++) {
+				int wa = md[a].pred[j] != d->y[j];
+				int wb = md[b].pred[j] != d->y[j];
+
+				q->both_right += !wa && !wb;
+				q->both_wrong += wa && wb;
+				q->same_wrong += wa && wb && md[a].pred[j] == md[b].pred[j];
+				q->only_a += wa && !wb;
+				q->only_b += !wa && wb;
+			}
+		}
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_EXAMPLES = 256, O_FEATURES, O_PAIRS, O_POOL };
+	static const struct option longopts[] = {
+		{ "examples", required_argument, NULL, O_EXAMPLES },
+		{ "features", required_argument, NULL, O_FEATURES },
+		{ "pairs", required_argument, NULL, O_PAIRS },
+		{ "pool", required_argument, NULL, O_POOL },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct model md[MAX_MODELS] = { 0 };
+	struct feature feat[MAX_FEATURES] = { 0 };
+	static struct pair pairs[MAX_MODELS * MAX_MODELS];
+	const char *out = NULL, *examples = NULL, *pairs_path = NULL;
+	const char *features = NULL, *jarg = NULL, *data;
+	int nm = 0, nf = 0, batch = 256, pool = 1, ch;
+	struct xf_writer *ex = NULL, *pw = NULL, *sw = NULL;
+	struct xf_dataset d = { 0 };
+	struct xf_stream *s;
+	struct xf_err e;
+	long got;
+	char *self = xf_prov_argv(argc, argv);
+
+	while ((ch = getopt_long(argc, argv, "b:j:m:o:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'b': batch = (int)tool_int("-b", optarg, 1, 65536); break;
+		case 'j': jarg = optarg; break;
+		case 'm':
+			if (nm == MAX_MODELS)
+				errx(2, "-m: at most %d models", MAX_MODELS);
+			md[nm++].path = optarg;
+			break;
+		case 'o': out = optarg; break;
+		case O_EXAMPLES: examples = optarg; break;
+		case O_FEATURES: features = optarg; break;
+		case O_PAIRS: pairs_path = optarg; break;
+		case O_POOL: pool = (int)tool_int("--pool", optarg, 1, 1024); break;
+		default: usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1 || nm == 0)
+		usage();
+	if (features && nm > 1)
+		errx(2, "--features: give one model");
+	if (pairs_path && nm < 2)
+		errx(2, "--pairs: give two or more models");
+	data = argc == 1 ? argv[0] : "-";
+	xf_nn_set_threads(tool_threads(jarg));
+
+	for (int k = 0; k < nm; k++) {
+		struct xf_ckpt c = { 0 };
+
+		if (xf_ckpt_read(md[k].path, &c, &e) < 0 ||
+		    (md[k].m = xf_model_load(&c, &e)) == NULL)
+			errx(1, "%s: %s", md[k].path, e.msg);
+		xf_ckpt_free(&c);
+		if ((md[k].pred = malloc(batch * sizeof(int))) == NULL ||
+		    (md[k].loss = malloc(batch * sizeof(float))) == NULL ||
+		    (md[k].prob = malloc(batch * sizeof(float))) == NULL)
+			err(1, NULL);
+	}
+	if ((s = xf_stream_open(data, &e)) == NULL)
+		errx(1, "%s: %s", tool_in_name(data), e.msg);
+	const struct xf_header *dh = xf_stream_header(s);
+	if (strcmp(dh->kind, "images") != 0 || dh->ndim != 3)
+		errx(1, "%s: header: kind \"%s\": want an image stream",
+		    tool_in_name(data), dh->kind);
+	for (int k = 0; k < nm; k++)
+		if (xf_model_check_input(md[k].m, (int)dh->shape[0],
+		    (int)dh->shape[1], (int)dh->shape[2], (int)dh->n_classes, &e) < 0)
+			errx(1, "%s: %s: %s", tool_in_name(data), md[k].path, e.msg);
+
+	if (features) {
+		char *list = strdup(features), *p = list, *tok;
+
+		while ((tok = strsep(&p, ",")) != NULL) {
+			if (nf == MAX_FEATURES)
+				errx(2, "--features: at most %d modules", MAX_FEATURES);
+			if ((feat[nf].module = xf_model_find_module(md[0].m, tok)) < 0)
+				errx(2, "--features %s: %s has no module %s", features,
+				    md[0].path, tok);
+			nf++;
+		}
+		free(list);
+		if (nf > 1 && out == NULL)
+			errx(2, "--features with several modules needs -o prefix");
+	}
+	struct xf_header h;
+	if (!features) {
+		table_header(&h, "eval", dh, self);
+		sw = open_out(out, &h);
+		xf_header_free(&h);
+	}
+	if (examples) {
+		table_header(&h, "examples", dh, self);
+		ex = open_out(examples, &h);
+		xf_header_free(&h);
+	}
+	while ((got = xf_dataset_read_batch(s, &d, batch, &e)) > 0) {
+		for (int k = 0; k < nm; k++) {
+			struct xf_eval_result r;
+
+			if (xf_model_evaluate(md[k].m, &d, batch, &r, md[k].pred,
+			    md[k].loss, md[k].prob, &e) < 0)
+				errx(1, "%s: %s", md[k].path, e.msg);
+			md[k].r.n += r.n;
+			md[k].r.correct += r.correct;
+			md[k].r.loss_sum += r.loss_sum;
+		}
+		if (features) {
+			if (feat[0].w == NULL)
+				setup_features(feat, nf, &md[0], out, dh, self, pool);
+			write_features(feat, nf, &md[0], &d, pool);
+		}
+		if (ex)
+			write_examples(ex, examples, md, nm, &d);
+		count_pairs(pairs, md, nm, &d);
+	}
+	if (got < 0)
+		errx(1, "%s: %s", tool_in_name(data), e.msg);
+	if (md[0].r.n == 0)
+		errx(1, "%s: no records", tool_in_name(data));
+	for (int k = 0; sw && k < nm; k++) {
+		xf_writer_begin(sw, 6);
+		xf_writer_str(sw, "model", md[k].path);
+		xf_writer_int(sw, "n", (int64_t)md[k].r.n);
+		xf_writer_int(sw, "correct", (int64_t)md[k].r.correct);
+		xf_writer_float(sw, "acc", (double)md[k].r.correct / md[k].r.n);
+		xf_writer_float(sw, "error", 1.0 - (double)md[k].r.correct / md[k].r.n);
+		xf_writer_float(sw, "loss", md[k].r.loss_sum / md[k].r.n);
+		end_record(sw, out);
+	}
+	if (pairs_path) {
+		table_header(&h, "pairs", dh, self);
+		pw = open_out(pairs_path, &h);
+		xf_header_free(&h);
+		for (int a = 0; a < nm; a++)
+			for (int b = a + 1; b < nm; b++) {
+				const struct pair *q = &pairs[a * nm + b];
+
+				xf_writer_begin(pw, 8);
+				xf_writer_str(pw, "a", md[a].path);
+				xf_writer_str(pw, "b", md[b].path);
+				xf_writer_int(pw, "n", (int64_t)md[a].r.n);
+				xf_writer_int(pw, "both_right", q->both_right);
+				xf_writer_int(pw, "both_wrong", q->both_wrong);
+				xf_writer_int(pw, "same_wrong", q->same_wrong);
+				xf_writer_int(pw, "only_a_wrong", q->only_a);
+				xf_writer_int(pw, "only_b_wrong", q->only_b);
+				end_record(pw, pairs_path);
+			}
+	}
+	close_out(sw, out);
+	close_out(ex, examples);
+	close_out(pw, pairs_path);
+	for (int i = 0; i < nf; i++) {
+		close_out(feat[i].w, feat[i].path);
+		free(feat[i].pooled);
+	}
+	for (int k = 0; k < nm; k++) {
+		xf_model_free(md[k].m);
+		free(md[k].pred);
+		free(md[k].loss);
+		free(md[k].prob);
+	}
+	xf_stream_close(s);
+	xf_dataset_free(&d);
+	free(self);
+	return 0;
+}
