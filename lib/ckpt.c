@@ -249,10 +249,13 @@ key_is(const msgpack_object *k, const char *s)
 static int
 obj_str(const msgpack_object *o, char *dst, size_t size)
 {
+	/* msgpack-c gives an empty string a NULL pointer. */
 	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size ||
-	    memchr(o->via.str.ptr, 0, o->via.str.size) != NULL)
+	    (o->via.str.size > 0 &&
+	    memchr(o->via.str.ptr, 0, o->via.str.size) != NULL))
 		return -1;
-	memcpy(dst, o->via.str.ptr, o->via.str.size);
+	if (o->via.str.size > 0)
+		memcpy(dst, o->via.str.ptr, o->via.str.size);
 	dst[o->via.str.size] = 0;
 	return 0;
 }

@@ -30,6 +30,7 @@ static struct {
 	job_fn		 fn;
 	void		*arg;
 	unsigned	 gen;
+	unsigned	 start_gen;	/* gen when the workers were made */
 	int		 pending;
 	int		 quit;
 } pool = {
@@ -41,7 +42,7 @@ static void *
 worker(void *p)
 {
 	int id = (int)(intptr_t)p;
-	unsigned seen = 0;
+	unsigned seen = pool.start_gen;
 
 	for (;;) {
 		job_fn fn;
@@ -90,6 +91,8 @@ xf_nn_set_threads(int n)
 		n = XF_NN_PARTS;
 	pool_stop();
 	pool.n = n;
+	/* A new worker must not take the last job for a new one. */
+	pool.start_gen = pool.gen;
 	for (int i = 1; i < n; i++)
 		if (pthread_create(&pool.tid[i], NULL, worker,
 		    (void *)(intptr_t)i) != 0) {
@@ -825,10 +828,14 @@ xf_maxpool_forward(float *out, const float *in, int n, int c, int h, int w)
 			const float *r0 = src + 2 * y * w, *r1 = r0 + w;
 
 			for (int x = 0; x < ow; x++) {
-				float a = fmaxf(r0[2 * x], r0[2 * x + 1]);
-				float b = fmaxf(r1[2 * x], r1[2 * x + 1]);
+				/* Comparisons, not fmaxf: no libm call per
+				 * element, and NaN handling as in the _ref. */
+				float a = r0[2 * x], b = r0[2 * x + 1];
+				float c2 = r1[2 * x], d2 = r1[2 * x + 1];
 
-				dst[y * ow + x] = fmaxf(a, b);
+				a = b > a ? b : a;
+				a = c2 > a ? c2 : a;
+				dst[y * ow + x] = d2 > a ? d2 : a;
 			}
 		}
 	}

@@ -45,7 +45,8 @@ fill(struct xf_stream *s, struct xf_err *err)
 		return xf_errf(err, "out of memory");
 	if (s->mem != NULL || s->fd < 0) {
 		n = s->mem_left < want ? s->mem_left : want;
-		memcpy(msgpack_unpacker_buffer(&s->up), s->mem, n);
+		if (n > 0)      /* memopen(NULL, 0) is an empty stream */
+			memcpy(msgpack_unpacker_buffer(&s->up), s->mem, n);
 		s->mem += n;
 		s->mem_left -= n;
 	} else {
@@ -186,9 +187,12 @@ str_is(const struct xf_value *v, const char *s)
 static int
 copy_str(char *dst, size_t size, const struct xf_value *v)
 {
-	if (v->type != XF_STR || v->n >= size || memchr(v->p, 0, v->n) != NULL)
+	/* msgpack-c gives an empty string a NULL pointer. */
+	if (v->type != XF_STR || v->n >= size ||
+	    (v->n > 0 && memchr(v->p, 0, v->n) != NULL))
 		return -1;
-	memcpy(dst, v->p, v->n);
+	if (v->n > 0)
+		memcpy(dst, v->p, v->n);
 	dst[v->n] = 0;
 	return 0;
 }
@@ -261,8 +265,15 @@ xf_header_xsize(const struct xf_header *h)
 		return 0;
 	if (h->ndim == 0)
 		return 0;
-	for (int d = 0; d < h->ndim; d++)
+	/* Four dimensions of up to 2^24 overflow 64 bits; a product that
+	 * wrapped could come out small and pass as a plausible size. */
+	for (int d = 0; d < h->ndim; d++) {
+		if (h->shape[d] < 1)
+			return 0;
+		if ((uint64_t)h->shape[d] > SIZE_MAX / size / n)
+			return SIZE_MAX;
 		n *= (size_t)h->shape[d];
+	}
 	return n * size;
 }
 
@@ -403,6 +414,8 @@ parse_header(struct xf_stream *s, struct xf_err *err)
 	if (h->dtype[0] != 0 && s->xsize == 0)
 		return xf_errf(err, "header: dtype \"%s\" with shape of %d dims: "
 		    "want uint8 or float32 and a shape", h->dtype, h->ndim);
+	if (s->xsize == SIZE_MAX)
+		return xf_errf(err, "header: the shape's product overflows");
 	if (s->xsize > s->lim.max_record)
 		return xf_errf(err, "header: records of %zu bytes are over the "
 		    "limit of %zu", s->xsize, s->lim.max_record);

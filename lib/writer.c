@@ -32,6 +32,8 @@ buf_append(void *data, const char *p, size_t n)
 
 	if (w->werrno)
 		return -1;
+	if (n == 0)     /* an empty str or bin: p may be NULL */
+		return 0;
 	if (w->len + n > w->cap) {
 		size_t cap = w->cap ? w->cap : 1 << 16;
 		char *nb;

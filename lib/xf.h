@@ -126,7 +126,8 @@ struct xf_header {
 	char *prov[XF_MAX_PROV];
 };
 
-/* Bytes of one record's "x" (product of shape times dtype size), or 0. */
+/* Bytes of one record's "x" (product of shape times dtype size), or 0;
+ * SIZE_MAX when the product overflows. */
 size_t xf_header_xsize(const struct xf_header *h);
 /* Append a provenance line (copied); the oldest lines go when full. */
 void xf_header_add_prov(struct xf_header *h, const char *line);

@@ -72,6 +72,9 @@ main(int argc, char **argv)
 	size_t size;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Before getopt_long, which permutes argv. */
+	if ((prov = xf_prov_argv(argc, argv)) == NULL)
+		err(1, NULL);
 	while ((ch = getopt_long(argc, argv, "n:o:s:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
@@ -184,8 +187,6 @@ main(int argc, char **argv)
 	h.shape[2] = set.w;
 	h.n_classes = sel.n_classes;
 	h.count = (int64_t)sel.n;
-	if ((prov = xf_prov_argv(argc + optind, argv - optind)) == NULL)
-		err(1, NULL);
 	xf_header_add_prov(&h, prov);
 	free(prov);
 

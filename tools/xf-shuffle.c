@@ -47,6 +47,9 @@ main(int argc, char **argv)
 	size_t size;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Before getopt_long, which permutes argv. */
+	if ((argline = xf_prov_argv(argc, argv)) == NULL)
+		err(1, NULL);
 	while ((ch = getopt_long(argc, argv, "b:o:s:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -89,8 +92,6 @@ main(int argc, char **argv)
 		errx(mode == XF_SHUFFLE_PIXEL ? 1 : 2, "-b %lld: %s", b, e.msg);
 
 	/* The command line, then every parameter, defaults included. */
-	if ((argline = xf_prov_argv(argc, argv)) == NULL)
-		err(1, NULL);
 	if (asprintf(&prov, "%s # mode %s, b %lld, seed %llu%s", argline,
 	    xf_shuffle_mode_name(mode), (long long)sh.b, seed,
 	    inverse ? ", inverse" : "") < 0)

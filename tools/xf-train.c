@@ -28,7 +28,8 @@ usage(void)
 	    "                [--resume ckpt] [--save-every k] [--save-init file]\n"
 	    "                [--save-prefix prefix] [--save-steps k] "
 	    "[--schedule s]\n"
-	    "                [--steps n] [--val file] [--wd w] [file]\n");
+	    "                [--steps n] [--val file] [--val-every k] [--wd w] "
+	    "[file]\n");
 	exit(2);
 }
 
@@ -36,7 +37,7 @@ struct opts {
 	const char *arch, *out, *init, *resume, *log, *val, *save_init;
 	const char *save_prefix, *schedule, *data;
 	int batch, epochs, verbose, copy, freeze, new_head, threads;
-	long steps, log_every, save_every, save_steps;
+	long steps, log_every, save_every, save_steps, val_every;
 	float lr, momentum, wd;
 	uint64_t seed;
 };
@@ -49,6 +50,7 @@ struct run {
 	struct xf_trainer t;
 	struct xf_dataset train, val;
 	char *prov_data;
+	char *self;             /* this command line, for the log's provenance */
 	const char *parent;
 	float *theta0;
 	long total;
@@ -118,6 +120,8 @@ log_header(struct run *r)
 
 	for (int i = 0; i < r->train.header.n_prov; i++)
 		xf_header_add_prov(&h, r->train.header.prov[i]);
+	if (r->self != NULL)
+		xf_header_add_prov(&h, r->self);
 	if (xf_writer_header(r->log, &h, &e) < 0)
 		tool_write_failed(r->o->log, &e);
 	xf_header_free(&h);
@@ -214,14 +218,25 @@ setup_model(struct run *r, const struct xf_ckpt *from)
 		if (o->copy > r->n_layers - 1)
 			errx(2, "--copy %d: the model has %d layers below the head",
 			    o->copy, r->n_layers - 1);
-		/* --copy n: the first n layers; otherwise all but a new head. */
-		if (xf_model_copy(r->m, from, o->copy >= 0 ? r->layers[o->copy] : -1,
-		    new_head && !o->resume, &e) < 0)
+		/*
+		 * --copy n: the first n layers; otherwise all but a new head.
+		 * A resumed run takes every tensor from its checkpoint, whatever
+		 * the --copy of the run it continues.
+		 */
+		if (xf_model_copy(r->m, from, o->copy >= 0 && !o->resume ?
+		    r->layers[o->copy] : -1, new_head && !o->resume, &e) < 0)
 			errx(1, "%s: %s", src, e.msg);
 	}
 	xf_model_layers(r->m, r->layers, &r->n_layers);
-	if (xf_model_check_input(r->m, d->c, d->h, d->w, d->n_classes, &e) < 0)
+	if (xf_model_check_input(r->m, d->c, d->h, d->w, d->n_classes, &e) < 0) {
+		if (src != NULL)
+			errx(1, "%s: %s: %s", tool_in_name(o->data), src, e.msg);
 		errx(1, "%s: %s", tool_in_name(o->data), e.msg);
+	}
+	/* The validation set must fit too: the model reads c*h*w bytes each. */
+	if (o->val && xf_model_check_input(r->m, r->val.c, r->val.h, r->val.w,
+	    r->val.n_classes, &e) < 0)
+		errx(1, "%s: %s", o->val, e.msg);
 	if (o->freeze > r->n_layers - 1)
 		errx(2, "--freeze %d: the model has %d layers below the head",
 		    o->freeze, r->n_layers - 1);
@@ -257,7 +272,7 @@ main(int argc, char **argv)
 {
 	enum { O_COPY = 256, O_FREEZE, O_INIT, O_LOG, O_LOG_EVERY, O_MOMENTUM,
 	    O_NEW_HEAD, O_RESUME, O_SAVE_EVERY, O_SAVE_INIT, O_SAVE_PREFIX,
-	    O_SAVE_STEPS, O_SCHEDULE, O_STEPS, O_VAL, O_WD };
+	    O_SAVE_STEPS, O_SCHEDULE, O_STEPS, O_VAL, O_VAL_EVERY, O_WD };
 	static const struct option longopts[] = {
 		{ "copy", required_argument, NULL, O_COPY },
 		{ "freeze", required_argument, NULL, O_FREEZE },
@@ -274,6 +289,7 @@ main(int argc, char **argv)
 		{ "schedule", required_argument, NULL, O_SCHEDULE },
 		{ "steps", required_argument, NULL, O_STEPS },
 		{ "val", required_argument, NULL, O_VAL },
+		{ "val-every", required_argument, NULL, O_VAL_EVERY },
 		{ "wd", required_argument, NULL, O_WD },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -286,6 +302,8 @@ main(int argc, char **argv)
 	const char *jarg = NULL;
 	int ch, settings = 0;
 
+	r.self = xf_prov_argv(argc, argv);
+
 	while ((ch = getopt_long(argc, argv, "a:b:e:j:l:o:s:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -295,7 +313,7 @@ main(int argc, char **argv)
 		case 'j': jarg = optarg; break;
 		case 'l': o.lr = (float)tool_float("-l", optarg, 0, 1e6); settings++; break;
 		case 'o': o.out = optarg; break;
-		case 's': o.seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX); break;
+		case 's': o.seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX); settings++; break;
 		case 'v': o.verbose = 1; break;
 		case O_COPY: o.copy = (int)tool_int("--copy", optarg, 0, 63); break;
 		case O_FREEZE: o.freeze = (int)tool_int("--freeze", optarg, 0, 63); settings++; break;
@@ -312,6 +330,7 @@ main(int argc, char **argv)
 		case O_SCHEDULE: o.schedule = optarg; settings++; break;
 		case O_STEPS: o.steps = tool_int("--steps", optarg, 1, INT64_MAX); break;
 		case O_VAL: o.val = optarg; break;
+		case O_VAL_EVERY: o.val_every = tool_int("--val-every", optarg, 1, INT32_MAX); break;
 		case O_WD: o.wd = (float)tool_float("--wd", optarg, 0, 1); settings++; break;
 		default: usage();
 		}
@@ -388,18 +407,25 @@ main(int argc, char **argv)
 		int epoch = r.t.epoch;
 
 		if (xf_trainer_step(&r.t, &e) < 0) {
+			struct xf_err le;
+
 			if (tty)
 				fputc('\n', stderr);
+			/* Keep the log up to the last good step: it shows why. */
+			if (r.log && xf_writer_close(r.log, &le) < 0)
+				warnx("%s: %s", o.log, le.msg);
 			errx(1, "%s: %s", tool_in_name(o.data), e.msg);
 		}
 		int epoch_end = r.t.epoch != epoch;
+		int val = o.val && (epoch_end || r.t.step == r.total ||
+		    (o.val_every && r.t.step % o.val_every == 0));
 		struct xf_eval_result v = { 0 };
-		if (epoch_end && o.val &&
+		if (val &&
 		    xf_model_evaluate(r.m, &r.val, 256, &v, NULL, NULL, NULL, &e) < 0)
 			errx(1, "%s: %s", o.val, e.msg);
-		if (r.log && (r.t.step % o.log_every == 0 || epoch_end ||
+		if (r.log && (r.t.step % o.log_every == 0 || epoch_end || val ||
 		    r.t.step == r.total))
-			log_record(&r, epoch_end && o.val, &v);
+			log_record(&r, val, &v);
 		if ((o.save_every && epoch_end && r.t.epoch % o.save_every == 0) ||
 		    (o.save_steps && r.t.step % o.save_steps == 0))
 			save_series(&r);
@@ -410,7 +436,7 @@ main(int argc, char **argv)
 				fputc('\n', stderr);
 			fprintf(stderr, "xf-train: epoch %d step %ld loss %.4f", r.t.epoch,
 			    r.t.step, r.t.loss);
-			if (o.val)
+			if (val)
 				fprintf(stderr, " val_acc %.4f val_loss %.4f",
 				    (double)v.correct / v.n, v.loss_sum / v.n);
 			fprintf(stderr, " %.0f img/s\n", (r.t.step - r.step_start) *
@@ -430,5 +456,6 @@ main(int argc, char **argv)
 	xf_dataset_free(&r.val);
 	free(r.theta0);
 	free(r.prov_data);
+	free(r.self);
 	return 0;
 }

@@ -50,9 +50,10 @@ copyable(const struct xf_record *r, char keys[][64], size_t cap)
 
 	for (size_t i = 0; i < xf_record_len(r); i++) {
 		if (xf_record_field(r, i, &k, &v) < 0 || k.type != XF_STR ||
-		    k.n >= 64 || memchr(k.p, 0, k.n) != NULL || n == cap)
+		    k.n >= 64 || (k.n && memchr(k.p, 0, k.n) != NULL) || n == cap)
 			continue;
-		memcpy(keys[n], k.p, k.n);
+		if (k.n > 0)
+			memcpy(keys[n], k.p, k.n);
 		keys[n][k.n] = 0;
 		n++;
 	}
@@ -142,7 +143,7 @@ copy_record(struct copy *c, const struct xf_record *r)
 		struct xf_value k;
 
 		if (xf_record_field(r, i, &k, &v) < 0 || k.type != XF_STR ||
-		    k.n >= 64 || memchr(k.p, 0, k.n) != NULL)
+		    k.n >= 64 || (k.n && memchr(k.p, 0, k.n) != NULL))
 			continue;
 		xf_writer_value(c->w, keys[j++], &v);
 	}

@@ -1,0 +1,62 @@
+# The one configuration every study shares.  Override on the command line:
+#   make -C pipelines shuffle SEEDS="1 2 3" BLOCKS="28 7 1" JOBS=2
+# SCALE=quick is the demo; SCALE=full is the paper-scale run.
+SCALE    ?= quick
+
+# Data: xf-import arguments for the source and target splits.
+SOURCE   ?= fashion-mnist
+TARGET   ?= mnist
+SRC_TRAIN ?= $(SOURCE) --split train
+SRC_TEST  ?= $(SOURCE) --split test
+TGT_TRAIN ?= $(TARGET) --split train -n $(N_TARGET) -s 1
+TGT_TEST  ?= $(TARGET) --split test
+TGT_CKA   ?= $(TARGET) --split test -n $(N_CKA) -s 1
+TGT_CRIT  ?= $(TARGET) --split test -n $(N_CRIT) -s 2
+# Yosinski's class split of the source, and the dissimilar pair.
+CLASSES_A ?= 0,1,2,3,4
+CLASSES_B ?= 5,6,7,8,9
+
+ARCH     ?= cnn-s
+BATCH    ?= 128
+LR       ?= 0.05
+SHUFFLE_SEED ?= 1
+# Training speed: steps until a run first reaches this fraction of its own
+# final validation accuracy.
+SPEED_FRACTION ?= 0.9
+
+ifeq ($(SCALE),full)
+SEEDS      ?= 1 2 3 4 5
+BLOCKS     ?= 28 14 7 4 2 1
+PRE_EPOCHS ?= 10
+EPOCHS     ?= 5
+N_TARGET   ?= 2000
+N_CKA      ?= 2000
+N_CRIT     ?= 1000
+CRIT_GRID  ?= 11
+CRIT_DRAWS ?= 10
+INTERP_POINTS ?= 21
+YOS_EPOCHS ?= 5
+YOS_SEEDS  ?= 1 2 3
+else
+SEEDS      ?= 1 2
+BLOCKS     ?= 28 14 7 4 2 1
+PRE_EPOCHS ?= 3
+EPOCHS     ?= 3
+N_TARGET   ?= 2000
+N_CKA      ?= 1000
+N_CRIT     ?= 500
+CRIT_GRID  ?= 6
+CRIT_DRAWS ?= 3
+INTERP_POINTS ?= 11
+YOS_EPOCHS ?= 2
+YOS_SEEDS  ?= 1
+endif
+
+# Fan-out: JOBS runs at once, each with THREADS threads.  SSHLOGINFILE
+# spreads runs over machines with GNU parallel (see README.md here).
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
+JOBS     ?= $(NPROC)
+THREADS  ?= $(shell echo $$(( $(NPROC) / $(JOBS) > 0 ? $(NPROC) / $(JOBS) : 1 )))
+SSHLOGINFILE ?=
+
+OUT      ?= out/$(SCALE)

@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""Turn a study's xf streams into TSV tables for gnuplot and the report.
+
+Streams are read through `xf-cat --json`, one JSON object per line, so this
+script needs no msgpack module and reads exactly what a person would see.
+
+    tables.py shuffle RUNDIR FRACTION OUT.tsv CURVES.tsv
+    tables.py yosinski RUNDIR OUT.tsv
+    tables.py checkpoints RUNDIR PRELOG OUT.tsv
+"""
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+
+
+def records(path):
+    """The records of an xf stream, as dicts."""
+    out = subprocess.run(["xf-cat", "--json", "--no-x", path], check=True,
+                         capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line]
+
+
+def write_tsv(path, header, rows):
+    with open(path + ".tmp", "w") as f:
+        f.write("\t".join(header) + "\n")
+        for r in rows:
+            f.write("\t".join(fmt(v) for v in r) + "\n")
+    os.replace(path + ".tmp", path)
+
+
+def fmt(v):
+    if isinstance(v, float):
+        return "%.6g" % v
+    return str(v)
+
+
+def val_curve(log):
+    """(step, val_acc) pairs of a training log, in step order."""
+    return [(r["step"], r["val_acc"]) for r in records(log)
+            if r.get("val_acc") is not None]
+
+
+def speed(curve, fraction):
+    """Steps until val_acc first reaches fraction × the final val_acc."""
+    final = curve[-1][1]
+    for step, acc in curve:
+        if acc >= fraction * final:
+            return step
+    return curve[-1][0]
+
+
+def shuffle(rundir, fraction, out, curves_out):
+    rows, curves = [], []
+    pat = re.compile(r"b(\d+)-(pt|rit)-s(\d+)\.eval\.xfs$")
+    for path in sorted(glob.glob(os.path.join(rundir, "*.eval.xfs"))):
+        m = pat.search(path)
+        if not m:
+            continue
+        b, kind, seed = int(m.group(1)), m.group(2), int(m.group(3))
+        ev = records(path)[0]
+        curve = val_curve(path.replace(".eval.xfs", ".log.xfs"))
+        rows.append((b, kind, seed, ev["acc"], ev["loss"],
+                     speed(curve, float(fraction))))
+        curves += [(b, kind, seed, s, a) for s, a in curve]
+    rows.sort(key=lambda r: (-r[0], r[1], r[2]))
+    curves.sort(key=lambda r: (-r[0], r[1], r[2], r[3]))
+    write_tsv(out, ["b", "kind", "seed", "acc", "loss", "speed_steps"], rows)
+    write_tsv(curves_out, ["b", "kind", "seed", "step", "val_acc"], curves)
+
+
+def main(argv):
+    study = argv[1]
+    if study == "shuffle":
+        shuffle(*argv[2:6])
+    else:
+        sys.exit("tables.py: unknown study %s" % study)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

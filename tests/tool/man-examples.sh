@@ -1,0 +1,70 @@
+#!/bin/bash
+# Every EXAMPLES block of every man/man1 page runs, as TAP.  A block is a
+# .Bd -literal ... .Ed display inside .Sh EXAMPLES; its lines that start
+# with "$ " are commands.  The blocks of one page run in order in one fresh
+# directory (later examples may use the files of earlier ones), with bin/ on
+# PATH; each block must exit 0, every stage of its pipelines included.  A block that needs data the machine lacks
+# (Fashion-MNIST, the mnist cache) is skipped.
+set -u
+top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+PATH=$top/bin:$PATH
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fm=/usr/share/datasets/fashion-mnist
+mn=${XF_DATA:-$HOME/.cache/xf}/mnist
+
+ok() {  # STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
+
+# The command blocks of a page, one per line, commands joined by " && ";
+# mdoc's escapes \e and \- become \ and -.
+blocks() {
+	awk '
+	/^\.Sh / { inex = ($2 == "EXAMPLES") }
+	inex && /^\.Bd -literal/ { inbd = 1; cmd = ""; next }
+	inex && inbd && /^\.Ed/ {
+		inbd = 0
+		if (cmd != "") print cmd
+		next
+	}
+	inex && inbd && /^\$ / {
+		line = substr($0, 3)
+		gsub(/\\e/, "\\", line)
+		gsub(/\\-/, "-", line)
+		cmd = cmd == "" ? line : cmd " && " line
+	}' "$1"
+}
+
+examples=0
+for page in "$top"/man/man1/*.1; do
+	[ -e "$page" ] || continue
+	name=$(basename "$page" .1)
+	dir=$tmp/$name
+	mkdir -p "$dir"
+	k=0
+	while IFS= read -r cmd; do
+		[ -n "$cmd" ] || continue
+		k=$((k + 1))
+		examples=$((examples + 1))
+		case $cmd in
+		*fashion-mnist*)
+			[ -r "$fm/train-images-idx3-ubyte.gz" ] ||
+			    { skip "$name example $k: no $fm"; continue; } ;;
+		*mnist*)
+			[ -r "$mn/src/digits/9.json" ] ||
+			    { skip "$name example $k: no mnist in $mn"; continue; } ;;
+		esac
+		(cd "$dir" && bash -o pipefail -c "$cmd" >out 2>err </dev/null)
+		status=$?
+		ok $status "$name example $k: $cmd"
+		[ $status = 0 ] || sed 's/^/#   /' "$dir/err"
+	done <<-EOF2
+	$(blocks "$page")
+	EOF2
+done
+[ $examples -gt 0 ] || skip "no examples in man/man1"
+echo "1..$n"

@@ -1,0 +1,350 @@
+/*
+ * test_model: spec strings, tensors and modules, training lowers the loss,
+ * determinism (seed, thread count), frozen modules, init of one module,
+ * forward_from, SGD and LR schedules, and the whole-model gradient against
+ * central differences.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+#include "tap.h"
+
+/* Synthetic 1x8x8 images: class k lights quadrant k, plus noise. */
+static void
+make_data(uint8_t *x, int *y, int n, struct xf_rng *r)
+{
+	for (int i = 0; i < n; i++) {
+		y[i] = (int)xf_rng_below(r, 4);
+		for (int p = 0; p < 64; p++) {
+			int q = (p / 8 >= 4) * 2 + (p % 8 >= 4);
+
+			x[i * 64 + p] = (uint8_t)(xf_rng_below(r, 80) +
+			    (q == y[i] ? 150 : 0));
+		}
+	}
+}
+
+/* Trains spec for steps on the synthetic data; returns the last loss. */
+static float
+train(struct xf_model *m, int steps, uint64_t seed, float *first)
+{
+	struct xf_err e;
+	struct xf_sgd *opt = xf_sgd_create(m, 0.9f, 1e-4f, &e);
+	struct xf_rng r;
+	uint8_t x[32 * 64];
+	int y[32];
+	float loss = NAN;
+
+	xf_rng_seed(&r, seed);
+	for (int s = 0; s < steps; s++) {
+		make_data(x, y, 32, &r);
+		if (xf_model_forward(m, x, y, 32, 1, &loss, &e) == -1) {
+			ok(0, "forward: %s", e.msg);
+			break;
+		}
+		if (s == 0 && first != NULL)
+			*first = loss;
+		xf_model_zero_grad(m);
+		xf_model_backward(m);
+		xf_sgd_step(opt, m, 0.05f);
+	}
+	xf_sgd_free(opt);
+	return loss;
+}
+
+static struct xf_model *
+made(const char *spec, int c, int h, int w, int k, uint64_t seed)
+{
+	struct xf_err e;
+	struct xf_model *m = xf_model_create(spec, c, h, w, k, &e);
+	struct xf_rng r;
+
+	if (m == NULL) {
+		ok(0, "create %s: %s", spec, e.msg);
+		exit(1);
+	}
+	xf_rng_seed(&r, seed);
+	xf_model_init(m, &r);
+	return m;
+}
+
+static void
+test_specs(void)
+{
+	struct xf_err e;
+	struct xf_model *m;
+	static const char *bad[] = { "c32,p", "f,f", "c", "x3,f", "b,f",
+	    "c8k9p0,f", "f10,c8,f", "c8s0,f", "c8,,f", "c8z,f", "" };
+	int ndim, shape[3];
+	size_t count;
+
+	m = xf_model_create("cnn-bn", 1, 28, 28, 10, &e);
+	ok(m != NULL, "cnn-bn builds");
+	ok(strcmp(xf_model_spec(m), "c32,b,c32,b,p,c64,b,c64,b,p,f256,f") == 0,
+	    "preset expands (%s)", xf_model_spec(m));
+	ok(xf_model_n_modules(m) == 10, "cnn-bn has 10 modules (%d)",
+	    xf_model_n_modules(m));
+	ok(xf_model_find_tensor(m, "bn4.running_var") >= 0 &&
+	    xf_model_find_tensor(m, "fc2.bias") >= 0 &&
+	    xf_model_find_tensor(m, "conv4.weight") >= 0,
+	    "PyTorch tensor names");
+	const struct xf_model_tensor *t = xf_model_tensor(m,
+	    xf_model_find_tensor(m, "conv2.weight"));
+	ok(t->ndim == 4 && t->shape[0] == 32 && t->shape[1] == 32 &&
+	    t->shape[2] == 3 && t->count == 9216 && t->is_param,
+	    "conv2.weight is (32, 32, 3, 3)");
+	t = xf_model_tensor(m, xf_model_find_tensor(m, "fc1.weight"));
+	ok(t->ndim == 2 && t->shape[0] == 256 && t->shape[1] == 3136,
+	    "fc1.weight is (256, 3136)");
+	t = xf_model_tensor(m, xf_model_find_tensor(m, "bn1.running_mean"));
+	ok(!t->is_param && t->grad == NULL, "running stats are buffers");
+	const struct xf_module *mod = xf_model_module(m, xf_model_find_module(m,
+	    "bn2"));
+	ok(mod->kind == XF_MODULE_BN && mod->n_tensors == 4 &&
+	    strcmp(xf_model_tensor(m, mod->first_tensor)->name, "bn2.weight") ==
+	    0, "module bn2 owns its four tensors");
+	size_t np;
+	xf_model_params(m, &np);
+	ok(np == 32 * 9 + 32 + 32 * 288 + 32 + 64 * 288 + 64 + 64 * 576 + 64 +
+	    256 * 3136 + 256 + 2570 + 2 * (32 + 32 + 64 + 64),
+	    "parameter count (%zu)", np);
+	ok(xf_model_activation(m, xf_model_find_module(m, "conv3"), &ndim,
+	    shape, &count) != NULL || 1, "activation before any forward");
+	xf_model_activation(m, xf_model_find_module(m, "conv3"), &ndim, shape,
+	    &count);
+	ok(ndim == 3 && shape[0] == 64 && shape[1] == 14 && count == 64 * 196,
+	    "conv3 activation is 64x14x14");
+	xf_model_module_input(m, xf_model_find_module(m, "fc1"), &ndim, shape,
+	    &count);
+	ok(ndim == 1 && count == 3136, "fc1 input is 3136 features");
+	xf_model_free(m);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		m = xf_model_create(bad[i], 1, 8, 8, 3, &e);
+		ok(m == NULL, "spec '%s' refused: %s", bad[i], m ? "" : e.msg);
+		xf_model_free(m);
+	}
+	m = xf_model_create("c6k5s2p0,b,c4k1,p,f7,f", 3, 13, 11, 5, &e);
+	ok(m != NULL, "spec with kernel, stride, padding builds");
+	xf_model_free(m);
+}
+
+static void
+test_training(void)
+{
+	struct xf_model *a, *b;
+	size_t n;
+	float first = 0.0f, last;
+
+	a = made("c8,b,p,f16,f", 1, 8, 8, 4, 7);
+	last = train(a, 40, 3, &first);
+	ok(last < 0.5f * first, "training lowers the loss (%.3f -> %.3f)",
+	    first, last);
+	b = made("c8,b,p,f16,f", 1, 8, 8, 4, 7);
+	train(b, 40, 3, NULL);
+	ok(memcmp(xf_model_params(a, &n), xf_model_params(b, &n),
+	    n * sizeof(float)) == 0, "same seed, same parameter bytes");
+	xf_model_free(b);
+	xf_nn_set_threads(1);
+	b = made("c8,b,p,f16,f", 1, 8, 8, 4, 7);
+	train(b, 40, 3, NULL);
+	xf_nn_set_threads(2);
+	ok(memcmp(xf_model_params(a, &n), xf_model_params(b, &n),
+	    n * sizeof(float)) == 0, "1 and 2 threads, same parameter bytes");
+	xf_model_free(a);
+	xf_model_free(b);
+	a = made("mlp", 1, 8, 8, 4, 9);
+	last = train(a, 40, 3, &first);
+	ok(last < 0.5f * first, "mlp training lowers the loss (%.3f -> %.3f)",
+	    first, last);
+	xf_model_free(a);
+}
+
+static void
+test_freeze_init(void)
+{
+	struct xf_model *m = made("c8,c8,p,f16,f", 1, 8, 8, 4, 11);
+	const struct xf_module *c1 = xf_model_module(m, 0);
+	const struct xf_model_tensor *w1 = xf_model_tensor(m, c1->first_tensor);
+	const struct xf_model_tensor *w2 = xf_model_tensor(m, 2);
+	float *keep1 = malloc(w1->count * 4), *keep2 = malloc(w2->count * 4);
+	size_t n;
+	float *before, *params;
+	struct xf_rng r;
+	int same = 1;
+
+	memcpy(keep1, w1->data, w1->count * 4);
+	memcpy(keep2, w2->data, w2->count * 4);
+	xf_model_freeze(m, 0, 1);
+	train(m, 5, 1, NULL);
+	ok(memcmp(keep1, w1->data, w1->count * 4) == 0,
+	    "frozen conv1 is byte identical after 5 steps");
+	ok(memcmp(keep2, w2->data, w2->count * 4) != 0, "conv2 trained");
+	/* Everything below the lowest trainable module stays frozen too. */
+	xf_model_freeze(m, 0, 0);
+	xf_model_freeze(m, 1, 1);
+	memcpy(keep2, w2->data, w2->count * 4);
+	xf_model_zero_grad(m);
+	train(m, 2, 2, NULL);
+	ok(memcmp(keep2, w2->data, w2->count * 4) == 0,
+	    "frozen conv2 between trained modules is byte identical");
+	ok(memcmp(keep1, w1->data, w1->count * 4) != 0,
+	    "conv1 below it trains through it");
+
+	params = xf_model_params(m, &n);
+	before = malloc(n * 4);
+	memcpy(before, params, n * 4);
+	xf_rng_seed(&r, 5);
+	xf_model_init_module(m, 2, &r);
+	for (int i = 0; i < xf_model_n_tensors(m); i++) {
+		const struct xf_model_tensor *t = xf_model_tensor(m, i);
+		int changed = memcmp(t->data, before + (t->data - params),
+		    t->count * 4) != 0;
+
+		if (changed != (t->module == 2))
+			same = 0;
+	}
+	ok(same, "init_module changes that module's tensors only");
+	free(keep1);
+	free(keep2);
+	free(before);
+	xf_model_free(m);
+}
+
+static void
+test_forward_from(void)
+{
+	struct xf_model *m = made("cnn-bn", 1, 12, 12, 3, 4);
+	struct xf_err e;
+	struct xf_rng r;
+	uint8_t x[6 * 144];
+	int y[6] = { 0, 1, 2, 0, 1, 2 };
+	float loss, loss2, logits[18];
+	int k = xf_model_find_module(m, "conv3"), ndim, shape[3];
+	size_t count;
+
+	xf_rng_seed(&r, 1);
+	for (size_t i = 0; i < sizeof x; i++)
+		x[i] = (uint8_t)xf_rng_below(&r, 256);
+	xf_model_forward(m, x, y, 6, 0, &loss, &e);
+	memcpy(logits, xf_model_logits(m), sizeof logits);
+	const float *in = xf_model_module_input(m, k, &ndim, shape, &count);
+	ok(ndim == 3 && shape[0] == 32 && shape[1] == 6 && count == 32 * 36,
+	    "conv3 input is 32x6x6");
+	ok(xf_model_forward_from(m, k, in, y, 6, 0, &loss2, &e) == 0 &&
+	    loss2 == loss && memcmp(logits, xf_model_logits(m), sizeof logits)
+	    == 0, "forward_from conv3 on its cached input gives the same "
+	    "logits (%g %g)", loss, loss2);
+	y[2] = 3;
+	ok(xf_model_forward(m, x, y, 6, 0, &loss, &e) == -1,
+	    "label out of range refused: %s", e.msg);
+	xf_model_free(m);
+}
+
+/* d(mean loss)/d(params) against central differences, train mode. */
+static void
+test_model_gradient(void)
+{
+	struct xf_model *m = made("c3,b,p,c4k3s2,b,f6,f", 2, 8, 8, 3, 21);
+	struct xf_err e;
+	struct xf_rng r;
+	uint8_t x[5 * 128];
+	int y[5] = { 0, 1, 2, 1, 0 };
+	size_t n;
+	float *p, *g, loss, lp, lm;
+	double worst = 0.0, gmax = 0.0;
+
+	xf_rng_seed(&r, 2);
+	for (size_t i = 0; i < sizeof x; i++)
+		x[i] = (uint8_t)xf_rng_below(&r, 256);
+	p = xf_model_params(m, &n);
+	g = xf_model_grads(m, &n);
+	xf_model_forward(m, x, y, 5, 1, &loss, &e);
+	xf_model_zero_grad(m);
+	xf_model_backward(m);
+	for (size_t i = 0; i < n; i++)
+		if (fabs(g[i]) > gmax)
+			gmax = fabs(g[i]);
+	/* A small step: after batch norm every activation of a channel moves
+	 * with its conv weights, and larger steps cross ReLU and pool kinks
+	 * (1e-2 gives 10% errors on one channel, 1e-4 under 0.2%); a float
+	 * loss still resolves 1e-4. */
+	for (size_t i = 0; i < n; i++) {
+		float keep = p[i], h = 1e-4f;
+		double fd;
+
+		p[i] = keep + h;
+		xf_model_forward(m, x, y, 5, 1, &lp, &e);
+		p[i] = keep - h;
+		xf_model_forward(m, x, y, 5, 1, &lm, &e);
+		p[i] = keep;
+		fd = ((double)lp - lm) / (2.0 * h);
+		if (fabs(fd - g[i]) / gmax > worst)
+			worst = fabs(fd - g[i]) / gmax;
+	}
+	ok(worst < 1e-2, "whole-model gradient (conv, bn, pool, stride 2, fc) "
+	    "vs central differences over %zu params: max err %.2g of max "
+	    "|grad| %.2g", n, worst, gmax);
+	xf_model_free(m);
+}
+
+static void
+test_sgd(void)
+{
+	struct xf_model *m = made("f3,f", 1, 1, 2, 2, 1);
+	struct xf_err e;
+	struct xf_sgd *opt = xf_sgd_create(m, 0.9f, 0.1f, &e);
+	size_t n;
+	float *p = xf_model_params(m, &n), *g = xf_model_grads(m, &n);
+	float p0 = p[0], buf;
+
+	ok(xf_sgd_n_tensors(opt) == 4 && xf_sgd_find_tensor(opt,
+	    "fc1.weight.momentum_buffer") == 0, "momentum buffers are named "
+	    "tensors");
+	g[0] = 0.5f;
+	xf_sgd_step(opt, m, 0.1f);
+	buf = 0.5f + 0.1f * p0;
+	ok(p[0] == p0 - 0.1f * buf, "first step: p -= lr (g + wd p)");
+	p0 = p[0];
+	xf_sgd_step(opt, m, 0.1f);
+	buf = 0.9f * buf + (0.5f + 0.1f * p0);
+	ok(p[0] == p0 - 0.1f * buf && xf_sgd_tensor(opt, 0)->data[0] == buf,
+	    "second step: buf = m buf + d");
+	xf_sgd_free(opt);
+	xf_model_free(m);
+}
+
+static void
+test_lr(void)
+{
+	struct xf_lr_schedule s;
+	struct xf_err e;
+
+	ok(xf_lr_parse(&s, "step:2,4:0.1", 1.0f, 0, &e) == 0 &&
+	    xf_lr_at(&s, 0, 1) == 1.0f && xf_lr_at(&s, 0, 2) == 0.1f &&
+	    fabsf(xf_lr_at(&s, 0, 5) - 0.01f) < 1e-9f, "step schedule");
+	ok(xf_lr_parse(&s, "cosine", 0.4f, 100, &e) == 0 &&
+	    xf_lr_at(&s, 0, 0) == 0.4f &&
+	    fabsf(xf_lr_at(&s, 50, 0) - 0.2f) < 1e-7f &&
+	    xf_lr_at(&s, 100, 0) == 0.0f, "cosine schedule");
+	ok(xf_lr_parse(&s, "constant", 0.3f, 0, &e) == 0 &&
+	    xf_lr_at(&s, 99, 9) == 0.3f, "constant schedule");
+	ok(xf_lr_parse(&s, "step:4,2:0.1", 1.0f, 0, &e) == -1 &&
+	    xf_lr_parse(&s, "step:2", 1.0f, 0, &e) == -1 &&
+	    xf_lr_parse(&s, "linear", 1.0f, 0, &e) == -1, "bad schedules "
+	    "refused (%s)", e.msg);
+}
+
+int
+main(void)
+{
+	xf_nn_set_threads(2);
+	test_specs();
+	test_training();
+	test_freeze_init();
+	test_forward_from();
+	test_model_gradient();
+	test_sgd();
+	test_lr();
+	return tap_done();
+}
