@@ -7,6 +7,7 @@
  * below walks j < i and counts off-diagonal terms twice.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -664,6 +665,60 @@ xf_cka_side_pair(double *cka, const struct xf_cka_side *a,
 	return cka_ratio(cka, dot, a->self, b->self, err);
 }
 
+/* Two sides at once when there are threads for both: each side gets half
+ * the BLIS threads.  Two independent single-threaded ssyrk calls need no
+ * BLIS barriers, which keeps the speed when other work shares the cores,
+ * and the centring passes run in parallel for free. */
+struct side_job {
+	const float *x;
+	size_t n, p;
+	struct xf_cka_opts o;
+	struct xf_cka_side *side;
+	struct xf_err err;
+};
+
+static void *
+side_job_run(void *arg)
+{
+	struct side_job *j = arg;
+
+	j->side = xf_cka_side_new(j->x, j->n, j->p, &j->o, &j->err);
+	return NULL;
+}
+
+static int
+sides_new(struct xf_cka_side **a, struct xf_cka_side **b, const float *X,
+    size_t p, const float *Y, size_t q, size_t n,
+    const struct xf_cka_opts *o, struct xf_err *err)
+{
+	struct side_job ja = { X, n, p, *o, NULL, { "" } };
+	struct side_job jb = { Y, n, q, *o, NULL, { "" } };
+	pthread_t t;
+	int par = o->threads >= 2;
+
+	if (par) {
+		ja.o.threads = o->threads / 2;
+		jb.o.threads = o->threads - o->threads / 2;
+		par = pthread_create(&t, NULL, side_job_run, &jb) == 0;
+	}
+	side_job_run(&ja);
+	if (par)
+		pthread_join(t, NULL);
+	else
+		side_job_run(&jb);
+	if (ja.side == NULL || jb.side == NULL) {
+		xf_errf(err, "%s", ja.side == NULL ? ja.err.msg : jb.err.msg);
+		xf_cka_side_free(ja.side);
+		xf_cka_side_free(jb.side);
+		return -1;
+	}
+	/* pairs run on the caller's full thread count */
+	ja.side->threads = jb.side->threads = o->threads;
+	*a = ja.side;
+	*b = jb.side;
+	return 0;
+}
+
 int
 xf_cka(double *cka, const float *X, size_t p, const float *Y, size_t q,
     size_t n, const struct xf_cka_opts *o, struct xf_err *err)
@@ -683,12 +738,8 @@ xf_cka(double *cka, const float *X, size_t p, const float *Y, size_t q,
 	if (oo.form == XF_CKA_FORM_AUTO)
 		oo.form = oo.kernel == XF_CKA_LINEAR && p < n && q < n ?
 		    XF_CKA_FORM_FEATURE : XF_CKA_FORM_GRAM;
-	if ((a = xf_cka_side_new(X, n, p, &oo, err)) == NULL)
+	if (sides_new(&a, &b, X, p, Y, q, n, &oo, err) == -1)
 		return -1;
-	if ((b = xf_cka_side_new(Y, n, q, &oo, err)) == NULL) {
-		xf_cka_side_free(a);
-		return -1;
-	}
 	rc = xf_cka_side_pair(cka, a, b, err);
 	xf_cka_side_free(a);
 	xf_cka_side_free(b);
@@ -803,11 +854,12 @@ batch_add(struct xf_cka_acc *a, size_t m, struct xf_err *err)
 {
 	struct xf_cka_side *kx, *ky;
 	double dot, c;
-	int rc = -1;
+	int rc;
 
-	kx = xf_cka_side_new(a->bx, m, a->p, &a->o, err);
-	ky = kx ? xf_cka_side_new(a->by, m, a->q, &a->o, err) : NULL;
-	if (ky != NULL && side_dot(&dot, kx, ky, err) == 0) {
+	if (sides_new(&kx, &ky, a->bx, a->p, a->by, a->q, m, &a->o, err) == -1)
+		return -1;
+	rc = side_dot(&dot, kx, ky, err);
+	if (rc == 0) {
 		/* HSIC's own scaling, so a short last batch weighs right */
 		c = a->o.debiased ? (double)m * (double)(m - 3) :
 		    (double)(m - 1) * (double)(m - 1);
@@ -816,7 +868,6 @@ batch_add(struct xf_cka_acc *a, size_t m, struct xf_err *err)
 		a->hll += ky->self / c;
 		a->batches++;
 		a->rows += m;
-		rc = 0;
 	}
 	xf_cka_side_free(kx);
 	xf_cka_side_free(ky);

@@ -37,6 +37,7 @@ CRIT_DRAWS ?= 10
 INTERP_POINTS ?= 21
 YOS_EPOCHS ?= 5
 YOS_SEEDS  ?= 1 2 3
+YOS_SUBSET ?=
 else
 SEEDS      ?= 1 2
 BLOCKS     ?= 28 14 7 4 2 1
@@ -50,6 +51,7 @@ CRIT_DRAWS ?= 3
 INTERP_POINTS ?= 11
 YOS_EPOCHS ?= 2
 YOS_SEEDS  ?= 1
+YOS_SUBSET ?= -n 6000 -s 1
 endif
 
 # Fan-out: JOBS runs at once, each with THREADS threads.  SSHLOGINFILE

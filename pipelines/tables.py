@@ -71,10 +71,55 @@ def shuffle(rundir, fraction, out, curves_out):
     write_tsv(curves_out, ["b", "kind", "seed", "step", "val_acc"], curves)
 
 
+def checkpoints(rundir, predir, src_test, out):
+    """Downstream accuracy of P-T from each pretraining checkpoint, against
+    the checkpoint's step and its upstream (source test) accuracy."""
+    rows = []
+    pat = re.compile(r"p-(?:init|e(\d+)-s(\d+))\.eval\.xfs$")
+    for path in sorted(glob.glob(os.path.join(rundir, "*.eval.xfs"))):
+        m = pat.search(path)
+        if not m:
+            continue
+        epoch = int(m.group(1) or 0)
+        step = int(m.group(2) or 0)
+        ckpt = os.path.join(predir, os.path.basename(path)[:-len(".eval.xfs")]
+                            + ".tar")
+        up = subprocess.run(["xf-eval", "-m", ckpt, src_test], check=True,
+                            capture_output=True).stdout
+        upstream = json.loads(subprocess.run(
+            ["xf-cat", "--json"], input=up, check=True,
+            capture_output=True).stdout.decode().splitlines()[0])["acc"]
+        down = records(path)[0]["acc"]
+        rows.append((step, epoch, upstream, down))
+    rows.sort()
+    write_tsv(out, ["pre_step", "pre_epoch", "upstream_acc", "downstream_acc"],
+              rows)
+
+
+def yosinski(rundir, out):
+    """Accuracy on B of each transfer network, by kind, n and seed; the
+    bases as kind baseA/baseB with n = 0."""
+    rows = []
+    pat = re.compile(r"(base[AB]|AnB\+?|BnB\+?|rand|dis)(?:-n(\d+))?-s(\d+)"
+                     r"\.eval\.xfs$")
+    for path in sorted(glob.glob(os.path.join(rundir, "*.eval.xfs"))):
+        m = pat.search(path)
+        if not m:
+            continue
+        kind, n, seed = m.group(1), int(m.group(2) or 0), int(m.group(3))
+        rows.append((kind, n, seed, records(path)[0]["acc"]))
+    rows.sort()
+    write_tsv(out, ["kind", "n", "seed", "acc"], rows)
+
+
 def main(argv):
     study = argv[1]
     if study == "shuffle":
         shuffle(*argv[2:6])
+    elif study == "checkpoints":
+        checkpoints(*argv[2:6])
+    elif study == "yosinski":
+        yosinski(*argv[2:4])
     else:
         sys.exit("tables.py: unknown study %s" % study)
 
