@@ -191,8 +191,8 @@ test_hostile(void)
 
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	ok(ru.ru_maxrss < 64 * 1024, "peak RSS after hostile inputs %ld KiB < 64 MiB",
-	    ru.ru_maxrss);
+	ok(ru.ru_maxrss < TAP_RSS_LIMIT_KIB, "peak RSS after hostile inputs %ld KiB "
+	    "< %d KiB", ru.ru_maxrss, TAP_RSS_LIMIT_KIB);
 }
 
 static void
