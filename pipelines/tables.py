@@ -112,6 +112,32 @@ def yosinski(rundir, out):
     write_tsv(out, ["kind", "n", "seed", "acc"], rows)
 
 
+def pair_name(a, b):
+    """ptpt, ritrit, ptrit or ppt from two checkpoint paths."""
+    kind = lambda p: ("p" if os.path.basename(p) == "p.tar" else
+                      "rit" if "-rit-" in p else "pt")
+    return kind(a) + kind(b)
+
+
+def mistakes(pairs, out):
+    rows = []
+    for r in records(pairs):
+        name = pair_name(r["a"], r["b"])
+        if name in ("ptpt", "ritrit", "ptrit"):
+            rows.append((name, r["n"], r["both_right"], r["both_wrong"],
+                         r["same_wrong"], r["only_a_wrong"], r["only_b_wrong"]))
+    write_tsv(out, ["pair", "n", "both_right", "both_wrong", "same_wrong",
+                    "only_a_wrong", "only_b_wrong"], rows)
+
+
+def cka(adir, out, names):
+    rows = []
+    for name in names:
+        for r in records(os.path.join(adir, "cka-%s.xfs" % name)):
+            rows.append((name, r["a"], r["cka"], r["n"]))
+    write_tsv(out, ["pair", "module", "cka", "n"], rows)
+
+
 def main(argv):
     study = argv[1]
     if study == "shuffle":
@@ -120,6 +146,10 @@ def main(argv):
         checkpoints(*argv[2:6])
     elif study == "yosinski":
         yosinski(*argv[2:4])
+    elif study == "mistakes":
+        mistakes(*argv[2:4])
+    elif study == "cka":
+        cka(argv[2], argv[3], argv[4:])
     else:
         sys.exit("tables.py: unknown study %s" % study)
 

@@ -1,0 +1,367 @@
+#!/usr/bin/python3
+"""Write REPORT.md and report.html from the analysis tables.
+
+    report.py ANALYSIS_DIR FIG_DIR OUT_DIR
+
+Every number and every verdict in the findings table comes from the TSV
+files of ANALYSIS_DIR, by the rule printed beside it; nothing is typed here
+but the claims of papers.md and the rules.  A study whose table is missing
+is reported as not run.
+"""
+import csv
+import html
+import math
+import os
+import statistics
+import sys
+
+
+def table(adir, name):
+    path = os.path.join(adir, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for r in rows:
+        for k, v in r.items():
+            try:
+                r[k] = float(v) if any(c in v for c in ".eEn") else int(v)
+            except (ValueError, TypeError):
+                pass
+    return rows
+
+
+def mean_sd(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return float("nan"), float("nan")
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def ms(xs, pct=False):
+    m, s = mean_sd(xs)
+    if pct:
+        return "%.1f%% ± %.1f" % (100 * m, 100 * s)
+    return "%.4g ± %.2g" % (m, s)
+
+
+class Findings:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, study, claim, measured, holds, rule):
+        verdict = "HOLDS" if holds else "DOES NOT HOLD"
+        if holds is None:
+            verdict = "NOT RUN"
+        self.rows.append((study, claim, measured, verdict, rule))
+
+
+def shuffle_findings(f, t):
+    if t is None:
+        for c in ("Smaller blocks lower the accuracy of P-T and RI-T",
+                  "P-T beats RI-T even at the smallest block",
+                  "The relative gap shrinks as blocks shrink",
+                  "P-T's training speed barely changes; RI-T's drops"):
+            f.add("shuffle", c, "—", None, "")
+        return
+    blocks = sorted({r["b"] for r in t}, reverse=True)
+    big, small = blocks[0], blocks[-1]
+
+    def acc(kind, b):
+        return [r["acc"] for r in t if r["kind"] == kind and r["b"] == b]
+
+    def steps(kind, b):
+        return [r["speed_steps"] for r in t if r["kind"] == kind and r["b"] == b]
+
+    m = lambda xs: mean_sd(xs)[0]
+    drop_pt = m(acc("pt", big)) - m(acc("pt", small))
+    drop_rit = m(acc("rit", big)) - m(acc("rit", small))
+    f.add("shuffle", "Smaller blocks destroy visual features: accuracy of both "
+          "P-T and RI-T falls",
+          "P-T b=%d %s → b=%d %s; RI-T %s → %s" % (
+              big, ms(acc("pt", big), 1), small, ms(acc("pt", small), 1),
+              ms(acc("rit", big), 1), ms(acc("rit", small), 1)),
+          drop_pt > 0 and drop_rit > 0,
+          "mean accuracy at b=%d above mean at b=%d, for both" % (big, small))
+    f.add("shuffle", "P-T still beats RI-T at the smallest block size: part of "
+          "the benefit is low-level statistics",
+          "b=%d: P-T %s, RI-T %s" % (small, ms(acc("pt", small), 1),
+                                     ms(acc("rit", small), 1)),
+          m(acc("pt", small)) > m(acc("rit", small)),
+          "mean P-T accuracy above mean RI-T accuracy at b=%d" % small)
+    gaps = {}
+    for b in blocks:
+        a, r = m(acc("pt", b)), m(acc("rit", b))
+        gaps[b] = (a - r) / a if a > 0 else float("nan")
+    f.add("shuffle", "The relative gap (A(P-T) − A(RI-T)) / A(P-T) shrinks as "
+          "blocks shrink",
+          ", ".join("b=%d: %.3f" % (b, gaps[b]) for b in blocks),
+          gaps[small] < gaps[big],
+          "gap at b=%d below gap at b=%d" % (small, big))
+    sp = lambda k, b: m(steps(k, b))
+    ratio_pt = sp("pt", small) / max(sp("pt", big), 1)
+    ratio_rit = sp("rit", small) / max(sp("rit", big), 1)
+    f.add("shuffle", "P-T's training speed barely changes with shuffling, "
+          "RI-T's drops sharply",
+          "steps to 90%% of final: P-T %.0f → %.0f (×%.2f), RI-T %.0f → %.0f "
+          "(×%.2f)" % (sp("pt", big), sp("pt", small), ratio_pt,
+                       sp("rit", big), sp("rit", small), ratio_rit),
+          ratio_rit > ratio_pt,
+          "RI-T's slow-down factor b=%d→%d larger than P-T's" % (big, small))
+
+
+def mistakes_findings(f, t):
+    claims = ("Two P-T instances share more of their mistakes than P-T and "
+              "RI-T", "RI-T gets right some examples that P-T gets wrong")
+    if t is None:
+        for c in claims:
+            f.add("mistakes", c, "—", None, "")
+        return
+    by = {r["pair"]: r for r in t}
+
+    def jac(p):
+        r = by[p]
+        return r["both_wrong"] / max(1, r["both_wrong"] + r["only_a_wrong"]
+                                     + r["only_b_wrong"])
+    f.add("mistakes", claims[0],
+          "common / all mistakes: P-T/P-T %.3f, RI-T/RI-T %.3f, P-T/RI-T %.3f"
+          % (jac("ptpt"), jac("ritrit"), jac("ptrit")),
+          jac("ptpt") > jac("ptrit"),
+          "P-T/P-T share of common mistakes above P-T/RI-T's")
+    f.add("mistakes", claims[1],
+          "P-T wrong and RI-T right: %d of %d" % (by["ptrit"]["only_a_wrong"],
+                                                   by["ptrit"]["n"]),
+          by["ptrit"]["only_a_wrong"] > 0, "at least one such example")
+
+
+def similarity_findings(f, cka, dist):
+    if cka is None:
+        f.add("similarity", "CKA: P-T/P-T high; RI-T/RI-T and P-T/RI-T low",
+              "—", None, "")
+    else:
+        def mc(p):
+            return mean_sd([r["cka"] for r in cka if r["pair"] == p])[0]
+        f.add("similarity", "Feature similarity (linear CKA, mean over "
+              "modules): P-T/P-T high; RI-T/RI-T and P-T/RI-T low",
+              "P-T/P-T %.3f, RI-T/RI-T %.3f, P-T/RI-T %.3f, P/P-T %.3f"
+              % (mc("ptpt"), mc("ritrit"), mc("ptrit"), mc("ppt")),
+              mc("ptpt") > mc("ritrit") and mc("ptpt") > mc("ptrit"),
+              "P-T/P-T mean CKA above both others")
+    if dist is None:
+        f.add("similarity", "ℓ2 distance: small between P-T instances, large "
+              "between RI-T instances", "—", None, "")
+    else:
+        d = {r["pair"]: r["total"] for r in dist if r["module"] == "total"} \
+            if "module" in dist[0] else {}
+        f.add("similarity", "ℓ2 distance in parameter space: small between "
+              "two P-T, large between two RI-T",
+              "P-T/P-T %.3g, RI-T/RI-T %.3g, P-T/RI-T %.3g, P/P-T %.3g"
+              % tuple(d.get(p, float("nan")) for p in
+                      ("ptpt", "ritrit", "ptrit", "ppt")),
+              d.get("ptpt", 1e9) < d.get("ritrit", 0),
+              "‖θ₁−θ₂‖ of P-T/P-T below RI-T/RI-T")
+
+
+def basin_findings(f, t):
+    if t is None:
+        f.add("basins", "P-T/P-T: no barrier; RI-T/RI-T: a barrier", "—",
+              None, "")
+        return
+    b = {r["pair"]: r["barrier"] for r in t}
+    f.add("basins", "Two P-T solutions lie in one basin: no error barrier "
+          "on the line between them",
+          "barrier (error) P-T/P-T %.4f" % b["ptpt"], b["ptpt"] <= 0.01,
+          "barrier ≤ 0.01 (1 point of error)")
+    f.add("basins", "Two RI-T solutions are separated by a barrier, larger "
+          "than P-T/P-T's",
+          "barrier RI-T/RI-T %.4f, P-T/RI-T %.4f" % (b["ritrit"], b["ptrit"]),
+          b["ritrit"] > 0.01 and b["ritrit"] > b["ptpt"],
+          "RI-T/RI-T barrier > 0.01 and above P-T/P-T's")
+
+
+def criticality_findings(f, t):
+    claim = "Higher modules are more critical than lower ones (P-T)"
+    if t is None:
+        f.add("criticality", claim, "—", None, "")
+        return
+    pt = [r for r in t if r["kind"] == "pt"]
+    half = len(pt) // 2
+    low = [r["mu"] for r in pt[:half]]
+    high = [r["mu"] for r in pt[half:]]
+    f.add("criticality", claim,
+          "μ per module (P-T): " + ", ".join("%s %.3g" % (r["module"], r["mu"])
+                                             for r in pt),
+          mean_sd(high)[0] > mean_sd(low)[0],
+          "mean μ of the upper half of modules above the lower half's")
+    tot = {k: sum(r["mu"] for r in t if r["kind"] == k) for k in ("pt", "rit")}
+    f.add("criticality", "Network criticality Σμ, P-T vs RI-T",
+          "P-T %.3g, RI-T %.3g" % (tot["pt"], tot["rit"]),
+          tot["pt"] < tot["rit"], "P-T's Σμ below RI-T's")
+
+
+def checkpoint_findings(f, t):
+    claim = ("Downstream accuracy stops improving well before the end of "
+             "pretraining")
+    if t is None:
+        f.add("checkpoints", claim, "—", None, "")
+        return
+    final = t[-1]
+    best = max(r["downstream_acc"] for r in t)
+    first = next(r for r in t if r["downstream_acc"] >= best - 0.01)
+    f.add("checkpoints", claim,
+          "within 1 point of the best (%.1f%%) from pretraining step %d of %d"
+          % (100 * best, first["pre_step"], final["pre_step"]),
+          first["pre_step"] < final["pre_step"],
+          "first checkpoint within 0.01 of the best comes before the last")
+
+
+def yosinski_findings(f, t):
+    claims = ("BnB dips for middle n: fragile co-adaptation",
+              "AnB falls as n grows: higher layers are specific",
+              "AnB+ beats baseB: transfer plus fine-tuning generalises better",
+              "Random frozen features are worse than transferred ones at "
+              "every n",
+              "A dissimilar source (Fashion-MNIST → digits) transfers worse "
+              "than a similar one at high n")
+    if t is None:
+        for c in claims:
+            f.add("yosinski", c, "—", None, "")
+        return
+
+    def acc(kind, n=None):
+        return mean_sd([r["acc"] for r in t if r["kind"] == kind
+                        and (n is None or r["n"] == n)])[0]
+    ns = sorted({r["n"] for r in t if r["n"] > 0})
+    base = acc("baseB")
+    mid = ns[1:-1] or ns
+    f.add("yosinski", claims[0], "baseB %.3f; BnB: " % base + ", ".join(
+        "n%d %.3f" % (n, acc("BnB", n)) for n in ns),
+        min(acc("BnB", n) for n in mid) < base - 0.005,
+        "some middle n with BnB below baseB by more than 0.005")
+    f.add("yosinski", claims[1], "AnB: " + ", ".join(
+        "n%d %.3f" % (n, acc("AnB", n)) for n in ns),
+        acc("AnB", ns[-1]) < acc("AnB", ns[0]),
+        "AnB at the largest n below AnB at n=1")
+    f.add("yosinski", claims[2], "baseB %.3f; AnB+ mean %.3f" % (
+        base, acc("AnB+")), acc("AnB+") > base, "mean AnB+ above baseB")
+    f.add("yosinski", claims[3], ", ".join(
+        "n%d rand %.3f / AnB %.3f" % (n, acc("rand", n), acc("AnB", n))
+        for n in ns), all(acc("rand", n) < acc("AnB", n) for n in ns),
+        "random frozen below AnB at every n")
+    f.add("yosinski", claims[4], "at n=%d: dissimilar %.3f, AnB %.3f" % (
+        ns[-1], acc("dis", ns[-1]), acc("AnB", ns[-1])),
+        acc("dis", ns[-1]) < acc("AnB", ns[-1]),
+        "dissimilar-source accuracy below AnB's at the largest n")
+
+
+def landscape_findings(f, t):
+    claims = ("P-T stays closer to its starting weights than RI-T",
+              "P-T's gradient norm during fine-tuning is smaller",
+              "P-T sits in a flatter minimum along random directions")
+    if t is None:
+        for c in claims:
+            f.add("landscape", c, "—", None, "")
+        return
+    v = {r["measure"]: r for r in t}
+    for c, key in zip(claims, ("distance", "grad_norm", "sharpness")):
+        r = v[key]
+        f.add("landscape", c, "P-T %.4g, RI-T %.4g" % (r["pt"], r["rit"]),
+              r["pt"] < r["rit"], "P-T's %s below RI-T's" % key)
+
+
+FIGURES = [
+    ("shuffle-acc.png", "Final target accuracy against block size b, P-T and "
+     "RI-T, mean and spread over seeds."),
+    ("curves.png", "Learning curves (validation accuracy against step) at "
+     "b = 28 and at the smallest b."),
+    ("cka.png", "Linear CKA per module for the four pairs."),
+    ("interp.png", "Error along the line between two solutions (λ = 0 and 1 "
+     "are the endpoints)."),
+    ("critic-pt.png", "Criticality heatmap of P-T: mean error over (α, σ) per "
+     "module; the ε contour bounds the feasible region."),
+    ("critic-rit.png", "The same for RI-T."),
+    ("checkpoints.png", "Downstream accuracy against pretraining step and "
+     "against upstream accuracy."),
+    ("yosinski.png", "Yosinski's plot: accuracy on B against the number of "
+     "copied layers n."),
+    ("landscape.png", "Loss along a random filter-normalised direction "
+     "around P-T and RI-T."),
+]
+
+
+def write(adir, fdir, odir):
+    f = Findings()
+    shuffle_findings(f, table(adir, "shuffle.tsv"))
+    mistakes_findings(f, table(adir, "mistakes.tsv"))
+    similarity_findings(f, table(adir, "cka.tsv"), table(adir, "distance.tsv"))
+    basin_findings(f, table(adir, "basins.tsv"))
+    criticality_findings(f, table(adir, "criticality.tsv"))
+    checkpoint_findings(f, table(adir, "checkpoints.tsv"))
+    yosinski_findings(f, table(adir, "yosinski.tsv"))
+    landscape_findings(f, table(adir, "landscape.tsv"))
+    prov = ""
+    pfile = os.path.join(adir, "provenance.txt")
+    if os.path.exists(pfile):
+        prov = open(pfile).read()
+
+    held = sum(1 for r in f.rows if r[3] == "HOLDS")
+    failed = sum(1 for r in f.rows if r[3] == "DOES NOT HOLD")
+    md = ["# What is being transferred? Fashion-MNIST → MNIST digits", "",
+          "Every number below is read from the analysis tables of this run; "
+          "every verdict follows the rule in the last column.", "",
+          "%d findings hold, %d do not, %d were not run at this scale." % (
+              held, failed, len(f.rows) - held - failed), "",
+          "| study | claim (papers.md) | measured here | verdict | rule |",
+          "|---|---|---|---|---|"]
+    for r in f.rows:
+        md.append("| " + " | ".join(s.replace("|", "/") for s in r) + " |")
+    md += ["", "## Figures", ""]
+    for name, caption in FIGURES:
+        if os.path.exists(os.path.join(fdir, name)):
+            md += ["![%s](%s)" % (caption, os.path.relpath(
+                os.path.join(fdir, name), odir)), "", caption, ""]
+    md += ["## Definitions", "",
+           "- Training speed: the first step at which a run's validation "
+           "accuracy reaches 90% of its own final validation accuracy.",
+           "- Barrier: max over λ of error(θ(λ)) − ((1−λ)·error(θ₁) + "
+           "λ·error(θ₂)), with θ(λ) = (1−λ)θ₁ + λθ₂.",
+           "- Common mistakes: examples both models get wrong; share = "
+           "common / (common + only-A + only-B).",
+           "- μ (criticality): min over feasible (α, σ) of "
+           "α²‖θᶠ−θ⁰‖²/σ² for one module.", "",
+           "## Provenance", "", "```", prov.strip(), "```", ""]
+    with open(os.path.join(odir, "REPORT.md"), "w") as out:
+        out.write("\n".join(md))
+
+    h = ["<!doctype html><html><head><meta charset='utf-8'>",
+         "<title>xf report</title><style>body{font-family:sans-serif;"
+         "max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+         "td,th{border:1px solid #999;padding:4px 8px;vertical-align:top}"
+         ".HOLDS{background:#d8f5d8}.NOT{background:#f5d8d8}"
+         "img{max-width:100%}</style></head><body>",
+         "<h1>What is being transferred? Fashion-MNIST → MNIST digits</h1>",
+         "<p>%d findings hold, %d do not, %d were not run at this scale.</p>"
+         % (held, failed, len(f.rows) - held - failed),
+         "<table><tr><th>study</th><th>claim</th><th>measured here</th>"
+         "<th>verdict</th><th>rule</th></tr>"]
+    for r in f.rows:
+        cls = r[3].split()[0]
+        h.append("<tr>" + "".join(
+            "<td%s>%s</td>" % (" class='%s'" % cls if i == 3 else "",
+                               html.escape(c)) for i, c in enumerate(r))
+            + "</tr>")
+    h.append("</table><h2>Figures</h2>")
+    for name, caption in FIGURES:
+        if os.path.exists(os.path.join(fdir, name)):
+            h.append("<figure><img src='%s'><figcaption>%s</figcaption>"
+                     "</figure>" % (html.escape(os.path.relpath(
+                         os.path.join(fdir, name), odir)),
+                         html.escape(caption)))
+    h.append("<h2>Provenance</h2><pre>%s</pre></body></html>" %
+             html.escape(prov))
+    with open(os.path.join(odir, "report.html"), "w") as out:
+        out.write("\n".join(h))
+
+
+if __name__ == "__main__":
+    write(*sys.argv[1:4])

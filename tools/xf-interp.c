@@ -1,0 +1,321 @@
+/*
+ * xf-interp: loss and accuracy along lines and planes in weight space:
+ * between two checkpoints (the barrier of Neyshabur et al. 2020), along a
+ * filter-normalised random direction or plane (Li et al. 2018), or along
+ * the gradient (Liu et al. 2019).
+ */
+#include <err.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "landscape.h"
+#include "tool.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: xf-interp [-b batch] [-j threads] [-n points] [-o out] "
+	    "[-s seed]\n"
+	    "                 [--biasbn] [--bn interp|reset] [--bn-data file]\n"
+	    "                 [--direction line|random|plane|gradient] "
+	    "[--range lo:hi]\n"
+	    "                 [--summary file] -m ckpt [-m ckpt] [file]\n");
+	exit(2);
+}
+
+struct out {
+	struct xf_writer *w;
+	const char *path;
+	enum xf_interp_mode mode;
+};
+
+static struct xf_writer *
+open_out(const char *path, const char *kind, const struct xf_header *data,
+    const char *self)
+{
+	struct xf_header h;
+	struct xf_err e;
+	struct xf_writer *w;
+
+	memset(&h, 0, sizeof h);
+	snprintf(h.kind, sizeof h.kind, "%s", kind);
+	h.count = -1;
+	h.n_classes = data->n_classes;
+	for (int i = 0; i < data->n_prov; i++)
+		xf_header_add_prov(&h, data->prov[i]);
+	xf_header_add_prov(&h, self);
+	if ((w = xf_writer_open(path, &e)) == NULL)
+		errx(1, "%s: %s", tool_out_name(path), e.msg);
+	if (xf_writer_header(w, &h, &e) < 0)
+		tool_write_failed(tool_out_name(path), &e);
+	xf_header_free(&h);
+	return w;
+}
+
+static void
+end_record(struct xf_writer *w, const char *path)
+{
+	struct xf_err e;
+
+	if (xf_writer_end(w, &e) < 0)
+		tool_write_failed(tool_out_name(path), &e);
+}
+
+/* One record per point, as it is computed. */
+static void
+emit(void *arg, const struct xf_interp_point *p)
+{
+	struct out *o = arg;
+	struct xf_writer *w = o->w;
+
+	switch (o->mode) {
+	case XF_INTERP_LINE:
+		xf_writer_begin(w, 6);
+		xf_writer_float(w, "lambda", p->x);
+		break;
+	case XF_INTERP_RANDOM:
+		xf_writer_begin(w, 6);
+		xf_writer_float(w, "t", p->x);
+		break;
+	case XF_INTERP_PLANE:
+		xf_writer_begin(w, 7);
+		xf_writer_float(w, "t", p->x);
+		xf_writer_float(w, "u", p->y);
+		break;
+	case XF_INTERP_GRADIENT:
+		xf_writer_begin(w, 9);
+		xf_writer_float(w, "eta", p->x);
+		break;
+	}
+	xf_writer_int(w, "n", (int64_t)p->r.n);
+	xf_writer_int(w, "correct", (int64_t)p->r.correct);
+	xf_writer_float(w, "acc", p->acc);
+	xf_writer_float(w, "error", p->error);
+	xf_writer_float(w, "loss", p->loss);
+	if (o->mode == XF_INTERP_GRADIENT) {
+		xf_writer_float(w, "grad_norm", p->grad_norm);
+		xf_writer_float(w, "grad_change", p->grad_change);
+		xf_writer_float(w, "step", p->step);
+	}
+	end_record(w, o->path);
+}
+
+static void
+write_summary(struct xf_writer *w, const char *path, const struct xf_interp *opt,
+    const struct xf_interp_summary *s, const struct xf_model *m, double dist,
+    const double *module_dist)
+{
+	int nm = xf_model_n_modules(m);
+	char key[64];
+
+	xf_writer_begin(w, 8 + (opt->mode == XF_INTERP_LINE ? 3 + nm : 0) +
+	    (opt->mode == XF_INTERP_GRADIENT ? 3 : 0));
+	xf_writer_str(w, "direction", xf_interp_mode_name(opt->mode));
+	xf_writer_int(w, "points", (int64_t)s->points);
+	xf_writer_float(w, "loss_min", s->loss_min);
+	xf_writer_float(w, "loss_max", s->loss_max);
+	xf_writer_float(w, "loss_mean", s->loss_mean);
+	xf_writer_float(w, "error_min", s->error_min);
+	xf_writer_float(w, "error_max", s->error_max);
+	xf_writer_float(w, "error_mean", s->error_mean);
+	if (opt->mode == XF_INTERP_LINE) {
+		xf_writer_float(w, "barrier", s->barrier);
+		xf_writer_float(w, "barrier_loss", s->barrier_loss);
+		xf_writer_float(w, "dist", dist);
+		for (int k = 0; k < nm; k++) {
+			snprintf(key, sizeof key, "dist_%s",
+			    xf_model_module(m, k)->name);
+			xf_writer_float(w, key, module_dist[k]);
+		}
+	}
+	if (opt->mode == XF_INTERP_GRADIENT) {
+		xf_writer_float(w, "grad_norm", s->grad_norm);
+		xf_writer_float(w, "grad_change_max", s->grad_change_max);
+		xf_writer_float(w, "lipschitz_max", s->lipschitz_max);
+	}
+	end_record(w, path);
+}
+
+static void
+parse_range(const char *arg, double *lo, double *hi)
+{
+	char *copy = strdup(arg), *colon;
+
+	if (copy == NULL)
+		err(1, NULL);
+	if ((colon = strchr(copy, ':')) == NULL)
+		errx(2, "--range %s: want LO:HI", arg);
+	*colon = 0;
+	*lo = tool_float("--range", copy, -1e6, 1e6);
+	*hi = tool_float("--range", colon + 1, -1e6, 1e6);
+	if (!(*lo < *hi))
+		errx(2, "--range %s: want LO < HI", arg);
+	free(copy);
+}
+
+static struct xf_model *
+load(const char *path)
+{
+	struct xf_ckpt c = { 0 };
+	struct xf_model *m;
+	struct xf_err e;
+
+	if (xf_ckpt_read(path, &c, &e) < 0 || (m = xf_model_load(&c, &e)) == NULL)
+		errx(1, "%s: %s", path, e.msg);
+	xf_ckpt_free(&c);
+	return m;
+}
+
+static void
+read_data(const char *path, struct xf_dataset *d, const struct xf_model *m,
+    const char *mpath)
+{
+	struct xf_err e;
+
+	if (xf_dataset_read(path, d, &e) < 0)
+		errx(1, "%s: %s", tool_in_name(path), e.msg);
+	if (xf_model_check_input(m, d->c, d->h, d->w, d->n_classes, &e) < 0)
+		errx(1, "%s: %s: %s", tool_in_name(path), mpath, e.msg);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_BIASBN = 256, O_BN, O_BN_DATA, O_DIRECTION, O_POINTS, O_RANGE,
+	    O_SUMMARY };
+	static const struct option longopts[] = {
+		{ "biasbn", no_argument, NULL, O_BIASBN },
+		{ "bn", required_argument, NULL, O_BN },
+		{ "bn-data", required_argument, NULL, O_BN_DATA },
+		{ "direction", required_argument, NULL, O_DIRECTION },
+		{ "points", required_argument, NULL, 'n' },
+		{ "range", required_argument, NULL, O_RANGE },
+		{ "summary", required_argument, NULL, O_SUMMARY },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct xf_interp opt = XF_INTERP_DEFAULTS;
+	const char *paths[2], *out = NULL, *summary = NULL, *bn_data = NULL;
+	const char *jarg = NULL, *data;
+	int nm = 0, ch, have_range = 0;
+	struct xf_dataset d = { 0 }, bd = { 0 };
+	struct xf_model *ma, *mb;
+	struct xf_interp_point *pts;
+	struct xf_interp_summary s;
+	struct xf_err e;
+	float *a, *b = NULL;
+	size_t n_snap;
+	double dist = 0, *module_dist;
+	char *self = xf_prov_argv(argc, argv);
+
+	while ((ch = getopt_long(argc, argv, "b:j:m:n:o:s:", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'b': opt.batch = (int)tool_int("-b", optarg, 1, 65536); break;
+		case 'j': jarg = optarg; break;
+		case 'm':
+			if (nm == 2)
+				errx(2, "-m: at most 2 models");
+			paths[nm++] = optarg;
+			break;
+		case 'n': opt.points = (int)tool_int("-n", optarg, 2, 100000); break;
+		case 'o': out = optarg; break;
+		case 's':
+			opt.seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX);
+			break;
+		case O_BIASBN: opt.biasbn = 1; break;
+		case O_BN:
+			if (xf_bn_mode_parse(optarg, &opt.bn) < 0)
+				errx(2, "--bn %s: want interp or reset", optarg);
+			break;
+		case O_BN_DATA: bn_data = optarg; break;
+		case O_DIRECTION:
+			if (xf_interp_mode_parse(optarg, &opt.mode) < 0)
+				errx(2, "--direction %s: want line, random, plane or "
+				    "gradient", optarg);
+			break;
+		case O_RANGE:
+			parse_range(optarg, &opt.lo, &opt.hi);
+			have_range = 1;
+			break;
+		case O_SUMMARY: summary = optarg; break;
+		default: usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1 || nm == 0)
+		usage();
+	if (opt.mode == XF_INTERP_LINE && nm != 2)
+		errx(2, "--direction line: give two models");
+	if (opt.mode != XF_INTERP_LINE && nm != 1)
+		errx(2, "--direction %s: give one model",
+		    xf_interp_mode_name(opt.mode));
+	if (bn_data != NULL && opt.bn != XF_BN_RESET)
+		errx(2, "--bn-data: only with --bn reset");
+	if (opt.biasbn && opt.mode != XF_INTERP_RANDOM &&
+	    opt.mode != XF_INTERP_PLANE)
+		errx(2, "--biasbn: only with --direction random or plane");
+	if (!have_range && (opt.mode == XF_INTERP_RANDOM ||
+	    opt.mode == XF_INTERP_PLANE))
+		opt.lo = -1;
+	if (opt.mode == XF_INTERP_PLANE && (size_t)opt.points * opt.points >
+	    1000000)
+		errx(2, "-n %d: a plane of at most 1000 by 1000", opt.points);
+	data = argc == 1 ? argv[0] : "-";
+	if (bn_data != NULL && strcmp(bn_data, "-") == 0 && strcmp(data, "-") == 0)
+		errx(2, "--bn-data -: the data already comes from stdin");
+	xf_nn_set_threads(tool_threads(jarg));
+
+	ma = load(paths[0]);
+	if ((a = xf_model_snapshot(ma, &n_snap)) == NULL)
+		err(1, NULL);
+	if (nm == 2) {
+		mb = load(paths[1]);
+		if (xf_model_same_arch(ma, mb, &e) < 0)
+			errx(1, "%s: %s (the architecture of %s)", paths[1], e.msg,
+			    paths[0]);
+		if ((b = xf_model_snapshot(mb, &n_snap)) == NULL)
+			err(1, NULL);
+		xf_model_free(mb);
+	}
+	read_data(data, &d, ma, paths[0]);
+	if (bn_data != NULL) {
+		read_data(bn_data, &bd, ma, paths[0]);
+		opt.bn_data = &bd;
+	}
+	if ((module_dist = calloc(xf_model_n_modules(ma), sizeof *module_dist))
+	    == NULL ||
+	    (pts = calloc(xf_interp_n_points(&opt), sizeof *pts)) == NULL)
+		err(1, NULL);
+	if (b != NULL)
+		dist = xf_params_distance(ma, a, b, module_dist);
+
+	struct out o = { NULL, out, opt.mode };
+	o.w = open_out(out, "interp", &d.header, self);
+	if (xf_interp_run(ma, a, b, &d, &opt, pts, emit, &o, &e) < 0)
+		errx(1, "%s: %s", paths[0], e.msg);
+	xf_interp_summarise(&opt, pts, xf_interp_n_points(&opt), &s);
+	if (xf_writer_close(o.w, &e) < 0)
+		tool_write_failed(tool_out_name(out), &e);
+	if (summary != NULL) {
+		struct xf_writer *sw = open_out(summary, "interp-summary",
+		    &d.header, self);
+
+		write_summary(sw, summary, &opt, &s, ma, dist, module_dist);
+		if (xf_writer_close(sw, &e) < 0)
+			tool_write_failed(tool_out_name(summary), &e);
+	}
+	xf_model_free(ma);
+	xf_dataset_free(&d);
+	xf_dataset_free(&bd);
+	free(a);
+	free(b);
+	free(pts);
+	free(module_dist);
+	free(self);
+	return 0;
+}
