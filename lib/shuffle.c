@@ -99,16 +99,21 @@ xf_shuffle_init(struct xf_shuffle *s, enum xf_shuffle_mode mode, int64_t c,
 }
 
 void
-xf_shuffle_apply(struct xf_shuffle *s, uint8_t *out, const uint8_t *in)
+xf_shuffle_apply(struct xf_shuffle *s, uint8_t *restrict out,
+    const uint8_t *restrict in)
 {
 	size_t size = (size_t)(s->c * s->h * s->w);
+	const uint32_t *restrict src;
 
 	if (s->mode == XF_SHUFFLE_IMAGE) {
 		xf_rng_permute(&s->rng, s->perm, s->n_perm, 1);
 		build_map(s);
 	}
+	/* A local restrict copy: out is bytes, which may alias anything, and
+	 * without it every store would reload s->src. */
+	src = s->src;
 	for (size_t k = 0; k < size; k++)
-		out[k] = in[s->src[k]];
+		out[k] = in[src[k]];
 }
 
 void

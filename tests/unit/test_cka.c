@@ -304,7 +304,9 @@ opts(int rbf, int debiased, enum xf_cka_form form)
 	o.kernel = rbf ? XF_CKA_RBF : XF_CKA_LINEAR;
 	o.debiased = debiased;
 	o.form = form;
-	o.threads = 2;
+	/* prove -j2 runs tests side by side: one BLIS thread each; the
+	 * two-thread paths have a test of their own */
+	o.threads = 1;
 	return o;
 }
 
@@ -612,6 +614,29 @@ test_offset(void)
 	free(yg);
 }
 
+/* Two threads (two sides at once, BLIS threads on big products) give
+ * the value one thread gives. */
+static void
+test_threads(void)
+{
+	size_t n = 200, p = 400, q = 60;
+	float *x = randn(n, p, 0, 1), *y = related(x, n, p, q, 1);
+	int rbf, deb;
+
+	for (rbf = 0; rbf < 2; rbf++)
+		for (deb = 0; deb < 2; deb++) {
+			struct xf_cka_opts o = opts(rbf, deb, 0);
+			double one = cka_or_nan(x, p, y, q, n, o);
+
+			o.threads = 2;
+			printf("# %s %s\n", kname[rbf], ename[deb]);
+			close_enough(cka_or_nan(x, p, y, q, n, o), one, 1e-6,
+			    "2 threads = 1 thread");
+		}
+	free(x);
+	free(y);
+}
+
 static void
 test_errors(void)
 {
@@ -659,6 +684,7 @@ main(void)
 	test_minibatch();
 	test_exact_stream();
 	test_offset();
+	test_threads();
 	test_errors();
 	return tap_done();
 }

@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""xf2torch: load an xf checkpoint into torch.nn, with no xf code.
+
+    /usr/bin/python3 tools/xf2torch.py [--print-model] CKPT [IMAGES]
+
+Builds the model of the checkpoint's "arch" (a preset or any spec string, as
+in xf-train(1) and lib/nn.h), loads its tensors, and with an image stream
+(a file or "-" for stdin; see xf-stream(5)) prints one line per image in eval
+mode: i, y and the logits, tab-separated, the logits space-separated, as
+xf-cat(1) prints the records of `xf-eval --features HEAD`.
+
+It needs only tarfile, msgpack and torch (Debian: python3-torch,
+python3-msgpack).  As a module:
+
+    import xf2torch
+    model, manifest = xf2torch.load("p.tar")     # eval mode
+    logits = model(torch.from_numpy(x_uint8).float() / 255)
+"""
+import signal
+import sys
+import tarfile
+
+import msgpack
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PRESETS = {
+    "mlp": "f512,f512,f",
+    "cnn": "c32,c32,p,c64,c64,p,f256,f",
+    "cnn-s": "c16,c16,p,c32,c32,p,f128,f",
+    "cnn-bn": "c32,b,c32,b,p,c64,b,c64,b,p,f256,f",
+}
+
+
+def _int(s, i):
+    j = i
+    while j < len(s) and s[j].isdigit():
+        j += 1
+    if j == i:
+        raise ValueError("spec item %r: want a number at %d" % (s, i))
+    return int(s[i:j]), j
+
+
+def parse_spec(spec):
+    """The items of a spec: ("c", oc, k, s, p), ("b",), ("p",), ("f", n|None)."""
+    spec = PRESETS.get(spec, spec)
+    items = []
+    for it in spec.split(","):
+        if it.startswith("c"):
+            oc, j = _int(it, 1)
+            k, s, p = 3, 1, None
+            while j < len(it):
+                key = it[j]
+                if key not in "ksp":
+                    raise ValueError("spec item %r" % it)
+                v, j = _int(it, j + 1)
+                if key == "k":
+                    k = v
+                elif key == "s":
+                    s = v
+                else:
+                    p = v
+            items.append(("c", oc, k, s, k // 2 if p is None else p))
+        elif it in ("b", "p", "f"):
+            items.append((it,) if it != "f" else ("f", None))
+        elif it.startswith("f"):
+            n, j = _int(it, 1)
+            if j != len(it):
+                raise ValueError("spec item %r" % it)
+            items.append(("f", n))
+        else:
+            raise ValueError("spec item %r" % it)
+    if not items or items[-1] != ("f", None):
+        raise ValueError("spec %r: no head (a final f)" % spec)
+    return items
+
+
+class XfNet(nn.Module):
+    """The network of lib/nn.h: conv [+ bn] + ReLU, 2x2 max pool, linear +
+    ReLU, a linear head; modules named conv1.., bn1.., fc1.. as in xf."""
+
+    def __init__(self, spec, input_shape, n_classes):
+        super().__init__()
+        c, h, w = input_shape
+        self.ops = []          # (kind, module name or None, relu)
+        counts = {"conv": 0, "bn": 0, "fc": 0}
+        for item in parse_spec(spec):
+            kind = item[0]
+            if kind == "c":
+                _, oc, k, s, p = item
+                counts["conv"] += 1
+                name = "conv%d" % counts["conv"]
+                setattr(self, name, nn.Conv2d(c, oc, k, stride=s, padding=p))
+                self.ops.append(["conv", name, True])
+                c, h, w = oc, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+            elif kind == "b":
+                counts["bn"] += 1
+                name = "bn%d" % counts["bn"]
+                # PyTorch's defaults are xf's: eps 1e-5, momentum 0.1.
+                setattr(self, name, nn.BatchNorm2d(c))
+                self.ops[-1][2] = False        # the ReLU moves after the bn
+                self.ops.append(["bn", name, True])
+            elif kind == "p":
+                self.ops.append(["pool", None, False])
+                h, w = h // 2, w // 2
+            else:
+                n = item[1]
+                counts["fc"] += 1
+                name = "fc%d" % counts["fc"]
+                in_f = c * h * w
+                out_f = n_classes if n is None else n
+                setattr(self, name, nn.Linear(in_f, out_f))
+                self.ops.append(["fc", name, n is not None])
+                c, h, w = out_f, 1, 1
+
+    def forward(self, x):
+        for kind, name, relu in self.ops:
+            if kind == "pool":
+                x = F.max_pool2d(x, 2)
+                continue
+            if kind == "fc":
+                x = torch.flatten(x, 1)        # C, H, W order, as xf
+            x = getattr(self, name)(x)
+            if relu:
+                x = F.relu(x)
+        return x
+
+
+def load(path):
+    """(model in eval mode, manifest) from an xf checkpoint file."""
+    with tarfile.open(path, "r:") as t:
+        manifest = msgpack.unpackb(t.extractfile("manifest.msgpack").read(),
+                                   raw=False)
+        if manifest.get("format") != "xf-checkpoint" or \
+                manifest.get("version") != 1:
+            raise ValueError("%s: not an xf checkpoint of version 1" % path)
+        model = XfNet(manifest["arch"], manifest["input"], manifest["classes"])
+        state = {}
+        for e in manifest["tensors"]:
+            name = e["name"]
+            if name.endswith(".momentum_buffer") or name.startswith("momentum."):
+                continue
+            data = t.extractfile(name).read()
+            if e["dtype"] != "float32" or len(data) != e["bytes"]:
+                raise ValueError("%s: tensor %s: bad dtype or size" % (path, name))
+            state[name] = torch.frombuffer(bytearray(data), dtype=torch.float32) \
+                .reshape(e["shape"]).clone()
+    for name, buf in model.named_buffers():
+        if name.endswith("num_batches_tracked"):
+            state[name] = buf.clone()
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return model, manifest
+
+
+def read_images(f):
+    """(header, [(i, y, uint8 tensor (C, H, W))]) from an xf image stream."""
+    unpacker = msgpack.Unpacker(f, raw=False, max_buffer_size=1 << 30)
+    header = next(unpacker)
+    if header.get("kind") != "images":
+        raise ValueError("not an image stream: kind %r" % header.get("kind"))
+    shape = header["shape"]
+    recs = []
+    for r in unpacker:
+        x = torch.frombuffer(bytearray(r["x"]), dtype=torch.uint8).reshape(shape)
+        recs.append((r["i"], r["y"], x))
+    return header, recs
+
+
+def main(argv):
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # quiet when the reader goes
+    args = [a for a in argv if a != "--print-model"]
+    if len(args) not in (1, 2) or any(a.startswith("--") for a in args):
+        sys.stderr.write("usage: xf2torch.py [--print-model] ckpt [images]\n")
+        return 2
+    model, _ = load(args[0])
+    if "--print-model" in argv:
+        print(model)
+    if len(args) == 1:
+        return 0
+    if args[1] == "-":
+        _, recs = read_images(sys.stdin.buffer)
+    else:
+        with open(args[1], "rb") as f:
+            _, recs = read_images(f)
+    out = sys.stdout
+    with torch.no_grad():
+        for at in range(0, len(recs), 256):
+            part = recs[at:at + 256]
+            x = torch.stack([r[2] for r in part]).float() / 255
+            logits = model(x)
+            for (i, y, _), l in zip(part, logits):
+                out.write("%d\t%d\t%s\n" % (i, y, " ".join(
+                    "%.9g" % v for v in l.tolist())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
