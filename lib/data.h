@@ -81,12 +81,14 @@ size_t xf_mnist_split_count(int d, int test);
  * i % n_classes, is its template plus noise (four uniform bytes summed,
  * centred and divided by 4: integers, sd about 37), clipped to 0..255.
  * Everything is drawn from struct xf_rng seeded with seed: the same
- * arguments give the same bytes on any machine.  Returns 0, or -1 when a size is out
+ * arguments give the same bytes on any machine.  The test split (test = 1)
+ * has the same templates and fresh noise, drawn from a second generator.
+ * Returns 0, or -1 when a size is out
  * of range (C in 1..4, H and W in 1..1024, 1..256 classes, n up to
  * 2^20 and 1 GiB of pixels).
  */
 int xf_synth(struct xf_images *out, int64_t c, int64_t h, int64_t w,
-    int64_t n_classes, size_t n, uint64_t seed, struct xf_err *err);
+    int64_t n_classes, size_t n, uint64_t seed, int test, struct xf_err *err);
 
 /*
  * Selection from n labels y[]: which records go out, in which order, with

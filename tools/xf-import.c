@@ -164,7 +164,7 @@ main(int argc, char **argv)
 	} else if (strcmp(source, "synthetic") == 0) {
 		where = "synthetic";
 		if (xf_synth(&set, shape[0], shape[1], shape[2], n_synth,
-		    (size_t)count, seed, &e) < 0)
+		    (size_t)count, seed, test, &e) < 0)
 			errx(2, "synthetic: %s", e.msg);
 	} else
 		errx(2, "%s: unknown source: want fashion-mnist, mnist, idx or "

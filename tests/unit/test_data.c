@@ -277,9 +277,9 @@ test_synth(void)
 	struct xf_images a, b, c;
 	struct xf_err e;
 
-	xf_synth(&a, 3, 8, 8, 4, 50, 7, &e);
-	xf_synth(&b, 3, 8, 8, 4, 50, 7, &e);
-	xf_synth(&c, 3, 8, 8, 4, 50, 8, &e);
+	xf_synth(&a, 3, 8, 8, 4, 50, 7, 0, &e);
+	xf_synth(&b, 3, 8, 8, 4, 50, 7, 0, &e);
+	xf_synth(&c, 3, 8, 8, 4, 50, 8, 0, &e);
 	ok(a.n == 50 && memcmp(a.x, b.x, 50 * 192) == 0 &&
 	    memcmp(a.y, b.y, 50) == 0, "synth: the same seed, the same bytes");
 	ok(memcmp(a.x, c.x, 50 * 192) != 0, "synth: another seed, other bytes");
@@ -299,7 +299,7 @@ test_synth(void)
 	xf_images_free(&a);
 	xf_images_free(&b);
 	xf_images_free(&c);
-	ok(xf_synth(&a, 0, 8, 8, 4, 5, 1, &e) < 0, "synth: C = 0 refused (%s)",
+	ok(xf_synth(&a, 0, 8, 8, 4, 5, 1, 0, &e) < 0, "synth: C = 0 refused (%s)",
 	    e.msg);
 }
 
