@@ -374,14 +374,6 @@ conv_col_floats(const struct xf_conv2d_dims *d)
 	return (size_t)d->c * d->kh * d->kw * d->oh * d->ow;
 }
 
-size_t
-xf_conv2d_scratch(const struct xf_conv2d_dims *d)
-{
-	size_t wsize = (size_t)d->oc * d->c * d->kh * d->kw;
-
-	return (size_t)pool.n * conv_col_floats(d) +
-	    XF_NN_PARTS * (wsize + d->oc);
-}
 
 /* col (C*KH*KW, OH*OW) from one image (C, H, W). */
 static void
@@ -495,6 +487,518 @@ bias_relu(float *out, const float *b, int rows, int len, int relu)
 	}
 }
 
+/*
+ * Direct convolution on AVX-512 (stride 1, pad < kernel size): no im2col.
+ * The image is copied once into a zero-padded buffer of rows Wp = W + 2 pw
+ * wide.  Output pixels are indexed on that padded grid, p = oh Wp + ow, so
+ * for a fixed tap (c, kh, kw) the inputs of 32 consecutive p are 32
+ * consecutive floats of the padded buffer at c Hp Wp + kh Wp + kw + p: the
+ * micro-kernel reads its B operand straight from the image.  The KW - 1
+ * columns of each padded row past OW are computed and dropped.
+ *
+ * The input gradient of a stride-1 conv is the same kind of conv of dout
+ * with the weights flipped and C and OC swapped, padded by K - 1 - pad.
+ * The weight gradient is a GEMM dw^T (C KH KW, OC) += X (C KH KW, P) dout^T
+ * (P, OC) over the padded grid, whose row (c, kh, kw) of X is again the
+ * padded image read at an offset; dout^T has zeros in the dropped columns.
+ */
+#define DC_TAPS 64	/* most taps (KH KW) the direct path takes */
+#define DC_CHUNK 256	/* grid pixels per weight-gradient pass, for L1 */
+
+/* A stride-1 conv on a padded grid. */
+struct dconv {
+	int cin, h, w;		/* input (Cin, H, W) */
+	int cout, kh, kw;	/* weights packed (Cout/8, Cin, KH KW, 8) */
+	int ph, pw;		/* padding */
+	int hp, wp;		/* padded input */
+	int oh, ow;		/* output (Cout, OH, OW) */
+};
+
+static void
+dconv_make(struct dconv *g, int cin, int h, int w, int cout, int kh, int kw,
+    int ph, int pw)
+{
+	g->cin = cin;
+	g->h = h;
+	g->w = w;
+	g->cout = cout;
+	g->kh = kh;
+	g->kw = kw;
+	g->ph = ph;
+	g->pw = pw;
+	g->hp = h + 2 * ph;
+	g->wp = w + 2 * pw;
+	g->oh = g->hp - kh + 1;
+	g->ow = g->wp - kw + 1;
+}
+
+/* Floats of a padded image buffer; the tail lets the last 32-pixel tile
+ * of the last channel read past the grid. */
+static size_t
+dconv_padded_floats(const struct dconv *g)
+{
+	return (size_t)g->cin * g->hp * g->wp + g->kw + 32;
+}
+
+static int
+round_up(int x, int to)
+{
+	return (x + to - 1) / to * to;
+}
+
+static int
+conv_is_direct(const struct xf_conv2d_dims *d)
+{
+	pthread_once(&gemm_once, gemm_setup);
+	return gemm_cntx != NULL && d->stride == 1 && d->pad < d->kh &&
+	    d->pad < d->kw && d->kh * d->kw <= DC_TAPS;
+}
+
+/* The two grids of a direct conv: forward, and input gradient. */
+static void
+direct_grids(struct dconv *fwd, struct dconv *bwd,
+    const struct xf_conv2d_dims *d)
+{
+	dconv_make(fwd, d->c, d->h, d->w, d->oc, d->kh, d->kw, d->pad, d->pad);
+	dconv_make(bwd, d->oc, d->oh, d->ow, d->c, d->kh, d->kw,
+	    d->kh - 1 - d->pad, d->kw - 1 - d->pad);
+}
+
+/* Scratch layout of the direct path, in floats. */
+struct direct_scratch {
+	size_t pin, pdout, doutt;	/* per thread */
+	size_t per_thread;
+	size_t wpk, wflip;		/* shared packed weights */
+	size_t partial;			/* per part: dw^T (K8, OC32), db (OC) */
+	size_t total;
+};
+
+static void
+direct_layout(struct direct_scratch *s, const struct xf_conv2d_dims *d)
+{
+	struct dconv f, b;
+	int k = d->c * d->kh * d->kw;
+
+	direct_grids(&f, &b, d);
+	s->pin = dconv_padded_floats(&f);
+	s->pdout = dconv_padded_floats(&b);
+	s->doutt = (size_t)f.oh * f.wp * round_up(d->oc, 32);
+	s->per_thread = s->pin + s->pdout + s->doutt;
+	s->wpk = (size_t)round_up(d->oc, 8) * k;
+	s->wflip = (size_t)round_up(d->c, 8) * d->oc * d->kh * d->kw;
+	s->partial = (size_t)round_up(k, 8) * round_up(d->oc, 32) + d->oc;
+	s->total = pool.n * s->per_thread + s->wpk + s->wflip +
+	    XF_NN_PARTS * s->partial;
+}
+
+/*
+ * Packs w (Cout, Cin, KH, KW) as (Cout/8, Cin, KH KW, 8), Cout padded with
+ * zeros; flip reads w as (Cin, Cout, KH, KW) of the forward conv, turned
+ * 180 degrees, which is the input-gradient conv's weight.
+ */
+static void
+dconv_pack_weights(float *pk, const float *w, int cout, int cin, int taps,
+    int flip)
+{
+	for (int ob = 0; ob < cout; ob += 8)
+		for (int c = 0; c < cin; c++)
+			for (int t = 0; t < taps; t++)
+				for (int i = 0; i < 8; i++) {
+					int o = ob + i;
+					float v = 0.0f;
+
+					if (o < cout)
+						v = flip ? w[((size_t)c * cout + o) *
+						    taps + taps - 1 - t] :
+						    w[((size_t)o * cin + c) * taps + t];
+					*pk++ = v;
+				}
+}
+
+/* The interior of the padded buffer from img (Cin, H, W); the border
+ * stays as it was (zero). */
+static void
+dconv_pad(float *pimg, const float *img, const struct dconv *g)
+{
+	for (int c = 0; c < g->cin; c++)
+		for (int y = 0; y < g->h; y++)
+			memcpy(pimg + ((size_t)c * g->hp + y + g->ph) * g->wp +
+			    g->pw, img + ((size_t)c * g->h + y) * g->w,
+			    g->w * sizeof *img);
+}
+
+/*
+ * tile (8, 32) = wpk (Cin KH KW, 8)^T x, where x row (c, t) is the 32
+ * floats at px + c plane + toff[t].
+ */
+__attribute__((target("avx512f")))
+static void
+uk_direct(float tile[8][32], const float *wpk, const float *px,
+    const int *toff, int taps, int cin, size_t plane)
+{
+	__m512 acc[8][2];
+
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i++)
+		acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+	for (int c = 0; c < cin; c++, px += plane)
+		for (int t = 0; t < taps; t++) {
+			const float *b = px + toff[t];
+			__m512 b0 = _mm512_loadu_ps(b);
+			__m512 b1 = _mm512_loadu_ps(b + 16);
+
+#pragma GCC unroll 8
+			for (int i = 0; i < 8; i++) {
+				__m512 ai = _mm512_set1_ps(wpk[i]);
+
+				acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+				acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+			}
+			wpk += 8;
+		}
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i++) {
+		_mm512_storeu_ps(tile[i], acc[i][0]);
+		_mm512_storeu_ps(tile[i] + 16, acc[i][1]);
+	}
+}
+
+static __mmask16
+mask_first(int n)
+{
+	return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+/*
+ * out (Cout, OH, OW) rows [o0, o0 + m) = tile + b, then ReLU, for the
+ * grid pixels [p0, p0 + 32) that are real outputs.
+ */
+__attribute__((target("avx512f")))
+static void
+dconv_store(float *out, float tile[8][32], const float *b, int relu, int o0,
+    int m, int p0, const struct dconv *g)
+{
+	size_t ohw = (size_t)g->oh * g->ow;
+
+	for (int j = 0; j < 32;) {
+		int p = p0 + j, oh = p / g->wp, ow = p % g->wp;
+		int len = g->wp - ow, valid = g->ow - ow;
+
+		if (oh >= g->oh)
+			break;
+		if (len > 32 - j)
+			len = 32 - j;
+		if (valid > len)
+			valid = len;
+		for (int i = 0; valid > 0 && i < m; i++) {
+			float *dst = out + (o0 + i) * ohw + (size_t)oh * g->ow + ow;
+			__m512 vb = _mm512_set1_ps(b != NULL ? b[o0 + i] : 0.0f);
+
+			for (int q = 0; q < valid; q += 16) {
+				__mmask16 k = mask_first(valid - q);
+				__m512 v = _mm512_maskz_loadu_ps(k,
+				    tile[i] + j + q);
+
+				if (b != NULL)
+					v = _mm512_add_ps(v, vb);
+				if (relu)
+					v = _mm512_max_ps(v, _mm512_setzero_ps());
+				_mm512_mask_storeu_ps(dst + q, k, v);
+			}
+		}
+		j += len;
+	}
+}
+
+/* out (Cout, OH, OW) = conv(the padded image pimg, wpk) + b, ReLU. */
+static void
+dconv_image(float *out, const float *pimg, const float *wpk, const float *b,
+    int relu, const struct dconv *g)
+{
+	size_t plane = (size_t)g->hp * g->wp, kk = (size_t)g->cin * g->kh * g->kw;
+	int taps = g->kh * g->kw, grid = g->oh * g->wp;
+	int toff[DC_TAPS];
+	float tile[8][32];
+
+	for (int t = 0; t < taps; t++)
+		toff[t] = t / g->kw * g->wp + t % g->kw;
+	for (int p0 = 0; p0 < grid; p0 += 32)
+		for (int ob = 0; ob < g->cout; ob += 8) {
+			int m = g->cout - ob < 8 ? g->cout - ob : 8;
+
+			uk_direct(tile, wpk + ob * kk, pimg + p0, toff, taps,
+			    g->cin, plane);
+			dconv_store(out, tile, b, relu, ob, m, p0, g);
+		}
+}
+
+/*
+ * c (8, 32; rows ldc apart) += sum over p < steps of rows[i][p] bt[p][j],
+ * bt rows ldb apart.
+ */
+__attribute__((target("avx512f")))
+static void
+uk_rows(float *c, int ldc, const float *const rows[8], const float *bt,
+    int ldb, int steps)
+{
+	const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+	const float *r4 = rows[4], *r5 = rows[5], *r6 = rows[6], *r7 = rows[7];
+	__m512 acc[8][2];
+
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i++) {
+		acc[i][0] = _mm512_loadu_ps(c + i * ldc);
+		acc[i][1] = _mm512_loadu_ps(c + i * ldc + 16);
+	}
+	for (int p = 0; p < steps; p++, bt += ldb) {
+		__m512 b0 = _mm512_loadu_ps(bt), b1 = _mm512_loadu_ps(bt + 16);
+		__m512 a[8] = { _mm512_set1_ps(r0[p]), _mm512_set1_ps(r1[p]),
+		    _mm512_set1_ps(r2[p]), _mm512_set1_ps(r3[p]),
+		    _mm512_set1_ps(r4[p]), _mm512_set1_ps(r5[p]),
+		    _mm512_set1_ps(r6[p]), _mm512_set1_ps(r7[p]) };
+
+#pragma GCC unroll 8
+		for (int i = 0; i < 8; i++) {
+			acc[i][0] = _mm512_fmadd_ps(a[i], b0, acc[i][0]);
+			acc[i][1] = _mm512_fmadd_ps(a[i], b1, acc[i][1]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i++) {
+		_mm512_storeu_ps(c + i * ldc, acc[i][0]);
+		_mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
+	}
+}
+
+/* Sum of x[0..n) in 16 lanes, then the lanes in a fixed order. */
+__attribute__((target("avx512f")))
+static float
+sum16(const float *x, int n)
+{
+	__m512 s = _mm512_setzero_ps();
+	float lane[16], r = 0.0f;
+	int i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		s = _mm512_add_ps(s, _mm512_loadu_ps(x + i));
+	s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(mask_first(n - i), x + i));
+	_mm512_storeu_ps(lane, s);
+	for (int q = 0; q < 16; q++)
+		r += lane[q];
+	return r;
+}
+
+/*
+ * One image's weight gradient into a part's partial: dwt (K8, OC32) +=
+ * X dout^T, db (OC) += row sums of dout.  pimg is the padded image, doutt
+ * (OH Wp, OC32) scratch.
+ */
+static void
+direct_dw_image(float *dwt, float *db, float *doutt, const float *pimg,
+    const float *dout /* (OC, OH, OW) */, const struct xf_conv2d_dims *d,
+    const struct dconv *g)
+{
+	int ocp = round_up(d->oc, 32), taps = d->kh * d->kw;
+	int k = d->c * taps, grid = g->oh * g->wp;
+	size_t plane = (size_t)g->hp * g->wp, ohw = (size_t)d->oh * d->ow;
+
+	if (db != NULL)
+		for (int o = 0; o < d->oc; o++)
+			db[o] += sum16(dout + o * ohw, (int)ohw);
+	if (dwt == NULL)
+		return;
+	/* dout^T on the grid: zero in the dropped columns and past OC. */
+	for (int p = 0; p < grid; p++) {
+		int oh = p / g->wp, ow = p % g->wp;
+		float *row = doutt + (size_t)p * ocp;
+
+		if (ow >= g->ow) {
+			memset(row, 0, ocp * sizeof *row);
+			continue;
+		}
+		for (int o = 0; o < d->oc; o++)
+			row[o] = dout[o * ohw + (size_t)oh * d->ow + ow];
+		for (int o = d->oc; o < ocp; o++)
+			row[o] = 0.0f;
+	}
+	for (int p0 = 0; p0 < grid; p0 += DC_CHUNK) {
+		int steps = grid - p0 < DC_CHUNK ? grid - p0 : DC_CHUNK;
+
+		for (int kb = 0; kb < k; kb += 8) {
+			const float *rows[8];
+
+			/* Rows past K repeat row K - 1; their sums land in
+			 * the padding of dwt. */
+			for (int i = 0; i < 8; i++) {
+				int r = kb + i < k ? kb + i : k - 1;
+				int c = r / taps, t = r % taps;
+
+				rows[i] = pimg + c * plane + t / d->kw * g->wp +
+				    t % d->kw + p0;
+			}
+			for (int jb = 0; jb < ocp; jb += 32)
+				uk_rows(dwt + (size_t)kb * ocp + jb, ocp, rows,
+				    doutt + (size_t)p0 * ocp + jb, ocp, steps);
+		}
+	}
+}
+
+struct direct_job {
+	float *out, *din, *dw, *db, *scratch;
+	const float *in, *dout, *w, *b;
+	int relu;
+	const struct xf_conv2d_dims *d;
+	struct direct_scratch s;
+	struct dconv fwd, bwd;
+};
+
+static void
+direct_forward_job(void *arg, int tid, int nt)
+{
+	struct direct_job *j = arg;
+	const struct xf_conv2d_dims *d = j->d;
+	float *pin = j->scratch + tid * j->s.per_thread;
+	const float *wpk = j->scratch + pool.n * j->s.per_thread;
+	size_t in_img = (size_t)d->c * d->h * d->w;
+	size_t out_img = (size_t)d->oc * d->oh * d->ow;
+	int p0, p1, i0, i1;
+
+	parts_of(tid, nt, &p0, &p1);
+	i0 = (int)((long)p0 * d->n / XF_NN_PARTS);
+	i1 = (int)((long)p1 * d->n / XF_NN_PARTS);
+	if (i0 >= i1)
+		return;
+	memset(pin, 0, j->s.pin * sizeof *pin);
+	for (int i = i0; i < i1; i++) {
+		dconv_pad(pin, j->in + i * in_img, &j->fwd);
+		dconv_image(j->out + i * out_img, pin, wpk, j->b, j->relu,
+		    &j->fwd);
+	}
+}
+
+static void
+direct_forward(float *out, float *scratch, const float *in, const float *w,
+    const float *b, int relu, const struct xf_conv2d_dims *d)
+{
+	struct direct_job j = { .out = out, .scratch = scratch, .in = in,
+	    .w = w, .b = b, .relu = relu, .d = d };
+
+	direct_layout(&j.s, d);
+	direct_grids(&j.fwd, &j.bwd, d);
+	dconv_pack_weights(scratch + pool.n * j.s.per_thread, w, d->oc, d->c,
+	    d->kh * d->kw, 0);
+	pool_run(direct_forward_job, &j);
+}
+
+static void
+direct_backward_job(void *arg, int tid, int nt)
+{
+	struct direct_job *j = arg;
+	const struct xf_conv2d_dims *d = j->d;
+	float *pin = j->scratch + tid * j->s.per_thread;
+	float *pdout = pin + j->s.pin, *doutt = pdout + j->s.pdout;
+	const float *wflip = j->scratch + pool.n * j->s.per_thread + j->s.wpk;
+	float *partials = j->scratch + pool.n * j->s.per_thread + j->s.wpk +
+	    j->s.wflip;
+	size_t in_img = (size_t)d->c * d->h * d->w;
+	size_t out_img = (size_t)d->oc * d->oh * d->ow;
+	size_t dwt_floats = j->s.partial - d->oc;
+	int p0, p1;
+
+	parts_of(tid, nt, &p0, &p1);
+	memset(pin, 0, (j->s.pin + j->s.pdout) * sizeof *pin);
+	for (int p = p0; p < p1; p++) {
+		float *dwt = partials + p * j->s.partial, *pdb = dwt + dwt_floats;
+		int i0, i1;
+
+		memset(dwt, 0, j->s.partial * sizeof *dwt);
+		part_range(p, d->n, &i0, &i1);
+		for (int i = i0; i < i1; i++) {
+			const float *dout = j->dout + i * out_img;
+
+			if (j->dw != NULL || j->db != NULL) {
+				if (j->dw != NULL)
+					dconv_pad(pin, j->in + i * in_img, &j->fwd);
+				direct_dw_image(j->dw != NULL ? dwt : NULL,
+				    j->db != NULL ? pdb : NULL, doutt, pin,
+				    dout, d, &j->fwd);
+			}
+			if (j->din != NULL) {
+				dconv_pad(pdout, dout, &j->bwd);
+				dconv_image(j->din + i * in_img, pdout, wflip,
+				    NULL, 0, &j->bwd);
+			}
+		}
+	}
+}
+
+/* dw and db += the partials in part order, split over the pool by element. */
+static void
+direct_reduce_job(void *arg, int tid, int nt)
+{
+	struct direct_job *j = arg;
+	const struct xf_conv2d_dims *d = j->d;
+	int k = d->c * d->kh * d->kw, ocp = round_up(d->oc, 32);
+	size_t total = (size_t)d->oc * k + d->oc;
+	size_t e0 = total * tid / nt, e1 = total * (tid + 1) / nt;
+	size_t dwt_floats = j->s.partial - d->oc;
+	const float *partials = j->scratch + pool.n * j->s.per_thread +
+	    j->s.wpk + j->s.wflip;
+
+	for (size_t e = e0; e < e1; e++) {
+		size_t at;
+		float *g, s = 0.0f;
+
+		if (e < (size_t)d->oc * k) {
+			/* dw (OC, K) from dw^T (K8, OC32) */
+			if (j->dw == NULL)
+				continue;
+			g = j->dw + e;
+			at = e % k * ocp + e / k;
+		} else {
+			if (j->db == NULL)
+				continue;
+			g = j->db + (e - (size_t)d->oc * k);
+			at = dwt_floats + (e - (size_t)d->oc * k);
+		}
+		for (int p = 0; p < XF_NN_PARTS; p++)
+			s += partials[p * j->s.partial + at];
+		*g += s;
+	}
+}
+
+static void
+direct_backward(float *din, float *dw, float *db, float *scratch,
+    const float *dout, const float *in, const float *w,
+    const struct xf_conv2d_dims *d)
+{
+	struct direct_job j = { .din = din, .dw = dw, .db = db,
+	    .scratch = scratch, .in = in, .dout = dout, .w = w, .d = d };
+
+	direct_layout(&j.s, d);
+	direct_grids(&j.fwd, &j.bwd, d);
+	if (din != NULL)
+		dconv_pack_weights(scratch + pool.n * j.s.per_thread + j.s.wpk,
+		    w, d->c, d->oc, d->kh * d->kw, 1);
+	pool_run(direct_backward_job, &j);
+	if (dw != NULL || db != NULL)
+		pool_run(direct_reduce_job, &j);
+}
+
+size_t
+xf_conv2d_scratch(const struct xf_conv2d_dims *d)
+{
+	size_t wsize = (size_t)d->oc * d->c * d->kh * d->kw;
+	size_t gemm_path = (size_t)pool.n * conv_col_floats(d) +
+	    XF_NN_PARTS * (wsize + d->oc);
+	struct direct_scratch s;
+
+	if (!conv_is_direct(d))
+		return gemm_path;
+	direct_layout(&s, d);
+	return s.total;
+}
+
 struct conv_job {
 	float *out, *din, *dw, *db, *scratch;
 	const float *in, *dout, *w, *b;
@@ -537,6 +1041,10 @@ xf_conv2d_forward(float *out, float *scratch, const float *in, const float *w,
 	struct conv_job j = { .out = out, .scratch = scratch, .in = in, .w = w,
 	    .b = b, .relu = relu, .d = d };
 
+	if (conv_is_direct(d)) {
+		direct_forward(out, scratch, in, w, b, relu, d);
+		return;
+	}
 	pool_run(conv_forward_job, &j);
 }
 
@@ -634,6 +1142,10 @@ xf_conv2d_backward(float *din, float *dw, float *db, float *scratch,
 	struct conv_job j = { .din = din, .dw = dw, .db = db,
 	    .scratch = scratch, .in = in, .dout = dout, .w = w, .d = d };
 
+	if (conv_is_direct(d)) {
+		direct_backward(din, dw, db, scratch, dout, in, w, d);
+		return;
+	}
 	pool_run(conv_backward_job, &j);
 	if (dw != NULL || db != NULL)
 		pool_run(conv_reduce_job, &j);

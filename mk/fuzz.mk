@@ -34,7 +34,8 @@ tests/fuzz/obj/%.o: lib/%.c $(LIB_HDR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 
 tests/fuzz/fuzz_%.bin: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DXF_LIBFUZZER -fsanitize=fuzzer,$(FUZZ_SAN) \
+	    -o $@ $< \
 	    $(FUZZ_OBJ) $(FUZZ_LIBS)
 
 # The replay drivers use the ordinary compiler, flags and libxf, so under

@@ -138,6 +138,54 @@ def cka(adir, out, names):
     write_tsv(out, ["pair", "module", "cka", "n"], rows)
 
 
+def basins(adir, out, dist_out, names):
+    """Barriers from the interpolation summaries; per-module distances."""
+    rows, dist = [], []
+    for name in names:
+        summ = records(os.path.join(adir, "interp-%s.sum.xfs" % name))[0]
+        rows.append((name, summ["barrier"], summ["barrier_loss"],
+                     summ["error_min"], summ["error_max"]))
+        dist.append((name, "total", summ["dist"]))
+        dist += [(name, k[len("dist_"):], v) for k, v in summ.items()
+                 if k.startswith("dist_")]
+    write_tsv(out, ["pair", "barrier", "barrier_loss", "error_min",
+                    "error_max"], rows)
+    write_tsv(dist_out, ["pair", "module", "total"], dist)
+
+
+def criticality(adir, out):
+    rows = []
+    for kind in ("pt", "rit"):
+        for r in records(os.path.join(adir, "critic-%s.sum.xfs" % kind)):
+            if r["module"] != "network":
+                rows.append((kind, r["module"], r["mu"], r["dist"]))
+    write_tsv(out, ["kind", "module", "mu", "dist"], rows)
+
+
+def landscape(adir, prefix, seed, out):
+    """Liu et al.'s measures for P-T and RI-T: distance from the starting
+    weights at the end of fine-tuning, mean gradient norm over fine-tuning,
+    sharpness along a random filter-normalised direction (mean loss rise at
+    the ends, t = ±1), and the gradient change along the gradient."""
+    v = {}
+    for kind in ("pt", "rit"):
+        log = records("%s-%s-s%s.log.xfs" % (prefix, kind, seed))
+        last = log[-1]
+        d2 = sum(val * val for k, val in last.items() if k.startswith("dist."))
+        v.setdefault("distance", {})[kind] = d2 ** 0.5
+        gn = [r["grad_norm"] for r in log]
+        v.setdefault("grad_norm", {})[kind] = sum(gn) / len(gn)
+        land = records(os.path.join(adir, "land-%s.xfs" % kind))
+        mid = min(land, key=lambda r: abs(r["t"]))["loss"]
+        ends = [r["loss"] for r in land if abs(abs(r["t"]) - 1) < 1e-9]
+        v.setdefault("sharpness", {})[kind] = sum(ends) / len(ends) - mid
+        grad = records(os.path.join(adir, "grad-%s.xfs" % kind))
+        v.setdefault("grad_change", {})[kind] = max(r["grad_change"]
+                                                    for r in grad)
+    write_tsv(out, ["measure", "pt", "rit"],
+              [(k, x["pt"], x["rit"]) for k, x in v.items()])
+
+
 def main(argv):
     study = argv[1]
     if study == "shuffle":
@@ -148,6 +196,12 @@ def main(argv):
         yosinski(*argv[2:4])
     elif study == "mistakes":
         mistakes(*argv[2:4])
+    elif study == "basins":
+        basins(argv[2], argv[3], argv[4], argv[5:])
+    elif study == "criticality":
+        criticality(argv[2], argv[3])
+    elif study == "landscape":
+        landscape(*argv[2:6])
     elif study == "cka":
         cka(argv[2], argv[3], argv[4:])
     else:

@@ -24,7 +24,9 @@ const char *tool_in_name(const char *path);
 const char *tool_out_name(const char *path);
 /* fflush + ferror + fclose on a stdio output (sbase's fshut); exit 1 on error. */
 void tool_fshut(FILE *f, const char *name);
-/* Threads for BLIS and the kernels, from -j ("0" or absent: all cores). */
+/* Threads for BLIS and the kernels, from -j ("0" or absent: all cores).
+ * Also picks BLIS's AVX-512 kernels where the CPU has them: call it before
+ * any BLIS work. */
 int tool_threads(const char *arg);
 
 #endif

@@ -300,7 +300,7 @@ main(int argc, char **argv)
 	struct xf_ckpt from = { 0 };
 	struct xf_err e;
 	const char *jarg = NULL;
-	int ch, settings = 0;
+	int ch, settings = 0, length = 0;
 
 	r.self = xf_prov_argv(argc, argv);
 
@@ -309,7 +309,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'a': o.arch = optarg; break;
 		case 'b': o.batch = (int)tool_int("-b", optarg, 1, 65536); settings++; break;
-		case 'e': o.epochs = (int)tool_int("-e", optarg, 1, 1000000); break;
+		case 'e': o.epochs = (int)tool_int("-e", optarg, 1, 1000000); length++; break;
 		case 'j': jarg = optarg; break;
 		case 'l': o.lr = (float)tool_float("-l", optarg, 0, 1e6); settings++; break;
 		case 'o': o.out = optarg; break;
@@ -328,7 +328,7 @@ main(int argc, char **argv)
 		case O_SAVE_PREFIX: o.save_prefix = optarg; break;
 		case O_SAVE_STEPS: o.save_steps = tool_int("--save-steps", optarg, 1, INT64_MAX); break;
 		case O_SCHEDULE: o.schedule = optarg; settings++; break;
-		case O_STEPS: o.steps = tool_int("--steps", optarg, 1, INT64_MAX); break;
+		case O_STEPS: o.steps = tool_int("--steps", optarg, 1, INT64_MAX); length++; break;
 		case O_VAL: o.val = optarg; break;
 		case O_VAL_EVERY: o.val_every = tool_int("--val-every", optarg, 1, INT32_MAX); break;
 		case O_WD: o.wd = (float)tool_float("--wd", optarg, 0, 1); settings++; break;
@@ -376,6 +376,10 @@ main(int argc, char **argv)
 	struct xf_lr_schedule lr;
 	long per_epoch = (long)((r.train.n + o.batch - 1) / o.batch);
 	r.total = o.steps ? o.steps : per_epoch * o.epochs;
+	/* A resumed run goes on to the length of the run it continues. */
+	const struct xf_meta *saved = xf_ckpt_get(&from, "train.total_steps");
+	if (o.resume && !length && saved != NULL && saved->i > 0)
+		r.total = saved->i;
 	if (xf_lr_parse(&lr, o.schedule, o.lr, r.total, &e) < 0)
 		errx(2, "--schedule %s: %s", o.schedule, e.msg);
 	if (xf_trainer_init(&r.t, r.m, r.opt, &r.train, o.batch, o.seed, &lr,

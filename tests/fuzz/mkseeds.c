@@ -205,8 +205,11 @@ tar_of(const char *name, const struct member *m, int n, int gzip)
 	size_t used = 0;
 
 	archive_write_set_format_pax_restricted(a);
-	if (gzip)
+	if (gzip) {
 		archive_write_add_filter_gzip(a);
+		/* No mtime in the gzip header: the same bytes every run. */
+		archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
+	}
 	archive_write_set_bytes_in_last_block(a, 1);
 	archive_write_open_memory(a, out, sizeof out, &used);
 	for (int i = 0; i < n; i++) {
@@ -295,6 +298,16 @@ ckpts(void)
 		{ "fc1.bias", b1, sizeof b1, 0, 0 },
 	};
 	tar_of("pax.tar", good, 3, 0);
+	/* A bare manifest: fuzz_ckpt wraps it in a tar (see there). */
+	put("ckpt", "manifest-mlp.msgpack", man, ml);
+	{
+		size_t cl;
+		snprintf(path, sizeof path, "%s/ckpt/cnn.tar", dir);
+		char *cnn = slurp(path, &cl);
+		put("ckpt", "manifest-cnn.msgpack", cnn + 512,
+		    strtoul(cnn + 124, NULL, 8));
+		free(cnn);
+	}
 	tar_of("hostile-gzip.tar", good, 3, 1);
 	struct member wrong[] = { good[0], { "fc1.weight", w1, 20, 0, 0 }, good[2] };
 	tar_of("hostile-wrong-size.tar", wrong, 3, 0);

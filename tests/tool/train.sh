@@ -7,6 +7,7 @@
 # Run by `make check` with bin/ on PATH; alone: PATH=bin:$PATH sh tests/tool/train.sh
 
 set -u
+top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xf-train-test.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
@@ -107,6 +108,7 @@ while IFS='|' read -r want text args; do
 done <<'EOF'
 1|xf-train: rgb.xfs: m.tar: images are 3x8x8, the model takes 1x28x28|--init m.tar rgb.xfs
 1|xf-train: rgb.xfs: images are 3x8x8|-a mlp --val rgb.xfs d.xfs
+1|xf-train: d.xfs: data has 10 classes, the model's head has 3|-a mlp --val d.xfs b.xfs
 1|xf-train: trunc.tar: |--init trunc.tar d.xfs
 1|xf-train: trunc-p.tar: |--init trunc-p.tar d.xfs
 1|xf-train: junk.tar: |--init junk.tar d.xfs
@@ -222,6 +224,11 @@ got=$(xf-cat log.xfs | awk -F'\t' 'NR > 1 { printf "%s,", $1 }')
 check "log: steps 3,6,7,9,12,14 (got $got)" test "$got" = "3,6,7,9,12,14,"
 got=$(xf-cat log.xfs | awk -F'\t' 'NR > 1 && $14 != "" { printf "%s,", $1 }')
 check "log: val_acc at epoch ends only (got $got)" test "$got" = "7,14,"
+xf-train -a mlp -b 16 --steps 10 --val b.xfs --val-every 4 --log-every 100 \
+    --log log2.xfs -o /dev/null d.xfs
+got=$(xf-cat log2.xfs | awk -F'\t' 'NR > 1 && $14 != "" { printf "%s,", $1 }')
+check "log: --val-every 4: val at 4, 7 (epoch end), 8, 10 (last) (got $got)" \
+    test "$got" = "4,7,8,10,"
 if xf-cat --header log.xfs | grep -q '"kind":"log".*xf-train -a mlp'; then
 	ok "log: header kind log, command line in provenance"
 else not_ok "log: header kind log, command line in provenance"; fi
@@ -255,5 +262,18 @@ expect_err "NaN: exit 1, one line naming the step" 1 "step 3 (epoch 1): loss is 
 check "NaN: the existing -o file is untouched" test "$(md5 <keep-out.tar)" = "$before"
 got=$(xf-cat nan.xfs | awk -F'\t' 'NR > 1 { printf "%s,", $1 }')
 check "NaN: the log keeps steps 1,2 (got $got)" test "$got" = "1,2,"
+
+# ---- the man page's SYNOPSIS is usage() ----
+page=$top/man/man1/xf-train.1
+if command -v mandoc >/dev/null 2>&1 && [ -r "$page" ]; then
+	syn=$(mandoc -Tascii "$page" | col -b | awk '/^SYNOPSIS/ { f = 1; next }
+	    /^[A-Z]/ { f = 0 } f' | tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
+	use=$(xf-train --nosuch 2>&1 | sed -n '/^usage: /,$p' | sed 's/^usage: //' |
+	    tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
+	if [ "$syn" = "$use" ]; then ok "xf-train(1) SYNOPSIS is the usage"
+	else not_ok "xf-train(1) SYNOPSIS is the usage" "man:   $syn" "usage: $use"; fi
+else
+	n=$((n + 1)); echo "ok $n # skip no mandoc or no man page"
+fi
 
 echo "1..$n"

@@ -196,9 +196,7 @@ main(void)
 	ok(same_err && worst < 1e-6, "batches of 64: same errors, losses "
 	    "within %.3g", worst);
 	opt.seed = 1;
-	int rc = xf_critic_module(m, init, &d, 1, &opt, ref_error, cells2, &res2, &e);
-	if (rc < 0) printf("# %s\n", e.msg);
-	printf("# %.17g %.17g\n", cells[20].loss, cells2[20].loss);
+	xf_critic_module(m, init, &d, 1, &opt, ref_error, cells2, &res2, &e);
 	ok(memcmp(cells, cells2, opt.n_alpha * opt.n_sigma * sizeof *cells) !=
 	    0, "another seed, other draws");
 
