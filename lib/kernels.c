@@ -1307,11 +1307,54 @@ xf_linear_backward_ref(float *din, float *dw, float *db, const float *dout,
 }
 
 /*
- * ReLU
+ * ReLU.  The AVX-512 loops give the same bytes as the plain ones: max(x, 0)
+ * takes the second operand for NaN, as x > 0 ? x : 0 does.
  */
+static int
+have_avx512(void)
+{
+	pthread_once(&gemm_once, gemm_setup);
+	return gemm_cntx != NULL;
+}
+
+__attribute__((target("avx512f")))
+static void
+relu_forward_avx512(float *out, const float *in, size_t count)
+{
+	__m512 zero = _mm512_setzero_ps();
+
+	for (size_t i = 0; i < count; i += 16) {
+		__mmask16 k = mask_first(count - i < 16 ? (int)(count - i) : 16);
+
+		_mm512_mask_storeu_ps(out + i, k,
+		    _mm512_max_ps(_mm512_maskz_loadu_ps(k, in + i), zero));
+	}
+}
+
+__attribute__((target("avx512f")))
+static void
+relu_backward_avx512(float *din, const float *dout, const float *out,
+    size_t count)
+{
+	__m512 zero = _mm512_setzero_ps();
+
+	for (size_t i = 0; i < count; i += 16) {
+		__mmask16 k = mask_first(count - i < 16 ? (int)(count - i) : 16);
+		__mmask16 pos = _mm512_mask_cmp_ps_mask(k,
+		    _mm512_maskz_loadu_ps(k, out + i), zero, _CMP_GT_OQ);
+
+		_mm512_mask_storeu_ps(din + i, k,
+		    _mm512_maskz_loadu_ps(pos, dout + i));
+	}
+}
+
 void
 xf_relu_forward(float *out, const float *in, size_t count)
 {
+	if (have_avx512()) {
+		relu_forward_avx512(out, in, count);
+		return;
+	}
 	for (size_t i = 0; i < count; i++)
 		out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
@@ -1320,18 +1363,139 @@ void
 xf_relu_backward(float *din, const float *dout, const float *out,
     size_t count)
 {
+	if (have_avx512()) {
+		relu_backward_avx512(din, dout, out, count);
+		return;
+	}
 	for (size_t i = 0; i < count; i++)
 		din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
 /*
- * 2x2 max pool, stride 2
+ * 2x2 max pool, stride 2.  The AVX-512 versions split each input row into
+ * its even and odd columns and keep the _ref's order of comparisons (a
+ * later element wins only when strictly greater; forward starts from -inf,
+ * so it skips NaN), so they give the same bytes.
  */
+__attribute__((target("avx512f")))
+static void
+maxpool_forward_avx512(float *out, const float *in, int n, int c, int h,
+    int w)
+{
+	int oh = h / 2, ow = w / 2;
+	__m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12,
+	    10, 8, 6, 4, 2, 0);
+	__m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+
+	for (size_t p = 0; p < (size_t)n * c; p++) {
+		const float *src = in + p * h * w;
+		float *dst = out + p * oh * ow;
+
+		for (int y = 0; y < oh; y++) {
+			const float *r0 = src + 2 * y * w, *r1 = r0 + w;
+
+			for (int x = 0; x < ow; x += 16) {
+				int m = ow - x < 16 ? ow - x : 16;
+				__mmask16 klo = mask_first(2 * m), khi =
+				    mask_first(2 * m > 16 ? 2 * m - 16 : 0);
+				__m512 a0 = _mm512_maskz_loadu_ps(klo, r0 + 2 * x);
+				__m512 a1 = _mm512_maskz_loadu_ps(khi, r0 + 2 * x + 16);
+				__m512 b0 = _mm512_maskz_loadu_ps(klo, r1 + 2 * x);
+				__m512 b1 = _mm512_maskz_loadu_ps(khi, r1 + 2 * x + 16);
+				__m512 v = _mm512_set1_ps(-INFINITY);
+
+				/* max_ps(x, v) is x > v ? x : v, the _ref's step. */
+				v = _mm512_max_ps(_mm512_permutex2var_ps(a0, even, a1), v);
+				v = _mm512_max_ps(_mm512_permutex2var_ps(a0, odd, a1), v);
+				v = _mm512_max_ps(_mm512_permutex2var_ps(b0, even, b1), v);
+				v = _mm512_max_ps(_mm512_permutex2var_ps(b0, odd, b1), v);
+				_mm512_mask_storeu_ps(dst + y * ow + x, mask_first(m), v);
+			}
+		}
+	}
+}
+
+__attribute__((target("avx512f")))
+static void
+maxpool_backward_avx512(float *din, const float *dout, const float *in, int n,
+    int c, int h, int w)
+{
+	int oh = h / 2, ow = w / 2;
+	__m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12,
+	    10, 8, 6, 4, 2, 0);
+	__m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+	/* Interleave lanes 0-7 (lo) or 8-15 (hi) of an even and an odd
+	 * vector back into one row. */
+	__m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2,
+	    17, 1, 16, 0);
+	__m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+
+	for (size_t p = 0; p < (size_t)n * c; p++) {
+		const float *src = in + p * h * w;
+		const float *g = dout + p * oh * ow;
+		float *dst = din + p * h * w;
+
+		/* An odd last row or column is never a window's maximum. */
+		if (h % 2 != 0)
+			memset(dst + (size_t)(h - 1) * w, 0, w * sizeof *dst);
+		for (int y = 0; y < oh; y++) {
+			const float *r0 = src + 2 * y * w, *r1 = r0 + w;
+			float *d0 = dst + 2 * y * w, *d1 = d0 + w;
+
+			if (w % 2 != 0)
+				d0[w - 1] = d1[w - 1] = 0.0f;
+			for (int x = 0; x < ow; x += 16) {
+				int m = ow - x < 16 ? ow - x : 16;
+				__mmask16 klo = mask_first(2 * m), khi =
+				    mask_first(2 * m > 16 ? 2 * m - 16 : 0);
+				__m512 a0 = _mm512_maskz_loadu_ps(klo, r0 + 2 * x);
+				__m512 a1 = _mm512_maskz_loadu_ps(khi, r0 + 2 * x + 16);
+				__m512 b0 = _mm512_maskz_loadu_ps(klo, r1 + 2 * x);
+				__m512 b1 = _mm512_maskz_loadu_ps(khi, r1 + 2 * x + 16);
+				__m512 v[4] = {
+					_mm512_permutex2var_ps(a0, even, a1),
+					_mm512_permutex2var_ps(a0, odd, a1),
+					_mm512_permutex2var_ps(b0, even, b1),
+					_mm512_permutex2var_ps(b0, odd, b1),
+				};
+				__m512 best = v[0], gv = _mm512_maskz_loadu_ps(
+				    mask_first(m), g + y * ow + x);
+				__mmask16 win[4], taken;
+
+				for (int q = 1; q < 4; q++) {
+					win[q] = _mm512_cmp_ps_mask(v[q], best,
+					    _CMP_GT_OQ);
+					best = _mm512_mask_mov_ps(best, win[q], v[q]);
+				}
+				/* The last window that won is the first max. */
+				win[2] = win[2] & ~win[3];
+				win[1] = win[1] & ~(win[2] | win[3]);
+				taken = win[1] | win[2] | win[3];
+				win[0] = (__mmask16)~taken;
+				for (int q = 0; q < 4; q++)
+					v[q] = _mm512_maskz_mov_ps(win[q], gv);
+				_mm512_mask_storeu_ps(d0 + 2 * x, klo,
+				    _mm512_permutex2var_ps(v[0], lo, v[1]));
+				_mm512_mask_storeu_ps(d0 + 2 * x + 16, khi,
+				    _mm512_permutex2var_ps(v[0], hi, v[1]));
+				_mm512_mask_storeu_ps(d1 + 2 * x, klo,
+				    _mm512_permutex2var_ps(v[2], lo, v[3]));
+				_mm512_mask_storeu_ps(d1 + 2 * x + 16, khi,
+				    _mm512_permutex2var_ps(v[2], hi, v[3]));
+			}
+		}
+	}
+}
+
 void
 xf_maxpool_forward(float *out, const float *in, int n, int c, int h, int w)
 {
 	int oh = h / 2, ow = w / 2;
 
+	if (have_avx512()) {
+		maxpool_forward_avx512(out, in, n, c, h, w);
+		return;
+	}
 	for (size_t p = 0; p < (size_t)n * c; p++) {
 		const float *src = in + p * h * w;
 		float *dst = out + p * oh * ow;
@@ -1341,10 +1505,11 @@ xf_maxpool_forward(float *out, const float *in, int n, int c, int h, int w)
 
 			for (int x = 0; x < ow; x++) {
 				/* Comparisons, not fmaxf: no libm call per
-				 * element, and NaN handling as in the _ref. */
+				 * element, and NaN skipped as in the _ref. */
 				float a = r0[2 * x], b = r0[2 * x + 1];
 				float c2 = r1[2 * x], d2 = r1[2 * x + 1];
 
+				a = a > -INFINITY ? a : -INFINITY;
 				a = b > a ? b : a;
 				a = c2 > a ? c2 : a;
 				dst[y * ow + x] = d2 > a ? d2 : a;
@@ -1359,6 +1524,10 @@ xf_maxpool_backward(float *din, const float *dout, const float *in, int n,
 {
 	int oh = h / 2, ow = w / 2;
 
+	if (have_avx512()) {
+		maxpool_backward_avx512(din, dout, in, n, c, h, w);
+		return;
+	}
 	memset(din, 0, (size_t)n * c * h * w * sizeof *din);
 	for (size_t p = 0; p < (size_t)n * c; p++) {
 		const float *src = in + p * h * w;

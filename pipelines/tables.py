@@ -69,6 +69,16 @@ def shuffle(rundir, fraction, out, curves_out):
     curves.sort(key=lambda r: (-r[0], r[1], r[2], r[3]))
     write_tsv(out, ["b", "kind", "seed", "acc", "loss", "speed_steps"], rows)
     write_tsv(curves_out, ["b", "kind", "seed", "step", "val_acc"], curves)
+    mean = []
+    for b in sorted({r[0] for r in rows}, reverse=True):
+        row = [b]
+        for kind in ("pt", "rit"):
+            accs = [r[3] for r in rows if r[0] == b and r[1] == kind]
+            m = sum(accs) / len(accs)
+            row += [m, min(accs), max(accs)]
+        mean.append(row)
+    write_tsv(out.replace(".tsv", "-mean.tsv"), ["b", "pt", "pt_min", "pt_max",
+              "rit", "rit_min", "rit_max"], mean)
 
 
 def checkpoints(rundir, predir, src_test, out):
@@ -110,22 +120,28 @@ def yosinski(rundir, out):
         rows.append((kind, n, seed, records(path)[0]["acc"]))
     rows.sort()
     write_tsv(out, ["kind", "n", "seed", "acc"], rows)
-
-
-def pair_name(a, b):
-    """ptpt, ritrit, ptrit or ppt from two checkpoint paths."""
-    kind = lambda p: ("p" if os.path.basename(p) == "p.tar" else
-                      "rit" if "-rit-" in p else "pt")
-    return kind(a) + kind(b)
+    kinds = ["AnB", "BnB", "AnB+", "BnB+", "rand", "dis"]
+    ns = sorted({r[1] for r in rows if r[1] > 0})
+    base = [r[3] for r in rows if r[0] == "baseB"]
+    wide = []
+    for n in ns:
+        row = [n, sum(base) / len(base) if base else float("nan")]
+        for k in kinds:
+            accs = [r[3] for r in rows if r[0] == k and r[1] == n]
+            row.append(sum(accs) / len(accs) if accs else float("nan"))
+        wide.append(row)
+    write_tsv(out.replace(".tsv", "-wide.tsv"), ["n", "baseB"] + kinds, wide)
 
 
 def mistakes(pairs, out):
+    """The pairs of xf-eval -m pt1 -m pt2 -m rit1 -m rit2 --pairs, which come
+    in the order (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)."""
+    recs = records(pairs)
     rows = []
-    for r in records(pairs):
-        name = pair_name(r["a"], r["b"])
-        if name in ("ptpt", "ritrit", "ptrit"):
-            rows.append((name, r["n"], r["both_right"], r["both_wrong"],
-                         r["same_wrong"], r["only_a_wrong"], r["only_b_wrong"]))
+    for name, k in (("ptpt", 0), ("ritrit", 5), ("ptrit", 1)):
+        r = recs[k]
+        rows.append((name, r["n"], r["both_right"], r["both_wrong"],
+                     r["same_wrong"], r["only_a_wrong"], r["only_b_wrong"]))
     write_tsv(out, ["pair", "n", "both_right", "both_wrong", "same_wrong",
                     "only_a_wrong", "only_b_wrong"], rows)
 
@@ -136,6 +152,13 @@ def cka(adir, out, names):
         for r in records(os.path.join(adir, "cka-%s.xfs" % name)):
             rows.append((name, r["a"], r["cka"], r["n"]))
     write_tsv(out, ["pair", "module", "cka", "n"], rows)
+    modules = []
+    for r in rows:
+        if r[1] not in modules:
+            modules.append(r[1])
+    wide = [[m] + [next((r[2] for r in rows if r[0] == p and r[1] == m),
+                        float("nan")) for p in names] for m in modules]
+    write_tsv(out.replace(".tsv", "-wide.tsv"), ["module"] + names, wide)
 
 
 def basins(adir, out, dist_out, names):

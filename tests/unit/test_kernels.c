@@ -302,6 +302,49 @@ test_pool_relu(int n, int c, int h, int w)
 }
 
 /*
+ * Max pool and ReLU on inputs full of ties (ReLU zeros, small integers) and
+ * a few NaNs: the fast kernels must pick the same element as the _ref,
+ * byte for byte.
+ */
+static void
+test_pool_ties(int n, int c, int h, int w)
+{
+	size_t ni = (size_t)n * c * h * w, no = (size_t)n * c * (h / 2) * (w / 2);
+	float *in = randn(ni, 2), *out = calloc(no, 4), *ref = calloc(no, 4);
+	float *dout = randn(no, 1), *din = randn(ni, 1), *rdin = randn(ni, 1);
+	float *r = malloc(ni * 4), *rr = malloc(ni * 4), *g = randn(ni, 1);
+	int same = 1;
+
+	for (size_t i = 0; i < ni; i++) {
+		in[i] = in[i] > 0.0f ? (float)(int)in[i] : 0.0f;
+		if (i % 97 == 5)
+			in[i] = NAN;
+	}
+	xf_maxpool_forward(out, in, n, c, h, w);
+	xf_maxpool_forward_ref(ref, in, n, c, h, w);
+	ok(memcmp(out, ref, no * 4) == 0, "maxpool %dx%d with ties and NaN: "
+	    "forward equals ref", h, w);
+	xf_maxpool_backward(din, dout, in, n, c, h, w);
+	xf_maxpool_backward_ref(rdin, dout, in, n, c, h, w);
+	ok(memcmp(din, rdin, ni * 4) == 0, "maxpool %dx%d with ties and NaN: "
+	    "backward equals ref", h, w);
+	in[0] = -0.0f;
+	xf_relu_forward(r, in, ni);
+	for (size_t i = 0; i < ni; i++)
+		rr[i] = in[i] > 0.0f ? in[i] : 0.0f;
+	same = memcmp(r, rr, ni * 4) == 0;
+	xf_relu_backward(r, g, in, ni);
+	for (size_t i = 0; i < ni; i++)
+		rr[i] = in[i] > 0.0f ? g[i] : 0.0f;
+	ok(same && memcmp(r, rr, ni * 4) == 0, "relu %zu with NaN and -0: "
+	    "forward and backward exact", ni);
+	xf_relu_backward(g, g, in, ni);
+	ok(memcmp(g, rr, ni * 4) == 0, "relu: backward in place");
+	free(in); free(out); free(ref); free(dout); free(din); free(rdin);
+	free(r); free(rr); free(g);
+}
+
+/*
  * Batch norm
  */
 struct bn_ctx {
@@ -492,6 +535,9 @@ main(void)
 	test_linear(3, 9, 300, 0);
 	test_pool_relu(2, 3, 6, 6);
 	test_pool_relu(2, 2, 7, 5);
+	test_pool_ties(3, 4, 28, 28);
+	test_pool_ties(2, 3, 37, 41);
+	test_pool_ties(1, 1, 3, 67);
 	test_bn(4, 3, 5, 0);
 	test_bn(16, 40, 49, 1);
 	test_bn(5, 2, 1, 0);
