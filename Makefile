@@ -63,7 +63,13 @@ include mk/deps.mk
 include mk/check.mk
 -include mk/fuzz.mk
 -include mk/bench.mk
--include pipelines/pipelines.mk
+
+# The main job: the quick-scale experiments on real data and the report
+# (pipelines/README.md); make paper for the full scale.
+demo: all
+	$(MAKE) -C pipelines demo
+paper: all
+	$(MAKE) -C pipelines paper
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -78,4 +84,4 @@ clean:
 
 FORCE:
 
-.PHONY: all install clean FORCE
+.PHONY: all install clean demo paper FORCE

@@ -1597,6 +1597,141 @@ xf_maxpool_backward_ref(float *din, const float *dout, const float *in,
 }
 
 /*
+ * Batch-norm row loops.  The sums stay in double, as in the _ref; on
+ * AVX-512 they run in 16 double lanes added up in a fixed order at the end,
+ * so the result does not depend on the thread count.
+ */
+struct bn_sums {
+	double s, ss;		/* sum of a, sum of a b */
+};
+
+__attribute__((target("avx512f")))
+static double
+hsum_pd(__m512d a, __m512d b)
+{
+	double lane[8], r = 0.0;
+
+	_mm512_storeu_pd(lane, _mm512_add_pd(a, b));
+	for (int q = 0; q < 8; q++)
+		r += lane[q];
+	return r;
+}
+
+/* s += sum x; with g, also ss += sum g (x - mean) and s sums g instead. */
+__attribute__((target("avx512f")))
+static void
+bn_sums_avx512(struct bn_sums *r, const float *x, const float *g, int n,
+    int rows, size_t stride, float mean)
+{
+	__m512d s0 = _mm512_setzero_pd(), s1 = s0, t0 = s0, t1 = s0;
+	__m512 vm = _mm512_set1_ps(mean);
+
+	for (int i = 0; i < rows; i++) {
+		const float *xi = x + i * stride, *gi = g != NULL ? g + i * stride :
+		    NULL;
+
+		for (int q = 0; q < n; q += 16) {
+			__mmask16 k = mask_first(n - q);
+			__m512 v = _mm512_maskz_loadu_ps(k, xi + q);
+			__m512d lo, hi;
+
+			if (gi == NULL) {
+				s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(
+				    _mm512_castps512_ps256(v)));
+				s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(
+				    _mm256_castpd_ps(_mm512_extractf64x4_pd(
+				    _mm512_castps_pd(v), 1))));
+				continue;
+			}
+			__m512 gv = _mm512_maskz_loadu_ps(k, gi + q);
+			__m512 dx = _mm512_sub_ps(v, vm);
+
+			lo = _mm512_cvtps_pd(_mm512_castps512_ps256(gv));
+			hi = _mm512_cvtps_pd(_mm256_castpd_ps(
+			    _mm512_extractf64x4_pd(_mm512_castps_pd(gv), 1)));
+			s0 = _mm512_add_pd(s0, lo);
+			s1 = _mm512_add_pd(s1, hi);
+			t0 = _mm512_fmadd_pd(lo, _mm512_cvtps_pd(
+			    _mm512_castps512_ps256(dx)), t0);
+			t1 = _mm512_fmadd_pd(hi, _mm512_cvtps_pd(
+			    _mm256_castpd_ps(_mm512_extractf64x4_pd(
+			    _mm512_castps_pd(dx), 1))), t1);
+		}
+	}
+	r->s = hsum_pd(s0, s1);
+	r->ss = hsum_pd(t0, t1);
+}
+
+/* Sum of (x - mean)^2 in double, the difference taken in float. */
+__attribute__((target("avx512f")))
+static double
+bn_sumsq_avx512(const float *x, int n, int rows, size_t stride, float mean)
+{
+	__m512d t0 = _mm512_setzero_pd(), t1 = t0;
+	__m512 vm = _mm512_set1_ps(mean);
+
+	for (int i = 0; i < rows; i++) {
+		const float *xi = x + i * stride;
+
+		for (int q = 0; q < n; q += 16) {
+			__mmask16 k = mask_first(n - q);
+			__m512 dx = _mm512_maskz_sub_ps(k,
+			    _mm512_maskz_loadu_ps(k, xi + q), vm);
+			__m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(dx));
+			__m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(
+			    _mm512_extractf64x4_pd(_mm512_castps_pd(dx), 1)));
+
+			t0 = _mm512_fmadd_pd(lo, lo, t0);
+			t1 = _mm512_fmadd_pd(hi, hi, t1);
+		}
+	}
+	return hsum_pd(t0, t1);
+}
+
+/* y = x scale + shift, then ReLU, over rows rows of n. */
+__attribute__((target("avx512f")))
+static void
+bn_affine_avx512(float *y, const float *x, int n, int rows, size_t stride,
+    float scale, float shift, int relu)
+{
+	__m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift);
+
+	for (int i = 0; i < rows; i++)
+		for (int q = 0; q < n; q += 16) {
+			__mmask16 k = mask_first(n - q);
+			__m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k,
+			    x + i * stride + q), vs, vt);
+
+			if (relu)
+				v = _mm512_max_ps(v, _mm512_setzero_ps());
+			_mm512_mask_storeu_ps(y + i * stride + q, k, v);
+		}
+}
+
+/* dx = scale (g - k1 - (x - mean) k2). */
+__attribute__((target("avx512f")))
+static void
+bn_dx_avx512(float *dx, const float *g, const float *x, int n, int rows,
+    size_t stride, float mean, float scale, float k1, float k2)
+{
+	__m512 vm = _mm512_set1_ps(mean), vs = _mm512_set1_ps(scale);
+	__m512 v1 = _mm512_set1_ps(k1), v2 = _mm512_set1_ps(k2);
+
+	for (int i = 0; i < rows; i++)
+		for (int q = 0; q < n; q += 16) {
+			size_t at = i * stride + q;
+			__mmask16 k = mask_first(n - q);
+			__m512 xh = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + at),
+			    vm);
+			__m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, g + at),
+			    v1);
+
+			v = _mm512_mul_ps(vs, _mm512_fnmadd_ps(xh, v2, v));
+			_mm512_mask_storeu_ps(dx + at, k, v);
+		}
+}
+
+/*
  * Batch norm.  Split over the pool by channel, so every sum runs in one
  * thread in a fixed order.
  */
@@ -1612,27 +1747,37 @@ bn_train_job(void *arg, int tid, int nt)
 	struct bn_job *j = arg;
 	size_t plane = (size_t)j->c * j->hw;
 	double count = (double)j->n * j->hw;
+	int avx512 = have_avx512();
 
 	for (int ch = j->c * tid / nt; ch < j->c * (tid + 1) / nt; ch++) {
+		const float *xc = j->in + (size_t)ch * j->hw;
 		double s = 0.0, ss = 0.0, var;
 		float mean, rstd, scale, shift;
+		struct bn_sums r;
 
-		for (int i = 0; i < j->n; i++) {
-			const float *x = j->in + i * plane + (size_t)ch * j->hw;
+		if (avx512) {
+			bn_sums_avx512(&r, xc, NULL, j->hw, j->n, plane, 0.0f);
+			s = r.s;
+		} else
+			for (int i = 0; i < j->n; i++) {
+				const float *x = xc + i * plane;
 
-			for (int q = 0; q < j->hw; q++)
-				s += x[q];
-		}
-		mean = (float)(s / count);
-		for (int i = 0; i < j->n; i++) {
-			const float *x = j->in + i * plane + (size_t)ch * j->hw;
-
-			for (int q = 0; q < j->hw; q++) {
-				double dx = x[q] - mean;
-
-				ss += dx * dx;
+				for (int q = 0; q < j->hw; q++)
+					s += x[q];
 			}
-		}
+		mean = (float)(s / count);
+		if (avx512)
+			ss = bn_sumsq_avx512(xc, j->hw, j->n, plane, mean);
+		else
+			for (int i = 0; i < j->n; i++) {
+				const float *x = xc + i * plane;
+
+				for (int q = 0; q < j->hw; q++) {
+					double dx = x[q] - mean;
+
+					ss += dx * dx;
+				}
+			}
 		var = ss / count;
 		rstd = (float)(1.0 / sqrt(var + XF_BN_EPS));
 		j->mean[ch] = mean;
@@ -1643,6 +1788,11 @@ bn_train_job(void *arg, int tid, int nt)
 		    XF_BN_MOMENTUM * (float)(count > 1 ? ss / (count - 1) : var);
 		scale = j->w[ch] * rstd;
 		shift = j->b[ch] - mean * scale;
+		if (avx512) {
+			bn_affine_avx512(j->out + (size_t)ch * j->hw, xc, j->hw,
+			    j->n, plane, scale, shift, j->relu);
+			continue;
+		}
 		for (int i = 0; i < j->n; i++) {
 			const float *x = j->in + i * plane + (size_t)ch * j->hw;
 			float *y = j->out + i * plane + (size_t)ch * j->hw;
@@ -1679,6 +1829,12 @@ bn_eval_job(void *arg, int tid, int nt)
 		float scale = j->w[ch] * rstd;
 		float shift = j->b[ch] - j->cmean[ch] * scale;
 
+		if (have_avx512()) {
+			bn_affine_avx512(j->out + (size_t)ch * j->hw,
+			    j->in + (size_t)ch * j->hw, j->hw, j->n, plane, scale,
+			    shift, j->relu);
+			continue;
+		}
 		for (int i = 0; i < j->n; i++) {
 			const float *x = j->in + i * plane + (size_t)ch * j->hw;
 			float *y = j->out + i * plane + (size_t)ch * j->hw;
@@ -1711,21 +1867,31 @@ bn_backward_job(void *arg, int tid, int nt)
 	struct bn_job *j = arg;
 	size_t plane = (size_t)j->c * j->hw;
 	double count = (double)j->n * j->hw;
+	int avx512 = have_avx512();
 
 	for (int ch = j->c * tid / nt; ch < j->c * (tid + 1) / nt; ch++) {
 		float mean = j->cmean[ch], rstd = j->crstd[ch];
 		double sg = 0.0, sgx = 0.0;
 		float k1, k2, scale;
+		struct bn_sums r;
 
-		for (int i = 0; i < j->n; i++) {
-			const float *x = j->in + i * plane + (size_t)ch * j->hw;
-			const float *g = j->dout + i * plane + (size_t)ch * j->hw;
+		if (avx512) {
+			bn_sums_avx512(&r, j->in + (size_t)ch * j->hw,
+			    j->dout + (size_t)ch * j->hw, j->hw, j->n, plane, mean);
+			sg = r.s;
+			sgx = r.ss;
+		} else
+			for (int i = 0; i < j->n; i++) {
+				const float *x = j->in + i * plane +
+				    (size_t)ch * j->hw;
+				const float *g = j->dout + i * plane +
+				    (size_t)ch * j->hw;
 
-			for (int q = 0; q < j->hw; q++) {
-				sg += g[q];
-				sgx += (double)g[q] * (x[q] - mean);
+				for (int q = 0; q < j->hw; q++) {
+					sg += g[q];
+					sgx += (double)g[q] * (x[q] - mean);
+				}
 			}
-		}
 		if (j->dw != NULL)
 			j->dw[ch] += (float)(sgx * rstd);
 		if (j->db != NULL)
@@ -1736,6 +1902,12 @@ bn_backward_job(void *arg, int tid, int nt)
 		scale = j->w[ch] * rstd;
 		k1 = (float)(sg / count);
 		k2 = (float)(sgx * rstd * rstd / count);
+		if (avx512) {
+			bn_dx_avx512(j->din + (size_t)ch * j->hw,
+			    j->dout + (size_t)ch * j->hw, j->in + (size_t)ch * j->hw,
+			    j->hw, j->n, plane, mean, scale, k1, k2);
+			continue;
+		}
 		for (int i = 0; i < j->n; i++) {
 			const float *x = j->in + i * plane + (size_t)ch * j->hw;
 			const float *g = j->dout + i * plane + (size_t)ch * j->hw;
