@@ -701,7 +701,8 @@ add_member(struct archive *a, const char *name, const void *p, size_t n,
 	archive_entry_set_mtime(e, 0, 0);
 	if (archive_write_header(a, e) != ARCHIVE_OK ||
 	    archive_write_data(a, p, n) != (la_ssize_t)n)
-		r = xf_errf(err, "member %s: %s", name, archive_error_string(a));
+		r = xf_errf(err, "member %s: %s", name, archive_errno(a) > 0 ?
+		    strerror(archive_errno(a)) : archive_error_string(a));
 	archive_entry_free(e);
 	return r;
 }
@@ -728,7 +729,8 @@ write_fd(int fd, const struct xf_ckpt *c, struct xf_err *err)
 		r = add_member(a, c->tensors[i].name, c->tensors[i].data,
 		    c->tensors[i].count * 4, err);
 	if (archive_write_close(a) != ARCHIVE_OK && r == 0)
-		r = xf_errf(err, "%s", archive_error_string(a));
+		r = xf_errf(err, "%s", archive_errno(a) > 0 ?
+		    strerror(archive_errno(a)) : archive_error_string(a));
 	archive_write_free(a);
 	msgpack_sbuffer_destroy(&sb);
 	return r;
@@ -740,8 +742,22 @@ xf_ckpt_write(const char *path, const struct xf_ckpt *c, struct xf_err *err)
 	char *tmp, *dircopy;
 	int fd, dfd, r;
 
+	struct stat st;
+
 	if (path == NULL || strcmp(path, "-") == 0)
 		return write_fd(1, c, err);
+	/*
+	 * A device or a pipe (/dev/full, /dev/stdout, a FIFO) is written in
+	 * place: renaming a file over it would replace the device node.
+	 */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+			return xf_errf(err, "%s", strerror(errno));
+		r = write_fd(fd, c, err);
+		if (close(fd) < 0 && r == 0)
+			r = xf_errf(err, "close: %s", strerror(errno));
+		return r;
+	}
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
 		return xf_errf(err, "out of memory");
 	if ((fd = mkstemp(tmp)) < 0) {

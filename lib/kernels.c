@@ -505,6 +505,14 @@ bias_relu(float *out, const float *b, int rows, int len, int relu)
 #define DC_TAPS 64	/* most taps (KH KW) the direct path takes */
 #define DC_CHUNK 256	/* grid pixels per weight-gradient pass, for L1 */
 
+/* The first n of 16 lanes. */
+static __mmask16
+mask_first(int n)
+{
+	return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 :
+	    (__mmask16)((1u << n) - 1);
+}
+
 /* A stride-1 conv on a padded grid. */
 struct dconv {
 	int cin, h, w;		/* input (Cin, H, W) */
@@ -617,35 +625,83 @@ dconv_pack_weights(float *pk, const float *w, int cout, int cin, int taps,
 
 /* The interior of the padded buffer from img (Cin, H, W); the border
  * stays as it was (zero). */
+__attribute__((target("avx512f")))
 static void
 dconv_pad(float *pimg, const float *img, const struct dconv *g)
 {
 	for (int c = 0; c < g->cin; c++)
-		for (int y = 0; y < g->h; y++)
-			memcpy(pimg + ((size_t)c * g->hp + y + g->ph) * g->wp +
-			    g->pw, img + ((size_t)c * g->h + y) * g->w,
-			    g->w * sizeof *img);
+		for (int y = 0; y < g->h; y++) {
+			float *dst = pimg + ((size_t)c * g->hp + y + g->ph) *
+			    g->wp + g->pw;
+			const float *src = img + ((size_t)c * g->h + y) * g->w;
+
+			for (int x = 0; x < g->w; x += 16) {
+				__mmask16 k = mask_first(g->w - x);
+
+				_mm512_mask_storeu_ps(dst + x, k,
+				    _mm512_maskz_loadu_ps(k, src + x));
+			}
+		}
 }
 
 /*
- * tile (8, 32) = wpk (Cin KH KW, 8)^T x, where x row (c, t) is the 32
- * floats at px + c plane + toff[t].
+ * Where a 32-pixel tile of the grid lands in the output: the real output
+ * pixels among lanes 0-15 (m0) and 16-31 (m1), and the output index of the
+ * first.  Dropping the grid's extra columns leaves the real pixels of a
+ * tile consecutive in the output, so each row of the tile is two
+ * compressed stores.
+ */
+struct dconv_tile {
+	__mmask16 m0, m1;
+	size_t at;
+};
+
+static void
+dconv_tile_of(struct dconv_tile *t, int p0, const struct dconv *g)
+{
+	int grid = g->oh * g->wp, first = -1;
+
+	t->m0 = t->m1 = 0;
+	for (int j = 0; j < 32; j++) {
+		int p = p0 + j;
+
+		if (p >= grid || p % g->wp >= g->ow)
+			continue;
+		if (first < 0)
+			first = p;
+		if (j < 16)
+			t->m0 |= (__mmask16)(1u << j);
+		else
+			t->m1 |= (__mmask16)(1u << (j - 16));
+	}
+	t->at = first < 0 ? 0 : (size_t)(first / g->wp) * g->ow +
+	    first % g->wp;
+}
+
+/*
+ * out rows [0, m) (ohw apart), at the tile's pixels, = wpk (Cin KH KW,
+ * 8)^T x + b, then ReLU, where x row (c, t) is the 32 floats at px + c
+ * plane + toff[t].
  */
 __attribute__((target("avx512f")))
 static void
-uk_direct(float tile[8][32], const float *wpk, const float *px,
+uk_direct(float *out, size_t ohw, int m, const struct dconv_tile *tile,
+    const float *b, int relu, const float *wpk, const float *px,
     const int *toff, int taps, int cin, size_t plane)
 {
 	__m512 acc[8][2];
+	int n0 = __builtin_popcount(tile->m0);
+	__mmask16 k0 = mask_first(n0);
+	__mmask16 k1 = mask_first(__builtin_popcount(tile->m1));
 
 #pragma GCC unroll 8
 	for (int i = 0; i < 8; i++)
 		acc[i][0] = acc[i][1] = _mm512_setzero_ps();
 	for (int c = 0; c < cin; c++, px += plane)
 		for (int t = 0; t < taps; t++) {
-			const float *b = px + toff[t];
-			__m512 b0 = _mm512_loadu_ps(b);
-			__m512 b1 = _mm512_loadu_ps(b + 16);
+			const float *bp = px + toff[t];
+			__m512 b0 = _mm512_loadu_ps(bp);
+			__m512 b1 = _mm512_loadu_ps(bp + 16);
 
 #pragma GCC unroll 8
 			for (int i = 0; i < 8; i++) {
@@ -656,57 +712,27 @@ uk_direct(float tile[8][32], const float *wpk, const float *px,
 			}
 			wpk += 8;
 		}
+	out += tile->at;
 #pragma GCC unroll 8
 	for (int i = 0; i < 8; i++) {
-		_mm512_storeu_ps(tile[i], acc[i][0]);
-		_mm512_storeu_ps(tile[i] + 16, acc[i][1]);
-	}
-}
+		__m512 v0 = acc[i][0], v1 = acc[i][1];
 
-static __mmask16
-mask_first(int n)
-{
-	return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-}
-
-/*
- * out (Cout, OH, OW) rows [o0, o0 + m) = tile + b, then ReLU, for the
- * grid pixels [p0, p0 + 32) that are real outputs.
- */
-__attribute__((target("avx512f")))
-static void
-dconv_store(float *out, float tile[8][32], const float *b, int relu, int o0,
-    int m, int p0, const struct dconv *g)
-{
-	size_t ohw = (size_t)g->oh * g->ow;
-
-	for (int j = 0; j < 32;) {
-		int p = p0 + j, oh = p / g->wp, ow = p % g->wp;
-		int len = g->wp - ow, valid = g->ow - ow;
-
-		if (oh >= g->oh)
+		if (i >= m)
 			break;
-		if (len > 32 - j)
-			len = 32 - j;
-		if (valid > len)
-			valid = len;
-		for (int i = 0; valid > 0 && i < m; i++) {
-			float *dst = out + (o0 + i) * ohw + (size_t)oh * g->ow + ow;
-			__m512 vb = _mm512_set1_ps(b != NULL ? b[o0 + i] : 0.0f);
+		if (b != NULL) {
+			__m512 vb = _mm512_set1_ps(b[i]);
 
-			for (int q = 0; q < valid; q += 16) {
-				__mmask16 k = mask_first(valid - q);
-				__m512 v = _mm512_maskz_loadu_ps(k,
-				    tile[i] + j + q);
-
-				if (b != NULL)
-					v = _mm512_add_ps(v, vb);
-				if (relu)
-					v = _mm512_max_ps(v, _mm512_setzero_ps());
-				_mm512_mask_storeu_ps(dst + q, k, v);
-			}
+			v0 = _mm512_add_ps(v0, vb);
+			v1 = _mm512_add_ps(v1, vb);
 		}
-		j += len;
+		if (relu) {
+			v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
+			v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
+		}
+		_mm512_mask_storeu_ps(out + i * ohw, k0,
+		    _mm512_maskz_compress_ps(tile->m0, v0));
+		_mm512_mask_storeu_ps(out + i * ohw + n0, k1,
+		    _mm512_maskz_compress_ps(tile->m1, v1));
 	}
 }
 
@@ -716,20 +742,23 @@ dconv_image(float *out, const float *pimg, const float *wpk, const float *b,
     int relu, const struct dconv *g)
 {
 	size_t plane = (size_t)g->hp * g->wp, kk = (size_t)g->cin * g->kh * g->kw;
+	size_t ohw = (size_t)g->oh * g->ow;
 	int taps = g->kh * g->kw, grid = g->oh * g->wp;
 	int toff[DC_TAPS];
-	float tile[8][32];
+	struct dconv_tile tile;
 
 	for (int t = 0; t < taps; t++)
 		toff[t] = t / g->kw * g->wp + t % g->kw;
-	for (int p0 = 0; p0 < grid; p0 += 32)
-		for (int ob = 0; ob < g->cout; ob += 8) {
-			int m = g->cout - ob < 8 ? g->cout - ob : 8;
-
-			uk_direct(tile, wpk + ob * kk, pimg + p0, toff, taps,
-			    g->cin, plane);
-			dconv_store(out, tile, b, relu, ob, m, p0, g);
-		}
+	for (int p0 = 0; p0 < grid; p0 += 32) {
+		dconv_tile_of(&tile, p0, g);
+		if (tile.m0 == 0 && tile.m1 == 0)
+			continue;
+		for (int ob = 0; ob < g->cout; ob += 8)
+			uk_direct(out + ob * ohw, ohw, g->cout - ob < 8 ?
+			    g->cout - ob : 8, &tile, b != NULL ? b + ob : NULL,
+			    relu, wpk + ob * kk, pimg + p0, toff, taps, g->cin,
+			    plane);
+	}
 }
 
 /*
@@ -770,28 +799,86 @@ uk_rows(float *c, int ldc, const float *const rows[8], const float *bt,
 	}
 }
 
-/* Sum of x[0..n) in 16 lanes, then the lanes in a fixed order. */
+/* r[c] = column c of the 16 x 16 block r. */
 __attribute__((target("avx512f")))
-static float
-sum16(const float *x, int n)
+static void
+transpose16(__m512 r[16])
 {
-	__m512 s = _mm512_setzero_ps();
-	float lane[16], r = 0.0f;
-	int i = 0;
+	__m512 t[16];
 
-	for (; i + 16 <= n; i += 16)
-		s = _mm512_add_ps(s, _mm512_loadu_ps(x + i));
-	s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(mask_first(n - i), x + i));
-	_mm512_storeu_ps(lane, s);
-	for (int q = 0; q < 16; q++)
-		r += lane[q];
-	return r;
+	for (int i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+	}
+	/* Lane L of r[4q + s] becomes column 4L + s of rows 4q..4q+3. */
+	for (int q = 0; q < 16; q += 4)
+		for (int s = 0; s < 2; s++) {
+			__m512d a = _mm512_castps_pd(t[q + s]);
+			__m512d b = _mm512_castps_pd(t[q + s + 2]);
+
+			r[q + 2 * s] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+			r[q + 2 * s + 1] = _mm512_castpd_ps(
+			    _mm512_unpackhi_pd(a, b));
+		}
+	for (int s = 0; s < 4; s++) {
+		t[s] = _mm512_shuffle_f32x4(r[s], r[s + 4], 0x88);
+		t[s + 4] = _mm512_shuffle_f32x4(r[s], r[s + 4], 0xdd);
+		t[s + 8] = _mm512_shuffle_f32x4(r[s + 8], r[s + 12], 0x88);
+		t[s + 12] = _mm512_shuffle_f32x4(r[s + 8], r[s + 12], 0xdd);
+	}
+	for (int c = 0; c < 8; c++) {
+		r[c] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0x88);
+		r[c + 8] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0xdd);
+	}
+}
+
+/*
+ * doutt (OH Wp, OC32) at the real pixels = dout (OC, OH, OW) transposed;
+ * the rest of doutt is left as it was (zero).  db (OC) += the sum of dout
+ * over pixels, when db is not NULL.
+ */
+__attribute__((target("avx512f")))
+static void
+dconv_transpose_dout(float *doutt, float *db, const float *dout,
+    const struct xf_conv2d_dims *d, const struct dconv *g)
+{
+	int ocp = round_up(d->oc, 32);
+	size_t ohw = (size_t)d->oh * d->ow;
+
+	for (int ob = 0; ob < d->oc; ob += 16) {
+		int rows = d->oc - ob < 16 ? d->oc - ob : 16;
+		__m512 sum = _mm512_setzero_ps();
+
+		for (int oh = 0; oh < d->oh; oh++)
+			for (int ow = 0; ow < d->ow; ow += 16) {
+				int cols = d->ow - ow < 16 ? d->ow - ow : 16;
+				const float *src = dout + ob * ohw +
+				    (size_t)oh * d->ow + ow;
+				float *dst = doutt + ((size_t)oh * g->wp + ow) *
+				    ocp + ob;
+				__m512 r[16];
+
+				for (int q = 0; q < 16; q++)
+					r[q] = q < rows ? _mm512_maskz_loadu_ps(
+					    mask_first(cols), src + q * ohw) :
+					    _mm512_setzero_ps();
+				transpose16(r);
+				for (int c = 0; c < cols; c++) {
+					_mm512_storeu_ps(dst + (size_t)c * ocp, r[c]);
+					sum = _mm512_add_ps(sum, r[c]);
+				}
+			}
+		if (db != NULL)
+			_mm512_mask_storeu_ps(db + ob, mask_first(rows),
+			    _mm512_add_ps(sum, _mm512_maskz_loadu_ps(
+			    mask_first(rows), db + ob)));
+	}
 }
 
 /*
  * One image's weight gradient into a part's partial: dwt (K8, OC32) +=
- * X dout^T, db (OC) += row sums of dout.  pimg is the padded image, doutt
- * (OH Wp, OC32) scratch.
+ * X dout^T, db (OC) += sums of dout over pixels.  pimg is the padded
+ * image; doutt (OH Wp, OC32) scratch, zero where no real pixel lands.
  */
 static void
 direct_dw_image(float *dwt, float *db, float *doutt, const float *pimg,
@@ -800,27 +887,11 @@ direct_dw_image(float *dwt, float *db, float *doutt, const float *pimg,
 {
 	int ocp = round_up(d->oc, 32), taps = d->kh * d->kw;
 	int k = d->c * taps, grid = g->oh * g->wp;
-	size_t plane = (size_t)g->hp * g->wp, ohw = (size_t)d->oh * d->ow;
+	size_t plane = (size_t)g->hp * g->wp;
 
-	if (db != NULL)
-		for (int o = 0; o < d->oc; o++)
-			db[o] += sum16(dout + o * ohw, (int)ohw);
+	dconv_transpose_dout(doutt, db, dout, d, g);
 	if (dwt == NULL)
 		return;
-	/* dout^T on the grid: zero in the dropped columns and past OC. */
-	for (int p = 0; p < grid; p++) {
-		int oh = p / g->wp, ow = p % g->wp;
-		float *row = doutt + (size_t)p * ocp;
-
-		if (ow >= g->ow) {
-			memset(row, 0, ocp * sizeof *row);
-			continue;
-		}
-		for (int o = 0; o < d->oc; o++)
-			row[o] = dout[o * ohw + (size_t)oh * d->ow + ow];
-		for (int o = d->oc; o < ocp; o++)
-			row[o] = 0.0f;
-	}
 	for (int p0 = 0; p0 < grid; p0 += DC_CHUNK) {
 		int steps = grid - p0 < DC_CHUNK ? grid - p0 : DC_CHUNK;
 
@@ -906,7 +977,7 @@ direct_backward_job(void *arg, int tid, int nt)
 	int p0, p1;
 
 	parts_of(tid, nt, &p0, &p1);
-	memset(pin, 0, (j->s.pin + j->s.pdout) * sizeof *pin);
+	memset(pin, 0, j->s.per_thread * sizeof *pin);
 	for (int p = p0; p < p1; p++) {
 		float *dwt = partials + p * j->s.partial, *pdb = dwt + dwt_floats;
 		int i0, i1;

@@ -1,11 +1,23 @@
 #include <err.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tool.h"
+
+/*
+ * Over a file size limit (ulimit -f) a write should fail with EFBIG and be
+ * reported like any other write error, not kill the tool by SIGXFSZ.  Every
+ * tool links this file, so this runs before each tool's main.
+ */
+__attribute__((constructor)) static void
+tool_signals(void)
+{
+	signal(SIGXFSZ, SIG_IGN);
+}
 
 long long
 tool_int(const char *opt, const char *arg, long long min, long long max)
