@@ -9,18 +9,20 @@ BLIS_INC ?= /usr/include/x86_64-linux-gnu/blis-pthread
 BLIS_LIB ?= /usr/lib/x86_64-linux-gnu/blis-pthread
 
 XF_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
-            $(ARCH_FLAGS) -pthread -Ilib -I$(BLIS_INC) $(SAN_FLAGS)
+            $(ARCH_FLAGS) -pthread -Ilib -isystem $(BLIS_INC) $(SAN_FLAGS)
 LDLIBS    = -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -larchive -lmsgpackc \
             -lpng -lz -lm -pthread
 
 # make SAN=1 check: everything under ASan and UBSan.  A sanitizer report
 # exits 86, so a test that expects exit 1 for bad data cannot mistake one
-# for a clean refusal.
+# for a clean refusal.  XF_SAN=1 tells tests whose memory bounds ASan's
+# shadow memory breaks.
 ifeq ($(SAN),1)
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 CFLAGS    = -O1 -g
 export ASAN_OPTIONS  = exitcode=86:detect_leaks=1
 export UBSAN_OPTIONS = exitcode=86:print_stacktrace=1
+export XF_SAN        = 1
 endif
 
 # .build-flags holds the compiler and flags of the last build.  Objects
@@ -45,16 +47,20 @@ all: libxf.a $(TOOLS)
 lib/%.o: lib/%.c $(LIB_HDR) .build-flags
 	$(CC) $(CFLAGS) $(XF_CFLAGS) -c -o $@ $<
 
+# Outputs are built beside their target and renamed over it, so a tool or
+# library is never seen half-written by a pipeline running at the time.
 libxf.a: $(LIB_OBJ)
-	rm -f $@
-	ar rcs $@ $(LIB_OBJ)
+	rm -f $@.tmp
+	ar rcs $@.tmp $(LIB_OBJ)
+	mv -f $@.tmp $@
 
 tools/tool.o: tools/tool.c tools/tool.h $(LIB_HDR) .build-flags
 	$(CC) $(CFLAGS) $(XF_CFLAGS) -c -o $@ $<
 
 bin/%: tools/%.c tools/tool.o tools/tool.h libxf.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< tools/tool.o libxf.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@.tmp $< tools/tool.o libxf.a $(LDLIBS)
+	mv -f $@.tmp $@
 
 tests/unit/%.t: tests/unit/%.c tests/tap.h libxf.a
 	$(CC) $(CFLAGS) $(XF_CFLAGS) -Itests -o $@ $< libxf.a $(LDLIBS)
