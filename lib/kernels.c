@@ -736,10 +736,31 @@ uk_direct(float *out, size_t ohw, int m, const struct dconv_tile *tile,
 	}
 }
 
+/*
+ * Memory the next image will read, fetched into L2 a slice per tile while
+ * this image computes: the activations come from L3 otherwise.
+ */
+struct prefetch {
+	const float *at[2];
+	size_t floats[2];
+};
+
+static void
+prefetch_slice(const struct prefetch *pf, int slice, int slices)
+{
+	for (int r = 0; pf != NULL && r < 2; r++) {
+		size_t lines = (pf->floats[r] + 15) / 16;
+		size_t l0 = lines * slice / slices, l1 = lines * (slice + 1) / slices;
+
+		for (size_t l = l0; l < l1; l++)
+			__builtin_prefetch(pf->at[r] + l * 16, 0, 2);
+	}
+}
+
 /* out (Cout, OH, OW) = conv(the padded image pimg, wpk) + b, ReLU. */
 static void
 dconv_image(float *out, const float *pimg, const float *wpk, const float *b,
-    int relu, const struct dconv *g)
+    int relu, const struct dconv *g, const struct prefetch *pf)
 {
 	size_t plane = (size_t)g->hp * g->wp, kk = (size_t)g->cin * g->kh * g->kw;
 	size_t ohw = (size_t)g->oh * g->ow;
@@ -750,6 +771,7 @@ dconv_image(float *out, const float *pimg, const float *wpk, const float *b,
 	for (int t = 0; t < taps; t++)
 		toff[t] = t / g->kw * g->wp + t % g->kw;
 	for (int p0 = 0; p0 < grid; p0 += 32) {
+		prefetch_slice(pf, p0 / 32, (grid + 31) / 32);
 		dconv_tile_of(&tile, p0, g);
 		if (tile.m0 == 0 && tile.m1 == 0)
 			continue;
@@ -941,9 +963,12 @@ direct_forward_job(void *arg, int tid, int nt)
 		return;
 	memset(pin, 0, j->s.pin * sizeof *pin);
 	for (int i = i0; i < i1; i++) {
+		struct prefetch pf = { { j->in + (i + 1) * in_img, NULL },
+		    { i + 1 < i1 ? in_img : 0, 0 } };
+
 		dconv_pad(pin, j->in + i * in_img, &j->fwd);
 		dconv_image(j->out + i * out_img, pin, wpk, j->b, j->relu,
-		    &j->fwd);
+		    &j->fwd, &pf);
 	}
 }
 
@@ -986,6 +1011,10 @@ direct_backward_job(void *arg, int tid, int nt)
 		part_range(p, d->n, &i0, &i1);
 		for (int i = i0; i < i1; i++) {
 			const float *dout = j->dout + i * out_img;
+			int more = i + 1 < i1;
+			struct prefetch pf = { { j->in + (i + 1) * in_img,
+			    dout + out_img }, { more && j->dw != NULL ? in_img : 0,
+			    more ? out_img : 0 } };
 
 			if (j->dw != NULL || j->db != NULL) {
 				if (j->dw != NULL)
@@ -997,7 +1026,7 @@ direct_backward_job(void *arg, int tid, int nt)
 			if (j->din != NULL) {
 				dconv_pad(pdout, dout, &j->bwd);
 				dconv_image(j->din + i * in_img, pdout, wflip,
-				    NULL, 0, &j->bwd);
+				    NULL, 0, &j->bwd, &pf);
 			}
 		}
 	}

@@ -2,7 +2,8 @@
 # PyTorch when Debian's python3-torch is importable by /usr/bin/python3
 # (torch_bench.py's table goes to a temporary file that bench_nn -t reads).
 # Never part of make check: timings are not pass or fail.  Run it on a quiet
-# machine: other processes on the 2 cores halve every number.
+# machine: other processes on the 2 cores halve every number (on a busy one,
+# tests/bench/bench_nn -m reports the fastest step instead of the mean).
 BENCH_PY = /usr/bin/python3
 
 tests/bench/bench_nn: tests/bench/bench_nn.c libxf.a

@@ -95,11 +95,18 @@ meta_same(const struct xf_meta *a, const struct xf_meta *b)
 	return strcmp(a->s ? a->s : "", b->s ? b->s : "") == 0;
 }
 
+static char dir[64];
+
+static void
+remove_dir(void)
+{
+	rmdir(dir);
+}
+
 /* Write c atomically into a scratch directory, read it back, compare. */
 static void
 round_trip(const struct xf_ckpt *c)
 {
-	static char dir[64];
 	char path[96];
 	struct xf_ckpt d = { 0 };
 	struct xf_err err;
@@ -115,6 +122,7 @@ round_trip(const struct xf_ckpt *c)
 		snprintf(dir, sizeof dir, "%s/fuzz_ckpt.XXXXXX", base);
 		if (mkdtemp(dir) == NULL)
 			abort();
+		atexit(remove_dir);
 	}
 	snprintf(path, sizeof path, "%s/c.tar", dir);
 	if (xf_ckpt_write(path, c, &err) < 0) {

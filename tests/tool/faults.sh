@@ -1,0 +1,118 @@
+#!/bin/bash
+# Faults: kill -9 during saves, full disks, file size limits, closed and
+# slow pipes, concurrent writers.  A checkpoint is always the old complete
+# file or the new one, never torn, never missing once it has existed.
+set -u
+top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+PATH=$top/bin:$PATH
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+n=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+one_line() { [ "$(wc -l < "$1")" -eq 1 ]; }
+
+xf-import synthetic --count 200 -s 1 -o d.xfs
+# Two complete checkpoints: the old one, and the new one a run will write.
+xf-train -a cnn-s --steps 2 -s 1 -o old.tar d.xfs
+xf-train -a cnn-s --steps 6 -s 2 -o new.tar d.xfs
+old=$(md5sum < old.tar) new=$(md5sum < new.tar)
+
+# kill -9 at moments spread over the whole run, saves included: every run
+# also writes a series checkpoint at every step, so most moments fall
+# inside a save.
+start=$(date +%s%N)
+xf-train -a cnn-s --steps 6 -s 2 --save-steps 1 --save-prefix probe -o probe.tar d.xfs
+dur=$(( ($(date +%s%N) - start) / 1000000 ))   # ms
+trials=60 torn=0 missing=0 newer=0
+for i in $(seq $trials); do
+	cp old.tar out.tar
+	xf-train -a cnn-s --steps 6 -s 2 --save-steps 1 --save-prefix s -o out.tar d.xfs &
+	pid=$!
+	delay=$(( (i * 7919) % (dur + 20) ))
+	sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	if [ ! -e out.tar ]; then
+		missing=$((missing + 1))
+	else
+		h=$(md5sum < out.tar)
+		[ "$h" = "$new" ] && newer=$((newer + 1))
+		[ "$h" = "$old" ] || [ "$h" = "$new" ] || torn=$((torn + 1))
+	fi
+	# Series checkpoints must be complete too: each one a readable tar.
+	for s in s-*.tar; do
+		[ -e "$s" ] || continue
+		xf-eval -m "$s" d.xfs > /dev/null 2>&1 || torn=$((torn + 1))
+	done
+	rm -f s-*.tar
+done
+ok $(( torn == 0 && missing == 0 ? 0 : 1 )) \
+    "kill -9 x$trials over a ${dur} ms run: $torn torn, $missing missing, $newer finished"
+# Temporary files of killed runs are all that may be left behind.
+ls | grep -v -E '^(d\.xfs|old\.tar|new\.tar|out\.tar|probe.*\.tar|.*\.tmp\.[A-Za-z0-9]{6})$' > ../stray-$$
+[ ! -s ../stray-$$ ]
+ok $? "nothing but temporary files left by killed runs: $(tr '\n' ' ' < ../stray-$$)"
+rm -f ../stray-$$
+rm -f ./*.tmp.*
+
+# Full disk and file size limits: exit 1, one line, old checkpoint intact.
+xf-train -a cnn-s --steps 2 -o /dev/full d.xfs 2> err
+r=$?
+ok $(( r == 1 ? 0 : 1 )) "checkpoint to /dev/full exits 1 ($r)"
+one_line err && grep -q '/dev/full: .*No space left on device' err
+ok $? "one line naming /dev/full and the error: $(cat err)"
+[ -c /dev/full ]
+ok $? "/dev/full is still a device"
+cp old.tar lim.tar
+( ulimit -f 64; xf-train -a cnn-s --steps 2 -s 2 -o lim.tar d.xfs ) 2> err
+r=$?
+ok $(( r == 1 ? 0 : 1 )) "checkpoint over ulimit -f exits 1 ($r)"
+one_line err && grep -q 'lim.tar: .*File too large' err
+ok $? "one line naming the file: $(cat err)"
+[ "$(md5sum < lim.tar)" = "$old" ]
+ok $? "the existing checkpoint is intact"
+( ulimit -f 8; xf-import synthetic --count 200 -s 1 -o big.xfs ) 2> err
+r=$?
+ok $(( r == 1 ? 0 : 1 )) "stream over ulimit -f exits 1 ($r): $(cat err)"
+xf-cat d.xfs > /dev/full 2> err
+r=$?
+ok $(( r == 1 ? 0 : 1 )) "xf-cat to /dev/full exits 1 ($r)"
+xf-eval -m old.tar --examples /dev/full d.xfs > /dev/null 2> err
+r=$?
+ok $(( r == 1 ? 0 : 1 )) "xf-eval --examples to /dev/full exits 1 ($r): $(cat err)"
+
+# A reader that goes away: the writer ends quietly.
+for cmd in "xf-import synthetic --count 5000 -s 1" "xf-shuffle -b 7 -s 1 d.xfs" \
+    "xf-cat d.xfs" "xf-eval -m old.tar --features conv1 d.xfs"; do
+	$cmd 2> err | head -c 100 > /dev/null
+	[ ! -s err ]
+	ok $? "closed pipe: $cmd ends quietly"
+done
+# A slow reader still gets every byte.
+xf-shuffle -b 7 -s 1 d.xfs > direct.xfs
+xf-shuffle -b 7 -s 1 d.xfs | (sleep 1; dd bs=64 status=none) > slow.xfs
+cmp -s direct.xfs slow.xfs
+ok $? "a slow reader gets every byte"
+
+# Two writers of one path: one complete file wins, bytes never mixed.
+for i in 1 2 3 4 5; do
+	xf-train -a cnn-s --steps 2 -s 1 -o same.tar d.xfs &
+	xf-train -a cnn-s --steps 6 -s 2 -o same.tar d.xfs &
+	wait
+	h=$(md5sum < same.tar)
+	[ "$h" = "$old" ] || [ "$h" = "$new" ] || break
+done
+ok $? "concurrent writers: the file is always one of the two complete ones"
+
+# Resume equality for every preset (cnn-bn with momentum included).
+xf-import synthetic --count 64 -s 3 -o r.xfs
+for arch in mlp cnn-s cnn cnn-bn; do
+	xf-train -a $arch --steps 6 -b 16 -s 4 -o straight.tar r.xfs &&
+	xf-train -a $arch --steps 2 -b 16 -s 4 -o part.tar r.xfs &&
+	xf-train --resume part.tar --steps 6 -o resumed.tar r.xfs &&
+	cmp -s straight.tar resumed.tar
+	ok $? "resume $arch: 2 steps + resume to 6 = 6 straight, byte for byte"
+done
+
+echo "1..$n"
