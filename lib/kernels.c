@@ -282,6 +282,14 @@ gemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
 	    gemm_cntx, &rntm);
 }
 
+/* The CPU runs AVX-512: the engine's own kernels replace the plain loops. */
+static int
+have_avx512(void)
+{
+	pthread_once(&gemm_once, gemm_setup);
+	return gemm_cntx != NULL;
+}
+
 /*
  * The same split over the pool along m or n, whichever is larger, in
  * blocks that keep whole micro-tiles.
@@ -557,8 +565,7 @@ round_up(int x, int to)
 static int
 conv_is_direct(const struct xf_conv2d_dims *d)
 {
-	pthread_once(&gemm_once, gemm_setup);
-	return gemm_cntx != NULL && d->stride == 1 && d->pad < d->kh &&
+	return have_avx512() && d->stride == 1 && d->pad < d->kh &&
 	    d->pad < d->kw && d->kh * d->kw <= DC_TAPS;
 }
 
@@ -1321,11 +1328,57 @@ xf_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
 /*
  * linear
  */
+/*
+ * The linear layer's row loops on AVX-512, the same bytes as the plain
+ * ones: lanes run over features, so each feature's sum keeps its order.
+ */
+__attribute__((target("avx512f")))
+static void
+linear_bias_relu_avx512(float *out, const float *b, int relu, int n,
+    int out_f)
+{
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < out_f; k += 16) {
+			__mmask16 m = mask_first(out_f - k);
+			float *o = out + (size_t)i * out_f + k;
+			__m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o),
+			    b != NULL ? _mm512_maskz_loadu_ps(m, b + k) :
+			    _mm512_setzero_ps());
+
+			if (relu)
+				v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v,
+				    _mm512_setzero_ps(), _CMP_LT_OQ),
+				    _mm512_setzero_ps());
+			_mm512_mask_storeu_ps(o, m, v);
+		}
+}
+
+/* db (OUT) += column sums of dout (N, OUT), each in row order. */
+__attribute__((target("avx512f")))
+static void
+linear_db_avx512(float *db, const float *dout, int n, int out_f)
+{
+	for (int k = 0; k < out_f; k += 16) {
+		__mmask16 m = mask_first(out_f - k);
+		__m512 s = _mm512_setzero_ps();
+
+		for (int i = 0; i < n; i++)
+			s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m,
+			    dout + (size_t)i * out_f + k));
+		_mm512_mask_storeu_ps(db + k, m, _mm512_add_ps(
+		    _mm512_maskz_loadu_ps(m, db + k), s));
+	}
+}
+
 void
 xf_linear_forward(float *out, const float *in, const float *w, const float *b,
     int relu, int n, int in_f, int out_f)
 {
 	pgemm(0, 1, n, out_f, in_f, in, in_f, w, in_f, 0.0f, out, out_f);
+	if (have_avx512()) {
+		linear_bias_relu_avx512(out, b, relu, n, out_f);
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		float *o = out + (size_t)i * out_f;
 
@@ -1344,7 +1397,9 @@ xf_linear_backward(float *din, float *dw, float *db, const float *dout,
 	if (dw != NULL)
 		pgemm(1, 0, out_f, in_f, n, dout, out_f, in, in_f, 1.0f, dw,
 		    in_f);
-	if (db != NULL)
+	if (db != NULL && have_avx512())
+		linear_db_avx512(db, dout, n, out_f);
+	else if (db != NULL)
 		for (int k = 0; k < out_f; k++) {
 			float s = 0.0f;
 
@@ -1410,13 +1465,6 @@ xf_linear_backward_ref(float *din, float *dw, float *db, const float *dout,
  * ReLU.  The AVX-512 loops give the same bytes as the plain ones: max(x, 0)
  * takes the second operand for NaN, as x > 0 ? x : 0 does.
  */
-static int
-have_avx512(void)
-{
-	pthread_once(&gemm_once, gemm_setup);
-	return gemm_cntx != NULL;
-}
-
 __attribute__((target("avx512f")))
 static void
 relu_forward_avx512(float *out, const float *in, size_t count)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "tool.h"
+#include "train.h"
 
 /*
  * Over a file size limit (ulimit -f) a write should fail with EFBIG and be
@@ -122,4 +123,74 @@ tool_threads(const char *arg)
 	if (arg != NULL && tool_int("-j", arg, 0, 1024) > 0)
 		return (int)tool_int("-j", arg, 0, 1024);
 	return n > 0 ? (int)n : 1;
+}
+
+void
+tool_table_header(struct xf_header *h, const char *kind,
+    const struct xf_header *data, const char *self)
+{
+	memset(h, 0, sizeof *h);
+	snprintf(h->kind, sizeof h->kind, "%s", kind);
+	h->count = -1;
+	h->n_classes = data->n_classes;
+	for (int i = 0; i < data->n_prov; i++)
+		xf_header_add_prov(h, data->prov[i]);
+	xf_header_add_prov(h, self);
+}
+
+struct xf_writer *
+tool_writer_open(const char *path, const struct xf_header *h)
+{
+	struct xf_err e;
+	struct xf_writer *w = xf_writer_open(path, &e);
+
+	if (w == NULL)
+		errx(1, "%s: %s", tool_out_name(path), e.msg);
+	if (xf_writer_header(w, h, &e) < 0)
+		tool_write_failed(tool_out_name(path), &e);
+	return w;
+}
+
+struct xf_writer *
+tool_table_open(const char *path, const char *kind,
+    const struct xf_header *data, const char *self)
+{
+	struct xf_header h;
+	struct xf_writer *w;
+
+	tool_table_header(&h, kind, data, self);
+	w = tool_writer_open(path, &h);
+	xf_header_free(&h);
+	return w;
+}
+
+void
+tool_record_end(struct xf_writer *w, const char *path)
+{
+	struct xf_err e;
+
+	if (xf_writer_end(w, &e) < 0)
+		tool_write_failed(tool_out_name(path), &e);
+}
+
+void
+tool_writer_close(struct xf_writer *w, const char *path)
+{
+	struct xf_err e;
+
+	if (w != NULL && xf_writer_close(w, &e) < 0)
+		tool_write_failed(tool_out_name(path), &e);
+}
+
+struct xf_model *
+tool_model_load(const char *path)
+{
+	struct xf_ckpt c = { 0 };
+	struct xf_model *m;
+	struct xf_err e;
+
+	if (xf_ckpt_read(path, &c, &e) < 0 || (m = xf_model_load(&c, &e)) == NULL)
+		errx(1, "%s: %s", path, e.msg);
+	xf_ckpt_free(&c);
+	return m;
 }

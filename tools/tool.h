@@ -29,4 +29,23 @@ void tool_fshut(FILE *f, const char *name);
  * any BLIS work. */
 int tool_threads(const char *arg);
 
+/*
+ * Output streams, the same way in every tool: failures exit 1 with
+ * "xf-TOOL: FILE: what", a reader that went away exits 0 quietly.
+ */
+struct xf_model;
+/* A table header of kind: the data's classes and provenance, then self. */
+void tool_table_header(struct xf_header *h, const char *kind,
+    const struct xf_header *data, const char *self);
+/* Opens path ("-" or NULL: stdout) and writes h. */
+struct xf_writer *tool_writer_open(const char *path, const struct xf_header *h);
+/* tool_table_header and tool_writer_open in one. */
+struct xf_writer *tool_table_open(const char *path, const char *kind,
+    const struct xf_header *data, const char *self);
+void tool_record_end(struct xf_writer *w, const char *path);
+/* Flushes and closes w (NULL is fine). */
+void tool_writer_close(struct xf_writer *w, const char *path);
+/* The model in checkpoint path, or exit 1 naming the file and tensor. */
+struct xf_model *tool_model_load(const char *path);
+
 #endif

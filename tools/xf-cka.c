@@ -45,19 +45,6 @@ struct side {
 	struct act act[MAX_MODULES];
 };
 
-static struct xf_model *
-load(const char *path)
-{
-	struct xf_ckpt c = { 0 };
-	struct xf_model *m;
-	struct xf_err e;
-
-	if (xf_ckpt_read(path, &c, &e) < 0 || (m = xf_model_load(&c, &e)) == NULL)
-		errx(1, "%s: %s", path, e.msg);
-	xf_ckpt_free(&c);
-	return m;
-}
-
 /* The modules to compare: conv and linear ones (a batch norm module's
  * activation is its conv's), or those named in list. */
 static void
@@ -238,10 +225,10 @@ main(int argc, char **argv)
 
 		if (argc > 1)
 			usage();
-		sa.m = load(sa.path);
+		sa.m = tool_model_load(sa.path);
 		if (sb.path == NULL)
 			sb.path = sa.path;
-		sb.m = strcmp(sb.path, sa.path) == 0 ? sa.m : load(sb.path);
+		sb.m = strcmp(sb.path, sa.path) == 0 ? sa.m : tool_model_load(sb.path);
 		pick_modules(&sa, modules);
 		pick_modules(&sb, modules);
 		if ((s = xf_stream_open(data, &e)) == NULL)

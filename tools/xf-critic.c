@@ -29,51 +29,6 @@ usage(void)
 	exit(2);
 }
 
-static struct xf_writer *
-open_out(const char *path, const char *kind, const struct xf_header *data,
-    const char *self)
-{
-	struct xf_header h;
-	struct xf_err e;
-	struct xf_writer *w;
-
-	memset(&h, 0, sizeof h);
-	snprintf(h.kind, sizeof h.kind, "%s", kind);
-	h.count = -1;
-	h.n_classes = data->n_classes;
-	for (int i = 0; i < data->n_prov; i++)
-		xf_header_add_prov(&h, data->prov[i]);
-	xf_header_add_prov(&h, self);
-	if ((w = xf_writer_open(path, &e)) == NULL)
-		errx(1, "%s: %s", tool_out_name(path), e.msg);
-	if (xf_writer_header(w, &h, &e) < 0)
-		tool_write_failed(tool_out_name(path), &e);
-	xf_header_free(&h);
-	return w;
-}
-
-static void
-end_record(struct xf_writer *w, const char *path)
-{
-	struct xf_err e;
-
-	if (xf_writer_end(w, &e) < 0)
-		tool_write_failed(tool_out_name(path), &e);
-}
-
-static struct xf_model *
-load(const char *path)
-{
-	struct xf_ckpt c = { 0 };
-	struct xf_model *m;
-	struct xf_err e;
-
-	if (xf_ckpt_read(path, &c, &e) < 0 || (m = xf_model_load(&c, &e)) == NULL)
-		errx(1, "%s: %s", path, e.msg);
-	xf_ckpt_free(&c);
-	return m;
-}
-
 /* One summary record; r is NULL for the network's. */
 static void
 summary_record(struct xf_writer *w, const char *path, const char *name,
@@ -95,7 +50,7 @@ summary_record(struct xf_writer *w, const char *path, const char *name,
 	xf_writer_float(w, "alpha", best ? best->alpha : NAN);
 	xf_writer_float(w, "sigma", best ? best->sigma : NAN);
 	xf_writer_float(w, "error", best ? best->error : NAN);
-	end_record(w, path);
+	tool_record_end(w, path);
 }
 
 int
@@ -192,8 +147,8 @@ main(int argc, char **argv)
 	opt.workers = workers ? workers : threads;
 	xf_nn_set_threads(opt.workers > 1 ? 1 : threads);
 
-	m0 = load(init);
-	m = load(final);
+	m0 = tool_model_load(init);
+	m = tool_model_load(final);
 	if (xf_model_same_arch(m, m0, &e) < 0)
 		errx(1, "%s: %s (the architecture of %s)", init, e.msg, final);
 	if ((theta0 = xf_model_snapshot(m0, &n_snap)) == NULL)
@@ -232,9 +187,9 @@ main(int argc, char **argv)
 	if ((cells = calloc((size_t)opt.n_alpha * opt.n_sigma, sizeof *cells)) ==
 	    NULL || (res = calloc(n_sel, sizeof *res)) == NULL)
 		err(1, NULL);
-	w = open_out(out, "critic", &d.header, self);
+	w = tool_table_open(out, "critic", &d.header, self);
 	if (summary != NULL)
-		sw = open_out(summary, "critic-summary", &d.header, self);
+		sw = tool_table_open(summary, "critic-summary", &d.header, self);
 	if (verbose)
 		fprintf(stderr, "xf-critic: %s: loss %.6g, error %.6g on %zu "
 		    "examples; %d workers\n", final, ref_loss, ref_error, d.n,
@@ -261,7 +216,7 @@ main(int argc, char **argv)
 			xf_writer_float(w, "error", c->error);
 			xf_writer_bool(w, "feasible", c->feasible);
 			xf_writer_float(w, "mu", c->mu);
-			end_record(w, out);
+			tool_record_end(w, out);
 		}
 		best = res[s].best >= 0 ? &cells[res[s].best] : NULL;
 		if (sw != NULL)

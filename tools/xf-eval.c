@@ -46,51 +46,8 @@ struct feature {
 	size_t count;             /* floats per example after pooling */
 };
 
-static struct xf_writer *
-open_out(const char *path, const struct xf_header *h)
-{
-	struct xf_err e;
-	struct xf_writer *w = xf_writer_open(path, &e);
-
-	if (w == NULL)
-		errx(1, "%s: %s", tool_out_name(path), e.msg);
-	if (xf_writer_header(w, h, &e) < 0)
-		tool_write_failed(tool_out_name(path), &e);
-	return w;
-}
-
-static void
-end_record(struct xf_writer *w, const char *path)
-{
-	struct xf_err e;
-
-	if (xf_writer_end(w, &e) < 0)
-		tool_write_failed(tool_out_name(path), &e);
-}
-
-static void
-close_out(struct xf_writer *w, const char *path)
-{
-	struct xf_err e;
-
-	if (w != NULL && xf_writer_close(w, &e) < 0)
-		tool_write_failed(tool_out_name(path), &e);
-}
-
-/* A table header carrying the data's provenance and this command. */
-static void
-table_header(struct xf_header *h, const char *kind, const struct xf_header *data,
-    const char *self)
-{
-	memset(h, 0, sizeof *h);
-	snprintf(h->kind, sizeof h->kind, "%s", kind);
-	h->count = -1;
-	h->n_classes = data->n_classes;
-	for (int i = 0; i < data->n_prov; i++)
-		xf_header_add_prov(h, data->prov[i]);
-	xf_header_add_prov(h, self);
-}
-
+/* One feature stream per module, opened after the first batch, when the
+ * activations' shapes are known. */
 static void
 setup_features(struct feature *f, int nf, struct model *md, const char *out,
     const struct xf_header *data, const char *self, int pool)
@@ -100,8 +57,7 @@ setup_features(struct feature *f, int nf, struct model *md, const char *out,
 		int ndim, shape[3];
 		size_t count;
 
-		/* The shape is known after one forward; run a single example. */
-		table_header(&h, "features", data, self);
+		tool_table_header(&h, "features", data, self);
 		xf_model_activation(md->m, f[i].module, &ndim, shape, &count);
 		snprintf(h.dtype, sizeof h.dtype, "float32");
 		snprintf(h.module, sizeof h.module, "%s",
@@ -122,7 +78,7 @@ setup_features(struct feature *f, int nf, struct model *md, const char *out,
 			snprintf(f[i].path, sizeof f[i].path, "%s", out ? out : "-");
 		else
 			snprintf(f[i].path, sizeof f[i].path, "%s.%s.xfs", out, h.module);
-		f[i].w = open_out(f[i].path, &h);
+		f[i].w = tool_writer_open(f[i].path, &h);
 		xf_header_free(&h);
 	}
 }
@@ -151,7 +107,7 @@ write_features(struct feature *f, int nf, struct model *md,
 			xf_writer_int(f[i].w, "y", d->y[j]);
 			xf_writer_bin(f[i].w, "x", act + j * f[i].count,
 			    f[i].count * sizeof(float));
-			end_record(f[i].w, f[i].path);
+			tool_record_end(f[i].w, f[i].path);
 		}
 	}
 }
@@ -183,7 +139,7 @@ write_examples(struct xf_writer *w, const char *path, struct model *md, int nm,
 			xf_writer_str(w, "mistake", a && b ? "common" : a ? "only0" :
 			    b ? "only1" : "none");
 		}
-		end_record(w, path);
+		tool_record_end(w, path);
 	}
 }
 
@@ -260,12 +216,7 @@ main(int argc, char **argv)
 	xf_nn_set_threads(tool_threads(jarg));
 
 	for (int k = 0; k < nm; k++) {
-		struct xf_ckpt c = { 0 };
-
-		if (xf_ckpt_read(md[k].path, &c, &e) < 0 ||
-		    (md[k].m = xf_model_load(&c, &e)) == NULL)
-			errx(1, "%s: %s", md[k].path, e.msg);
-		xf_ckpt_free(&c);
+		md[k].m = tool_model_load(md[k].path);
 		if ((md[k].pred = malloc(batch * sizeof(int))) == NULL ||
 		    (md[k].loss = malloc(batch * sizeof(float))) == NULL ||
 		    (md[k].prob = malloc(batch * sizeof(float))) == NULL)
@@ -299,13 +250,13 @@ main(int argc, char **argv)
 	}
 	struct xf_header h;
 	if (!features) {
-		table_header(&h, "eval", dh, self);
-		sw = open_out(out, &h);
+		tool_table_header(&h, "eval", dh, self);
+		sw = tool_writer_open(out, &h);
 		xf_header_free(&h);
 	}
 	if (examples) {
-		table_header(&h, "examples", dh, self);
-		ex = open_out(examples, &h);
+		tool_table_header(&h, "examples", dh, self);
+		ex = tool_writer_open(examples, &h);
 		xf_header_free(&h);
 	}
 	while ((got = xf_dataset_read_batch(s, &d, batch, &e)) > 0) {
@@ -340,11 +291,11 @@ main(int argc, char **argv)
 		xf_writer_float(sw, "acc", (double)md[k].r.correct / md[k].r.n);
 		xf_writer_float(sw, "error", 1.0 - (double)md[k].r.correct / md[k].r.n);
 		xf_writer_float(sw, "loss", md[k].r.loss_sum / md[k].r.n);
-		end_record(sw, out);
+		tool_record_end(sw, out);
 	}
 	if (pairs_path) {
-		table_header(&h, "pairs", dh, self);
-		pw = open_out(pairs_path, &h);
+		tool_table_header(&h, "pairs", dh, self);
+		pw = tool_writer_open(pairs_path, &h);
 		xf_header_free(&h);
 		for (int a = 0; a < nm; a++)
 			for (int b = a + 1; b < nm; b++) {
@@ -359,14 +310,14 @@ main(int argc, char **argv)
 				xf_writer_int(pw, "same_wrong", q->same_wrong);
 				xf_writer_int(pw, "only_a_wrong", q->only_a);
 				xf_writer_int(pw, "only_b_wrong", q->only_b);
-				end_record(pw, pairs_path);
+				tool_record_end(pw, pairs_path);
 			}
 	}
-	close_out(sw, out);
-	close_out(ex, examples);
-	close_out(pw, pairs_path);
+	tool_writer_close(sw, out);
+	tool_writer_close(ex, examples);
+	tool_writer_close(pw, pairs_path);
 	for (int i = 0; i < nf; i++) {
-		close_out(feat[i].w, feat[i].path);
+		tool_writer_close(feat[i].w, feat[i].path);
 		free(feat[i].pooled);
 	}
 	for (int k = 0; k < nm; k++) {

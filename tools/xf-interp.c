@@ -33,38 +33,6 @@ struct out {
 	enum xf_interp_mode mode;
 };
 
-static struct xf_writer *
-open_out(const char *path, const char *kind, const struct xf_header *data,
-    const char *self)
-{
-	struct xf_header h;
-	struct xf_err e;
-	struct xf_writer *w;
-
-	memset(&h, 0, sizeof h);
-	snprintf(h.kind, sizeof h.kind, "%s", kind);
-	h.count = -1;
-	h.n_classes = data->n_classes;
-	for (int i = 0; i < data->n_prov; i++)
-		xf_header_add_prov(&h, data->prov[i]);
-	xf_header_add_prov(&h, self);
-	if ((w = xf_writer_open(path, &e)) == NULL)
-		errx(1, "%s: %s", tool_out_name(path), e.msg);
-	if (xf_writer_header(w, &h, &e) < 0)
-		tool_write_failed(tool_out_name(path), &e);
-	xf_header_free(&h);
-	return w;
-}
-
-static void
-end_record(struct xf_writer *w, const char *path)
-{
-	struct xf_err e;
-
-	if (xf_writer_end(w, &e) < 0)
-		tool_write_failed(tool_out_name(path), &e);
-}
-
 /* One record per point, as it is computed. */
 static void
 emit(void *arg, const struct xf_interp_point *p)
@@ -101,7 +69,7 @@ emit(void *arg, const struct xf_interp_point *p)
 		xf_writer_float(w, "grad_change", p->grad_change);
 		xf_writer_float(w, "step", p->step);
 	}
-	end_record(w, o->path);
+	tool_record_end(w, o->path);
 }
 
 static void
@@ -137,7 +105,7 @@ write_summary(struct xf_writer *w, const char *path, const struct xf_interp *opt
 		xf_writer_float(w, "grad_change_max", s->grad_change_max);
 		xf_writer_float(w, "lipschitz_max", s->lipschitz_max);
 	}
-	end_record(w, path);
+	tool_record_end(w, path);
 }
 
 static void
@@ -155,19 +123,6 @@ parse_range(const char *arg, double *lo, double *hi)
 	if (!(*lo < *hi))
 		errx(2, "--range %s: want LO < HI", arg);
 	free(copy);
-}
-
-static struct xf_model *
-load(const char *path)
-{
-	struct xf_ckpt c = { 0 };
-	struct xf_model *m;
-	struct xf_err e;
-
-	if (xf_ckpt_read(path, &c, &e) < 0 || (m = xf_model_load(&c, &e)) == NULL)
-		errx(1, "%s: %s", path, e.msg);
-	xf_ckpt_free(&c);
-	return m;
 }
 
 static void
@@ -270,11 +225,11 @@ main(int argc, char **argv)
 		errx(2, "--bn-data -: the data already comes from stdin");
 	xf_nn_set_threads(tool_threads(jarg));
 
-	ma = load(paths[0]);
+	ma = tool_model_load(paths[0]);
 	if ((a = xf_model_snapshot(ma, &n_snap)) == NULL)
 		err(1, NULL);
 	if (nm == 2) {
-		mb = load(paths[1]);
+		mb = tool_model_load(paths[1]);
 		if (xf_model_same_arch(ma, mb, &e) < 0)
 			errx(1, "%s: %s (the architecture of %s)", paths[1], e.msg,
 			    paths[0]);
@@ -295,14 +250,14 @@ main(int argc, char **argv)
 		dist = xf_params_distance(ma, a, b, module_dist);
 
 	struct out o = { NULL, out, opt.mode };
-	o.w = open_out(out, "interp", &d.header, self);
+	o.w = tool_table_open(out, "interp", &d.header, self);
 	if (xf_interp_run(ma, a, b, &d, &opt, pts, emit, &o, &e) < 0)
 		errx(1, "%s: %s", paths[0], e.msg);
 	xf_interp_summarise(&opt, pts, xf_interp_n_points(&opt), &s);
 	if (xf_writer_close(o.w, &e) < 0)
 		tool_write_failed(tool_out_name(out), &e);
 	if (summary != NULL) {
-		struct xf_writer *sw = open_out(summary, "interp-summary",
+		struct xf_writer *sw = tool_table_open(summary, "interp-summary",
 		    &d.header, self);
 
 		write_summary(sw, summary, &opt, &s, ma, dist, module_dist);
