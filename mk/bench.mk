@@ -44,3 +44,8 @@ bench-critic: all
 
 bench: bench-critic
 .PHONY: bench-critic
+
+# make accuracy: the accuracy benchmarks on real data (README, "Accuracy").
+accuracy: all
+	tests/bench/accuracy.sh
+.PHONY: accuracy
