@@ -1,6 +1,9 @@
 /*
  * kernels.c: layers (forward, backward, naive _ref twins), the thread pool
- * and the BLIS glue.  See nn.h for the conventions.
+ * and the BLIS glue.  See nn.h for the conventions.  On AVX-512 CPUs,
+ * stride-1 convolutions bypass BLIS for a direct kernel (see "Direct
+ * convolution" below) and the element-wise layers have vector loops; every
+ * other case takes the BLIS and plain-C paths.
  */
 /* blis.h trips -Wextra; it is not ours to fix. */
 #pragma GCC diagnostic push
@@ -507,11 +510,11 @@ bias_relu(float *out, const float *b, int rows, int len, int relu)
  * The input gradient of a stride-1 conv is the same kind of conv of dout
  * with the weights flipped and C and OC swapped, padded by K - 1 - pad.
  * The weight gradient is a GEMM dw^T (C KH KW, OC) += X (C KH KW, P) dout^T
- * (P, OC) over the padded grid, whose row (c, kh, kw) of X is again the
- * padded image read at an offset; dout^T has zeros in the dropped columns.
+ * (P, OC) over the real output pixels P, whose row (c, kh, kw) of X is
+ * again the padded image read at an offset, row by row.
  */
 #define DC_TAPS 64	/* most taps (KH KW) the direct path takes */
-#define DC_CHUNK 256	/* grid pixels per weight-gradient pass, for L1 */
+#define DC_CHUNK 256	/* output pixels per weight-gradient pass, for L1 */
 
 /* The first n of 16 lanes. */
 static __mmask16
@@ -597,7 +600,7 @@ direct_layout(struct direct_scratch *s, const struct xf_conv2d_dims *d)
 	direct_grids(&f, &b, d);
 	s->pin = dconv_padded_floats(&f);
 	s->pdout = dconv_padded_floats(&b);
-	s->doutt = (size_t)f.oh * f.wp * round_up(d->oc, 32);
+	s->doutt = (size_t)d->oh * d->ow * round_up(d->oc, 32);
 	s->per_thread = s->pin + s->pdout + s->doutt;
 	s->wpk = (size_t)round_up(d->oc, 8) * k;
 	s->wflip = (size_t)round_up(d->c, 8) * d->oc * d->kh * d->kw;
@@ -666,23 +669,24 @@ struct dconv_tile {
 static void
 dconv_tile_of(struct dconv_tile *t, int p0, const struct dconv *g)
 {
-	int grid = g->oh * g->wp, first = -1;
+	int oh = p0 / g->wp, ow = p0 % g->wp, first = -1;
 
 	t->m0 = t->m1 = 0;
-	for (int j = 0; j < 32; j++) {
-		int p = p0 + j;
-
-		if (p >= grid || p % g->wp >= g->ow)
-			continue;
-		if (first < 0)
-			first = p;
-		if (j < 16)
-			t->m0 |= (__mmask16)(1u << j);
-		else
-			t->m1 |= (__mmask16)(1u << (j - 16));
+	for (int j = 0; j < 32 && oh < g->oh; j++) {
+		if (ow < g->ow) {
+			if (first < 0)
+				first = oh * g->ow + ow;
+			if (j < 16)
+				t->m0 |= (__mmask16)(1u << j);
+			else
+				t->m1 |= (__mmask16)(1u << (j - 16));
+		}
+		if (++ow == g->wp) {
+			ow = 0;
+			oh++;
+		}
 	}
-	t->at = first < 0 ? 0 : (size_t)(first / g->wp) * g->ow +
-	    first % g->wp;
+	t->at = first < 0 ? 0 : (size_t)first;
 }
 
 /*
@@ -791,13 +795,14 @@ dconv_image(float *out, const float *pimg, const float *wpk, const float *b,
 }
 
 /*
- * c (8, 32; rows ldc apart) += sum over p < steps of rows[i][p] bt[p][j],
- * bt rows ldb apart.
+ * c (8, 32; rows ldc apart) += sum over y < ny, x < nx of
+ * rows[i][y ars + x] bt[y nx + x][j], bt rows ldb apart: a block of output
+ * rows of the grid, only its real pixels.
  */
 __attribute__((target("avx512f")))
 static void
-uk_rows(float *c, int ldc, const float *const rows[8], const float *bt,
-    int ldb, int steps)
+uk_rows(float *c, int ldc, const float *const rows[8], int ars,
+    const float *bt, int ldb, int ny, int nx)
 {
 	const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
 	const float *r4 = rows[4], *r5 = rows[5], *r6 = rows[6], *r7 = rows[7];
@@ -808,17 +813,24 @@ uk_rows(float *c, int ldc, const float *const rows[8], const float *bt,
 		acc[i][0] = _mm512_loadu_ps(c + i * ldc);
 		acc[i][1] = _mm512_loadu_ps(c + i * ldc + 16);
 	}
-	for (int p = 0; p < steps; p++, bt += ldb) {
-		__m512 b0 = _mm512_loadu_ps(bt), b1 = _mm512_loadu_ps(bt + 16);
-		__m512 a[8] = { _mm512_set1_ps(r0[p]), _mm512_set1_ps(r1[p]),
-		    _mm512_set1_ps(r2[p]), _mm512_set1_ps(r3[p]),
-		    _mm512_set1_ps(r4[p]), _mm512_set1_ps(r5[p]),
-		    _mm512_set1_ps(r6[p]), _mm512_set1_ps(r7[p]) };
+	for (int y = 0; y < ny; y++) {
+		size_t row = (size_t)y * ars;
+
+		for (int x = 0; x < nx; x++, bt += ldb) {
+			size_t p = row + x;
+			__m512 b0 = _mm512_loadu_ps(bt);
+			__m512 b1 = _mm512_loadu_ps(bt + 16);
+			__m512 a[8] = { _mm512_set1_ps(r0[p]),
+			    _mm512_set1_ps(r1[p]), _mm512_set1_ps(r2[p]),
+			    _mm512_set1_ps(r3[p]), _mm512_set1_ps(r4[p]),
+			    _mm512_set1_ps(r5[p]), _mm512_set1_ps(r6[p]),
+			    _mm512_set1_ps(r7[p]) };
 
 #pragma GCC unroll 8
-		for (int i = 0; i < 8; i++) {
-			acc[i][0] = _mm512_fmadd_ps(a[i], b0, acc[i][0]);
-			acc[i][1] = _mm512_fmadd_ps(a[i], b1, acc[i][1]);
+			for (int i = 0; i < 8; i++) {
+				acc[i][0] = _mm512_fmadd_ps(a[i], b0, acc[i][0]);
+				acc[i][1] = _mm512_fmadd_ps(a[i], b1, acc[i][1]);
+			}
 		}
 	}
 #pragma GCC unroll 8
@@ -862,14 +874,14 @@ transpose16(__m512 r[16])
 }
 
 /*
- * doutt (OH Wp, OC32) at the real pixels = dout (OC, OH, OW) transposed;
- * the rest of doutt is left as it was (zero).  db (OC) += the sum of dout
- * over pixels, when db is not NULL.
+ * doutt (OH OW, OC32) = dout (OC, OH, OW) transposed; the columns past OC
+ * are left as they were (zero).  db (OC) += the sum of dout over pixels,
+ * when db is not NULL.
  */
 __attribute__((target("avx512f")))
 static void
 dconv_transpose_dout(float *doutt, float *db, const float *dout,
-    const struct xf_conv2d_dims *d, const struct dconv *g)
+    const struct xf_conv2d_dims *d)
 {
 	int ocp = round_up(d->oc, 32);
 	size_t ohw = (size_t)d->oh * d->ow;
@@ -883,7 +895,7 @@ dconv_transpose_dout(float *doutt, float *db, const float *dout,
 				int cols = d->ow - ow < 16 ? d->ow - ow : 16;
 				const float *src = dout + ob * ohw +
 				    (size_t)oh * d->ow + ow;
-				float *dst = doutt + ((size_t)oh * g->wp + ow) *
+				float *dst = doutt + ((size_t)oh * d->ow + ow) *
 				    ocp + ob;
 				__m512 r[16];
 
@@ -907,7 +919,8 @@ dconv_transpose_dout(float *doutt, float *db, const float *dout,
 /*
  * One image's weight gradient into a part's partial: dwt (K8, OC32) +=
  * X dout^T, db (OC) += sums of dout over pixels.  pimg is the padded
- * image; doutt (OH Wp, OC32) scratch, zero where no real pixel lands.
+ * image; doutt (OH OW, OC32) scratch, zero past OC.  Blocks of output rows
+ * keep the block of dout^T in L1.
  */
 static void
 direct_dw_image(float *dwt, float *db, float *doutt, const float *pimg,
@@ -915,14 +928,14 @@ direct_dw_image(float *dwt, float *db, float *doutt, const float *pimg,
     const struct dconv *g)
 {
 	int ocp = round_up(d->oc, 32), taps = d->kh * d->kw;
-	int k = d->c * taps, grid = g->oh * g->wp;
+	int k = d->c * taps, chunk = DC_CHUNK / d->ow > 0 ? DC_CHUNK / d->ow : 1;
 	size_t plane = (size_t)g->hp * g->wp;
 
-	dconv_transpose_dout(doutt, db, dout, d, g);
+	dconv_transpose_dout(doutt, db, dout, d);
 	if (dwt == NULL)
 		return;
-	for (int p0 = 0; p0 < grid; p0 += DC_CHUNK) {
-		int steps = grid - p0 < DC_CHUNK ? grid - p0 : DC_CHUNK;
+	for (int y0 = 0; y0 < d->oh; y0 += chunk) {
+		int ny = d->oh - y0 < chunk ? d->oh - y0 : chunk;
 
 		for (int kb = 0; kb < k; kb += 8) {
 			const float *rows[8];
@@ -933,12 +946,13 @@ direct_dw_image(float *dwt, float *db, float *doutt, const float *pimg,
 				int r = kb + i < k ? kb + i : k - 1;
 				int c = r / taps, t = r % taps;
 
-				rows[i] = pimg + c * plane + t / d->kw * g->wp +
-				    t % d->kw + p0;
+				rows[i] = pimg + c * plane + (t / d->kw + y0) *
+				    g->wp + t % d->kw;
 			}
 			for (int jb = 0; jb < ocp; jb += 32)
 				uk_rows(dwt + (size_t)kb * ocp + jb, ocp, rows,
-				    doutt + (size_t)p0 * ocp + jb, ocp, steps);
+				    g->wp, doutt + (size_t)y0 * d->ow * ocp + jb,
+				    ocp, ny, d->ow);
 		}
 	}
 }
@@ -1496,11 +1510,51 @@ relu_backward_avx512(float *din, const float *dout, const float *out,
 	}
 }
 
+/*
+ * Element-wise layers split over the pool by element or by plane: every
+ * output comes from its own inputs only, so any split gives the same bytes.
+ * Small layers stay on the calling thread, where waking the pool costs
+ * more than it saves.
+ */
+#define SPLIT_MIN_FLOATS 65536
+
+struct elem_job {
+	float *out;
+	const float *in, *dout, *act;
+	size_t count;
+	int backward, n, c, h, w;
+};
+
+static void
+relu_job(void *arg, int tid, int nt)
+{
+	struct elem_job *j = arg;
+	/* Ranges of whole 16-float blocks, so no two threads share a line
+	 * more than needed. */
+	size_t blocks = (j->count + 15) / 16;
+	size_t i0 = blocks * tid / nt * 16, i1 = blocks * (tid + 1) / nt * 16;
+
+	if (i1 > j->count)
+		i1 = j->count;
+	if (i0 >= i1)
+		return;
+	if (j->backward)
+		relu_backward_avx512(j->out + i0, j->dout + i0, j->act + i0,
+		    i1 - i0);
+	else
+		relu_forward_avx512(j->out + i0, j->in + i0, i1 - i0);
+}
+
 void
 xf_relu_forward(float *out, const float *in, size_t count)
 {
+	struct elem_job j = { .out = out, .in = in, .count = count };
+
 	if (have_avx512()) {
-		relu_forward_avx512(out, in, count);
+		if (count >= SPLIT_MIN_FLOATS)
+			pool_run(relu_job, &j);
+		else
+			relu_forward_avx512(out, in, count);
 		return;
 	}
 	for (size_t i = 0; i < count; i++)
@@ -1511,8 +1565,14 @@ void
 xf_relu_backward(float *din, const float *dout, const float *out,
     size_t count)
 {
+	struct elem_job j = { .out = din, .dout = dout, .act = out,
+	    .count = count, .backward = 1 };
+
 	if (have_avx512()) {
-		relu_backward_avx512(din, dout, out, count);
+		if (count >= SPLIT_MIN_FLOATS)
+			pool_run(relu_job, &j);
+		else
+			relu_backward_avx512(din, dout, out, count);
 		return;
 	}
 	for (size_t i = 0; i < count; i++)
@@ -1635,13 +1695,38 @@ maxpool_backward_avx512(float *din, const float *dout, const float *in, int n,
 	}
 }
 
+/* Planes [p0, p1) of the n c planes for thread tid. */
+static void
+maxpool_job(void *arg, int tid, int nt)
+{
+	struct elem_job *j = arg;
+	size_t planes = (size_t)j->n * j->c, hw = (size_t)j->h * j->w;
+	size_t ohw = (size_t)(j->h / 2) * (j->w / 2);
+	size_t p0 = planes * tid / nt, p1 = planes * (tid + 1) / nt;
+
+	if (p0 >= p1)
+		return;
+	/* A run of planes is a batch of 1 with p1 - p0 channels. */
+	if (j->backward)
+		maxpool_backward_avx512(j->out + p0 * hw, j->dout + p0 * ohw,
+		    j->in + p0 * hw, 1, (int)(p1 - p0), j->h, j->w);
+	else
+		maxpool_forward_avx512(j->out + p0 * ohw, j->in + p0 * hw, 1,
+		    (int)(p1 - p0), j->h, j->w);
+}
+
 void
 xf_maxpool_forward(float *out, const float *in, int n, int c, int h, int w)
 {
 	int oh = h / 2, ow = w / 2;
+	struct elem_job j = { .out = out, .in = in, .n = n, .c = c, .h = h,
+	    .w = w };
 
 	if (have_avx512()) {
-		maxpool_forward_avx512(out, in, n, c, h, w);
+		if ((size_t)n * c * h * w >= SPLIT_MIN_FLOATS)
+			pool_run(maxpool_job, &j);
+		else
+			maxpool_forward_avx512(out, in, n, c, h, w);
 		return;
 	}
 	for (size_t p = 0; p < (size_t)n * c; p++) {
@@ -1671,9 +1756,14 @@ xf_maxpool_backward(float *din, const float *dout, const float *in, int n,
     int c, int h, int w)
 {
 	int oh = h / 2, ow = w / 2;
+	struct elem_job j = { .out = din, .in = in, .dout = dout, .n = n,
+	    .c = c, .h = h, .w = w, .backward = 1 };
 
 	if (have_avx512()) {
-		maxpool_backward_avx512(din, dout, in, n, c, h, w);
+		if ((size_t)n * c * h * w >= SPLIT_MIN_FLOATS)
+			pool_run(maxpool_job, &j);
+		else
+			maxpool_backward_avx512(din, dout, in, n, c, h, w);
 		return;
 	}
 	memset(din, 0, (size_t)n * c * h * w * sizeof *din);

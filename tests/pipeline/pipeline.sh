@@ -34,8 +34,9 @@ for png in "$tmp"/out/fig/*.png; do
 done
 ok $? "figures are PNG files"
 
-run -q paper > /dev/null 2>&1
-ok $? "a second make has nothing to do (make -q)"
+run -n paper > "$tmp/again" 2>&1
+grep -q "Nothing to be done for 'paper'" "$tmp/again" && [ "$(wc -l < "$tmp/again")" -eq 1 ]
+ok $? "a second make has nothing to do: $(head -2 "$tmp/again" | tr '\n' ' ')"
 
 touch "$tmp/out/data/tgt-train-b7.xfs"
 run -n paper > "$tmp/dry" 2>&1

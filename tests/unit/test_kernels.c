@@ -538,6 +538,8 @@ main(void)
 	test_pool_ties(3, 4, 28, 28);
 	test_pool_ties(2, 3, 37, 41);
 	test_pool_ties(1, 1, 3, 67);
+	xf_nn_set_threads(2);
+	test_pool_ties(8, 16, 28, 29);	/* big enough to split over threads */
 	test_bn(4, 3, 5, 0);
 	test_bn(16, 40, 49, 1);
 	test_bn(5, 2, 1, 0);
