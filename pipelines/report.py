@@ -180,23 +180,33 @@ def basin_findings(f, t):
 
 
 def criticality_findings(f, t):
-    claim = "Higher modules are more critical than lower ones (P-T)"
+    claims = ("Higher modules are more critical than lower ones (P-T)",
+              "RI-T valleys show a transition point: the initial weights are "
+              "infeasible and the error drops below ε only past some α")
     if t is None:
-        f.add("criticality", claim, "—", None, "")
+        for c in claims:
+            f.add("criticality", c, "—", None, "")
         return
     pt = [r for r in t if r["kind"] == "pt"]
     half = len(pt) // 2
-    low = [r["mu"] for r in pt[:half]]
-    high = [r["mu"] for r in pt[half:]]
-    f.add("criticality", claim,
+    lg = lambda rs: mean_sd([math.log10(1 + r["mu"]) for r in rs])[0]
+    f.add("criticality", claims[0],
           "μ per module (P-T): " + ", ".join("%s %.3g" % (r["module"], r["mu"])
                                              for r in pt),
-          mean_sd(high)[0] > mean_sd(low)[0],
-          "mean μ of the upper half of modules above the lower half's")
-    tot = {k: sum(r["mu"] for r in t if r["kind"] == k) for k in ("pt", "rit")}
-    f.add("criticality", "Network criticality Σμ, P-T vs RI-T",
-          "P-T %.3g, RI-T %.3g" % (tot["pt"], tot["rit"]),
-          tot["pt"] < tot["rit"], "P-T's Σμ below RI-T's")
+          lg(pt[half:]) > lg(pt[:half]),
+          "mean log10(1+μ) of the upper half of modules above the lower "
+          "half's")
+    rit = [r for r in t if r["kind"] == "rit"]
+    trans = [r for r in rit if r["alpha_min"] == r["alpha_min"]
+             and r["alpha_min"] > 0]
+    f.add("criticality", claims[1],
+          "smallest feasible α at the smallest σ (RI-T): " + ", ".join(
+              "%s %s" % (r["module"], "none" if r["alpha_min"] !=
+                         r["alpha_min"] else "%.2g" % r["alpha_min"])
+              for r in rit),
+          2 * len(trans) > len(rit),
+          "more than half of the RI-T modules have a feasible α > 0 and "
+          "an infeasible α = 0")
 
 
 def checkpoint_findings(f, t):

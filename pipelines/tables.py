@@ -177,12 +177,21 @@ def basins(adir, out, dist_out, names):
 
 
 def criticality(adir, out):
+    """μ per module, and the transition point: the smallest α whose cell at
+    the smallest σ is feasible (NaN when none is)."""
     rows = []
     for kind in ("pt", "rit"):
+        cells = records(os.path.join(adir, "critic-%s.xfs" % kind))
         for r in records(os.path.join(adir, "critic-%s.sum.xfs" % kind)):
-            if r["module"] != "network":
-                rows.append((kind, r["module"], r["mu"], r["dist"]))
-    write_tsv(out, ["kind", "module", "mu", "dist"], rows)
+            if r["module"] == "network":
+                continue
+            mine = [c for c in cells if c["module"] == r["module"]]
+            s0 = min(c["sigma"] for c in mine)
+            feas = [c["alpha"] for c in mine
+                    if c["sigma"] == s0 and c["feasible"]]
+            rows.append((kind, r["module"], r["mu"], r["dist"],
+                         min(feas) if feas else float("nan")))
+    write_tsv(out, ["kind", "module", "mu", "dist", "alpha_min"], rows)
 
 
 def landscape(adir, prefix, seed, out):
