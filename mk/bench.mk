@@ -45,6 +45,32 @@ bench-critic: all
 bench: bench-critic
 .PHONY: bench-critic
 
+# ---- CKA: n = 10,000 × 25,088 per side, minibatch n = 60,000 ----
+# The numpy reference (published formulas, same BLIS) runs first, alone;
+# bench_cka prints time, GFLOP/s, % of the sgemm ceiling and the ratio.
+tests/bench/bench_cka: tests/bench/bench_cka.c libxf.a
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
+bench-cka: tests/bench/bench_cka
+	@r=$$($(BENCH_PY) tests/bench/cka_numpy.py 2>/dev/null || echo 0); \
+	  tests/bench/bench_cka -r "$$r"
+bench: bench-cka
+.PHONY: bench-cka
+
+# ---- streams: import Fashion-MNIST train, shuffle throughput, peak RSS ----
+BENCH_DATA = tests/bench/data
+bench-data: all
+	@mkdir -p $(BENCH_DATA)
+	@/usr/bin/time -f "xf-import fashion-mnist train (60k): %e s, peak RSS %M KB" \
+	  bin/xf-import fashion-mnist --split train -o $(BENCH_DATA)/fm.xfs
+	@s=$$(stat -c %s $(BENCH_DATA)/fm.xfs); \
+	  /usr/bin/time -f "%e %M" -o $(BENCH_DATA)/t bin/xf-shuffle -b 7 -s 1 \
+	    -o $(BENCH_DATA)/sh.xfs $(BENCH_DATA)/fm.xfs; \
+	  read t m < $(BENCH_DATA)/t; \
+	  echo "xf-shuffle -b 7 on it: $$t s, $$(echo "$$s $$t" | awk '{ printf "%.0f", $$1 / 1e6 / ($$2 > 0.005 ? $$2 : 0.005) }') MB/s, peak RSS $$m KB"
+	@rm -rf $(BENCH_DATA)
+bench: bench-data
+.PHONY: bench-data
+
 # make accuracy: the accuracy benchmarks on real data (README, "Accuracy").
 accuracy: all
 	tests/bench/accuracy.sh
