@@ -14,7 +14,12 @@
  *     (haswell) kernels on CPUs it does not recognise, which halves the speed
  *     of AVX-512 machines, so when the CPU has AVX-512 the engine hands BLIS a
  *     context with an AVX-512 micro-kernel of its own (8x32, row-preferring);
- *     BLIS still does the blocking, packing and strides.
+ *     BLIS still does the blocking, packing and strides.  On AVX-512, stride-1
+ *     convolutions with padding below the kernel size skip im2col and BLIS:
+ *     a direct kernel reads a zero-padded copy of each image into the same
+ *     8x32 micro-kernel (forward, and input gradient with flipped weights)
+ *     and a second one forms the weight gradient; other convolutions take
+ *     im2col + BLIS.
  *   - Threads (xf_nn_set_threads): one pool for the process.  Batched layers
  *     split the batch into XF_NN_PARTS fixed parts; a thread takes whole
  *     parts, each part accumulates its own partial weight gradient, and the
