@@ -445,6 +445,10 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 	}
 	if (r == 0 && c->arch[0] == 0)
 		r = xf_errf(err, "manifest: no arch");
+	if (r == 0 && c->input[0] == 0)
+		r = xf_errf(err, "manifest: no input");
+	if (r == 0 && c->n_classes == 0)
+		r = xf_errf(err, "manifest: no classes");
 out:
 	msgpack_unpacked_destroy(&up);
 	return r;

@@ -260,7 +260,7 @@ resume_settings(struct opts *o, const struct xf_ckpt *c)
 	    m->i <= 1 << 16)
 		o->batch = (int)m->i;
 	if ((m = xf_ckpt_get(c, "train.schedule")) != NULL && m->type == XF_STR)
-		o->schedule = strdup(m->s);
+		o->schedule = m->s;	/* lives as long as the checkpoint */
 	if ((m = xf_ckpt_get(c, "train.freeze")) != NULL && m->i >= 0 && m->i < 64)
 		o->freeze = (int)m->i;
 	if ((m = xf_ckpt_get(c, "train.copy")) != NULL && m->i >= -1 && m->i < 64)

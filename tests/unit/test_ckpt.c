@@ -339,10 +339,14 @@ test_hostile(void)
 
 		msgpack_sbuffer_init(&sb);
 		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 4);
+		msgpack_pack_map(&pk, 6);
 		pack(&pk, "format"), pack(&pk, "xf-checkpoint");
 		pack(&pk, "version"), msgpack_pack_int(&pk, 1);
 		pack(&pk, "arch"), pack(&pk, "mlp");
+		pack(&pk, "input");
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_int(&pk, 1), msgpack_pack_int(&pk, 28), msgpack_pack_int(&pk, 28);
+		pack(&pk, "classes"), msgpack_pack_int(&pk, 10);
 		pack(&pk, "tensors");
 		msgpack_pack_array(&pk, 1);
 		msgpack_pack_map(&pk, 4);
