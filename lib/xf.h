@@ -37,6 +37,13 @@ int xf_errf(struct xf_err *e, const char *fmt, ...)
 
 
 /*
+ * Picks BLIS's AVX-512 kernels on CPUs that have them, unless the
+ * environment chose (BLIS_ARCH_TYPE).  Call it before any BLIS work: every
+ * tool does, through tool_threads.
+ */
+void xf_blis_setup(void);
+
+/*
  * Random numbers: xoshiro256** seeded through splitmix64.  The whole state
  * is the four words, so a checkpoint can store it and a resumed run draws
  * the same numbers.  Every seeded thing in xf draws from one of these.

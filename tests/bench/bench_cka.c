@@ -159,10 +159,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	__builtin_cpu_init();
-	if (getenv("BLIS_ARCH_TYPE") == NULL &&
-	    __builtin_cpu_supports("avx512f"))
-		setenv("BLIS_ARCH_TYPE", "skx", 0);
+	xf_blis_setup();
 
 	/* Before anything big is allocated, so the child's RSS is its own. */
 	fflush(stdout);

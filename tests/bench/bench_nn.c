@@ -92,6 +92,7 @@ main(int argc, char **argv)
 	double seconds = 2.0, ceil1, ceiln;
 	struct xf_err e;
 
+	xf_blis_setup();	/* as every tool does */
 	while ((ch = getopt(argc, argv, "b:j:ms:t:")) != -1)
 		switch (ch) {
 		case 'm':
@@ -126,6 +127,7 @@ main(int argc, char **argv)
 		if (f != NULL)
 			fclose(f);
 	}
+	bli_init();	/* querying the arch before BLIS starts aborts with BLIS_ARCH_TYPE set */
 	printf("BLIS %s, arch %s, micro-kernel %s\n", bli_info_get_version_str(),
 	    bli_arch_string(bli_arch_query_id()),
 	    __builtin_cpu_supports("avx512f") ? "xf avx512 8x32" : "BLIS");
