@@ -1,0 +1,81 @@
+#!/bin/bash
+# xf-cka's command-line contract: the invariants through the tool, the two
+# input forms agreeing, and clear errors.
+set -u
+top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+PATH=$top/bin:$PATH
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+n=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+# field NAME: the column NAME of xf-cat's TSV on stdin, one value a line.
+field() { awk -F'\t' -v k="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i; next } { print $c }'; }
+close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+
+xf-import synthetic --count 120 -s 1 -o d.xfs || { echo "Bail out! no data"; exit 1; }
+xf-train -a cnn-s --steps 8 -s 1 -o a.tar d.xfs &&
+xf-train -a cnn-s --steps 8 -s 2 -o b.tar d.xfs &&
+xf-train -a mlp --steps 4 -o m.tar d.xfs || { echo "Bail out! no models"; exit 1; }
+
+# Every matched module of a model against itself: CKA = 1, both estimators.
+for est in "" --debiased; do
+	xf-cka -a a.tar --matched $est d.xfs | xf-cat | field cka > self
+	bad=$(awk '{ d = $1 - 1; if (d < 0) d = -d; if (d > 1e-6) print }' self | wc -l)
+	ok $(( bad == 0 && $(wc -l < self) == 6 ? 0 : 1 )) \
+	    "CKA(X, X) = 1 for all 6 modules ${est:-biased}: $(tr '\n' ' ' < self)"
+done
+xf-cka -a a.tar -b b.tar d.xfs | xf-cat > ab.tsv
+xf-cka -a b.tar -b a.tar d.xfs | xf-cat > ba.tsv
+ok $(( $(wc -l < ab.tsv) == 37 ? 0 : 1 )) "6 x 6 pairs and a header line"
+# Symmetry: CKA(a.m1, b.m2) = CKA(b.m2, a.m1).
+awk -F'\t' 'NR > 1 { print $1, $2, $3 }' ab.tsv | sort > ab
+awk -F'\t' 'NR > 1 { print $2, $1, $3 }' ba.tsv | sort > ba
+paste ab ba | awk '{ d = $3 - $6; if (d < 0) d = -d; if ($1 != $4 || $2 != $5 || d > 1e-9) bad++ } END { exit bad > 0 }'
+ok $? "symmetric in its two models"
+# Values are in [0, 1] for the biased estimator.
+field cka < ab.tsv | awk '$1 < -1e-9 || $1 > 1 + 1e-9 { bad++ } END { exit bad > 0 }'
+ok $? "biased CKA lies in [0, 1]"
+
+# The same numbers from feature streams.
+xf-eval -m a.tar --features conv2 d.xfs > fa.xfs
+xf-eval -m b.tar --features conv2 d.xfs > fb.xfs
+v1=$(xf-cka fa.xfs fb.xfs | xf-cat | field cka)
+v2=$(xf-cka -a a.tar -b b.tar --modules conv2 d.xfs | xf-cat | field cka)
+close "$v1" "$v2" 1e-9
+ok $? "feature streams give the checkpoint form's value ($v1 vs $v2)"
+v3=$(xf-cka fa.xfs fa.xfs | xf-cat | field cka)
+close "$v3" 1 1e-6
+ok $? "a feature stream against itself: $v3"
+# Through pipes, with minibatch CKA, and with pooling.
+v4=$(xf-cka --batch 40 <(xf-eval -m a.tar --features fc1 d.xfs) \
+    <(xf-eval -m b.tar --features fc1 d.xfs) | xf-cat | field estimator)
+ok $([ "$v4" = minibatch ]; echo $?) "minibatch CKA from two pipes"
+v5=$(xf-cka -a a.tar --modules conv1 --pool 2 d.xfs | xf-cat | field cka)
+close "$v5" 1 1e-6
+ok $? "pooled conv1 against itself: $v5"
+v6=$(xf-cka -a a.tar -b b.tar --kernel rbf --modules fc1 d.xfs | xf-cat | field kernel)
+ok $([ "$v6" = rbf ]; echo $?) "RBF kernel"
+
+# Errors: one line, exit 1 for data, 2 for usage.
+expect() {  # WANT TEXT CMD...
+	local want=$1 text=$2
+	shift 2
+	"$@" > /dev/null 2> err
+	local r=$?
+	[ $r -eq "$want" ] && [ "$(wc -l < err)" -eq 1 ] && grep -qF -- "$text" err
+	ok $? "$* -> $r: $(head -2 err | tr '\n' '|')"
+}
+xf-import synthetic --count 60 -s 1 -o d60.xfs
+xf-eval -m b.tar --features conv2 d60.xfs > fb60.xfs
+expect 1 "fb60.xfs: 60 records" xf-cka fa.xfs fb60.xfs
+expect 1 "d.xfs: header" xf-cka fa.xfs d.xfs
+xf-import synthetic --count 10 --shape 3,8,8 -s 1 -o rgb.xfs
+expect 1 "images are 3x8x8" xf-cka -a a.tar rgb.xfs
+xf-import synthetic --count 3 -s 1 -o d3.xfs
+expect 1 "more than 3" xf-cka -a a.tar --debiased d3.xfs
+expect 2 "--kernel poly" xf-cka --kernel poly -a a.tar d.xfs
+expect 2 "nosuch" xf-cka -a a.tar --modules nosuch d.xfs
+expect 2 "--batch 2" xf-cka --batch 2 -a a.tar d.xfs
+expect 1 "nothere.tar" xf-cka -a nothere.tar d.xfs
+echo "1..$n"
