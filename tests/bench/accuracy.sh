@@ -24,7 +24,7 @@ echo "mlp, Fashion-MNIST, 10 epochs (cosine, lr 0.05): test accuracy $(acc mlp.t
 s=$(timed xf-train -a cnn-s -e 3 -l 0.05 -s 1 -o p.tar fm-train.xfs)
 echo "cnn-s, Fashion-MNIST, 3 epochs (P):             test accuracy $(acc p.tar fm-test.xfs)  ($s s)"
 for kind in pt rit; do
-	if [ $kind = pt ]; then start="--init p.tar"; else start="-a cnn-s"; fi
+	if [ $kind = pt ]; then start="--init p.tar --new-head"; else start="-a cnn-s"; fi
 	line=""
 	for e in 1 2 3; do
 		xf-train $start -e $e -l 0.05 -s 1 -o $kind-e$e.tar digits.xfs
