@@ -3,13 +3,7 @@
 # through GNU parallel with -S : (the multi-machine code path, run locally):
 # every artefact and every report row is produced; a second run does
 # nothing; a changed input rebuilds only what depends on it.
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-PATH=$top/bin:$PATH
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+. "$(dirname "$0")/../tap.sh"
 
 echo : > "$tmp/sshlogins"
 run() { make -C "$top/pipelines" --no-print-directory CONFIG=test.mk \
@@ -48,4 +42,4 @@ run paper > "$tmp/log2" 2>&1
 ok $? "the rebuild succeeds"
 grep -q 'parallel: 4 runs of shuffle' "$tmp/log2"
 ok $? "it reran exactly the 4 runs at b=7"
-echo "1..$n"
+tap_done

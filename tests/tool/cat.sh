@@ -2,20 +2,10 @@
 # xf-cat's command-line contract, as TAP: a table of calls with their exit
 # code and output over image, feature and table streams, then PNG, JSON and
 # pipe checks.
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-PATH=$top/bin:$PATH
+. "$(dirname "$0")/../tap.sh"
 py=/usr/bin/python3     # Debian's, with python3-msgpack
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
-n=0
 
-ok() {  # STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
 
 # run RC WANT CMD: see import.sh; WANT may also be "=TEXT", the exact stdout
 # with \t and \n escapes.
@@ -160,4 +150,4 @@ else
 	skip "no /dev/full"; skip "no /dev/full"
 fi
 
-echo "1..$n"
+tap_done

@@ -1,16 +1,8 @@
 #!/bin/bash
 # xf-cka's command-line contract: the invariants through the tool, the two
 # input forms agreeing, and clear errors.
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-PATH=$top/bin:$PATH
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../tap.sh"
 cd "$tmp" || exit 1
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-# field NAME: the column NAME of xf-cat's TSV on stdin, one value a line.
-field() { awk -F'\t' -v k="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i; next } { print $c }'; }
 close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
 
 xf-import synthetic --count 120 -s 1 -o d.xfs || { echo "Bail out! no data"; exit 1; }
@@ -78,4 +70,4 @@ expect 2 "--kernel poly" xf-cka --kernel poly -a a.tar d.xfs
 expect 2 "nosuch" xf-cka -a a.tar --modules nosuch d.xfs
 expect 2 "--batch 2" xf-cka --batch 2 -a a.tar d.xfs
 expect 1 "nothere.tar" xf-cka -a nothere.tar d.xfs
-echo "1..$n"
+tap_done

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # xf-critic's command-line contract (TAP): usage errors, bad data and
 # checkpoints, the heat map and summary, μ = 0 when θ⁰ = θᶠ, σ → 0 at α = 1
 # is the final model, determinism across seeds, workers and threads.  Tiny
@@ -6,33 +6,10 @@
 #
 # Run by `make check` with bin/ on PATH; alone: PATH=bin:$PATH sh tests/tool/critic.sh
 
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-PATH=$top/bin:$PATH
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/xf-critic-test.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../tap.sh"
 cd "$tmp" || exit 1
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)); echo "not ok $n - $1"; shift
-	for line in "$@"; do echo "#   $line"; done
-	[ -s err ] && sed 's/^/#   stderr: /' err
-	return 0
-}
-check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else not_ok "$d" "failed: $*"; fi; }
+QUIET_STDOUT=1
 run() { xf-critic "$@" >out 2>err; rc=$?; }
-expect_err() {
-	d=$1 want_rc=$2 want=$3
-	lines=$(wc -l <err)
-	if [ "$rc" != "$want_rc" ]; then not_ok "$d" "exit $rc, want $want_rc"
-	elif [ -s out ]; then not_ok "$d" "output on stdout"
-	elif [ "$lines" != 1 ]; then not_ok "$d" "$lines lines on stderr, want 1"
-	elif ! grep -qF -e "$want" err; then not_ok "$d" "stderr lacks '$want'"
-	else ok "$d"; fi
-}
-field() { awk -F'\t' -v f="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next } { print $c }'; }
 
 # ---- data and models ----
 xf-import synthetic --count 200 --shape 1,12,12 --num-classes 4 -s 1 -o d.xfs &&
@@ -62,7 +39,7 @@ for args in "-m f.tar" "--init i.tar" "--nosuch --init i.tar -m f.tar" \
 	eval "set -- $args"
 	run "$@" d.xfs
 	if [ "$rc" = 2 ] && grep -q '^usage: xf-critic ' err; then
-		ok "usage: '$args': exit 2 and the usage"
+		pass "usage: '$args': exit 2 and the usage"
 	else
 		not_ok "usage: '$args': exit 2 and the usage" "exit $rc"
 	fi
@@ -124,4 +101,4 @@ check "--workers 1 with a two-thread engine gives the same" cmp s5a.tsv w1.tsv
 xf-critic -v $G --modules fc2 --init i.tar -m f.tar d.xfs 2>err >/dev/null
 check "-v: progress on stderr with cells/s" grep -q 'fc2: mu .* cells/s' err
 
-echo "1..$n"
+tap_done

@@ -1,36 +1,13 @@
-#!/bin/sh
+#!/bin/bash
 # xf-eval's command-line contract (TAP): usage errors, bad data and
 # checkpoints, the summary, per-example records, the agreement table and
 # feature streams.  Tiny data, mlp and cnn-s: it runs in seconds.
 #
 # Run by `make check` with bin/ on PATH; alone: PATH=bin:$PATH sh tests/tool/eval.sh
 
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/xf-eval-test.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../tap.sh"
 cd "$tmp" || exit 1
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)); echo "not ok $n - $1"; shift
-	for line in "$@"; do echo "#   $line"; done
-	[ -s err ] && sed 's/^/#   stderr: /' err
-	return 0
-}
-check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else not_ok "$d" "failed: $*"; fi; }
 run() { xf-eval "$@" >out 2>err; rc=$?; }
-expect_err() {
-	d=$1 want_rc=$2 want=$3
-	lines=$(wc -l <err)
-	if [ "$rc" != "$want_rc" ]; then not_ok "$d" "exit $rc, want $want_rc"
-	elif [ "$lines" != 1 ]; then not_ok "$d" "$lines lines on stderr, want 1"
-	elif ! grep -qF -e "$want" err; then not_ok "$d" "stderr lacks '$want'"
-	else ok "$d"; fi
-}
-# field NAME: column NAME of the TSV on stdin, one value a line.
-field() { awk -F'\t' -v f="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next } { print $c }'; }
 # Number of floats in "x" of the first record of a feature stream.
 dims() { xf-cat --json "$1" | head -1 | sed 's/.*"x":\[//; s/\].*//' | tr ',' '\n' | wc -l; }
 
@@ -67,7 +44,7 @@ for args in "" "--nosuch -m m1.tar" "-m m1.tar d.xfs extra"; do
 	eval "set -- $args"
 	run "$@" d.xfs
 	if [ "$rc" = 2 ] && grep -q '^usage: xf-eval ' err; then
-		ok "usage: '$args': exit 2 and the usage"
+		pass "usage: '$args': exit 2 and the usage"
 	else
 		not_ok "usage: '$args': exit 2 and the usage" "exit $rc"
 	fi
@@ -198,10 +175,10 @@ if command -v mandoc >/dev/null 2>&1 && [ -r "$page" ]; then
 	    /^[A-Z]/ { f = 0 } f' | tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
 	use=$(xf-eval --nosuch 2>&1 | sed -n '/^usage: /,$p' | sed 's/^usage: //' |
 	    tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
-	if [ "$syn" = "$use" ]; then ok "xf-eval(1) SYNOPSIS is the usage"
+	if [ "$syn" = "$use" ]; then pass "xf-eval(1) SYNOPSIS is the usage"
 	else not_ok "xf-eval(1) SYNOPSIS is the usage" "man:   $syn" "usage: $use"; fi
 else
 	n=$((n + 1)); echo "ok $n # skip no mandoc or no man page"
 fi
 
-echo "1..$n"
+tap_done

@@ -2,14 +2,8 @@
 # Faults: kill -9 during saves, full disks, file size limits, closed and
 # slow pipes, concurrent writers.  A checkpoint is always the old complete
 # file or the new one, never torn, never missing once it has existed.
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-PATH=$top/bin:$PATH
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../tap.sh"
 cd "$tmp" || exit 1
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 one_line() { [ "$(wc -l < "$1")" -eq 1 ]; }
 
 xf-import synthetic --count 200 -s 1 -o d.xfs
@@ -115,4 +109,4 @@ for arch in mlp cnn-s cnn cnn-bn; do
 	ok $? "resume $arch: 2 steps + resume to 6 = 6 straight, byte for byte"
 done
 
-echo "1..$n"
+tap_done

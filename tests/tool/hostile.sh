@@ -3,15 +3,9 @@
 # lines given to the tools.  Each must exit 1 (bad data) or 2 (usage), print
 # exactly one line on stderr naming the file and what is wrong, and stay
 # within a 1 GiB address space (ulimit -v): never crash, hang or balloon.
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-PATH=$top/bin:$PATH
+. "$(dirname "$0")/../tap.sh"
 corpus=$top/tests/fuzz/corpus
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 
 # check WANT_EXIT WANT_TEXT CMD...: exit, one stderr line holding WANT_TEXT.
 check() {
@@ -98,4 +92,4 @@ check 2 "--count" xf-import synthetic --count -5
 check 2 "--classes" xf-import synthetic --classes 0,0
 check 2 "-j" xf-eval -j -3 -m good.tar good.xfs
 
-echo "1..$n"
+tap_done

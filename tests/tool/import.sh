@@ -1,20 +1,10 @@
 #!/bin/bash
 # xf-import's command-line contract, as TAP: a table of calls with their exit
 # code and output, then checks of content, real data and Python interop.
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-PATH=$top/bin:$PATH
+. "$(dirname "$0")/../tap.sh"
 py=/usr/bin/python3     # Debian's, with python3-msgpack
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
-n=0
 
-ok() {  # STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
 have_py() { "$py" -c 'import msgpack' 2>/dev/null; }
 
 # run RC WANT CMD: runs CMD under sh in $tmp; WANT is the md5 of stdout,
@@ -195,4 +185,4 @@ else
 	skip "no $py with msgpack"
 fi
 
-echo "1..$n"
+tap_done

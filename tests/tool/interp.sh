@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # xf-interp's command-line contract (TAP): usage errors, bad data and
 # checkpoints, λ = 0 and 1 against xf-eval bit for bit, the summary, the
 # random, plane and gradient directions, batch norm, determinism.  Tiny data
@@ -6,34 +6,10 @@
 #
 # Run by `make check` with bin/ on PATH; alone: PATH=bin:$PATH sh tests/tool/interp.sh
 
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-PATH=$top/bin:$PATH
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/xf-interp-test.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../tap.sh"
 cd "$tmp" || exit 1
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)); echo "not ok $n - $1"; shift
-	for line in "$@"; do echo "#   $line"; done
-	[ -s err ] && sed 's/^/#   stderr: /' err
-	return 0
-}
-check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else not_ok "$d" "failed: $*"; fi; }
+QUIET_STDOUT=1
 run() { xf-interp "$@" >out 2>err; rc=$?; }
-expect_err() {
-	d=$1 want_rc=$2 want=$3
-	lines=$(wc -l <err)
-	if [ "$rc" != "$want_rc" ]; then not_ok "$d" "exit $rc, want $want_rc"
-	elif [ -s out ]; then not_ok "$d" "output on stdout"
-	elif [ "$lines" != 1 ]; then not_ok "$d" "$lines lines on stderr, want 1"
-	elif ! grep -qF -e "$want" err; then not_ok "$d" "stderr lacks '$want'"
-	else ok "$d"; fi
-}
-# field NAME: column NAME of the TSV on stdin, one value a line.
-field() { awk -F'\t' -v f="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next } { print $c }'; }
 
 # ---- data and models ----
 A="-a c8,p,f16,f -e 2 -b 32"
@@ -69,7 +45,7 @@ for args in "" "--nosuch -m a.tar -m b.tar" "-m a.tar -m b.tar d.xfs extra"; do
 	eval "set -- $args"
 	run "$@" d.xfs
 	if [ "$rc" = 2 ] && grep -q '^usage: xf-interp ' err; then
-		ok "usage: '$args': exit 2 and the usage"
+		pass "usage: '$args': exit 2 and the usage"
 	else
 		not_ok "usage: '$args': exit 2 and the usage" "exit $rc"
 	fi
@@ -159,4 +135,4 @@ check "bn reset: the statistics change the result" eval '! cmp -s reset1.tsv int
 xf-interp --direction plane -n 40 -m a.tar d.xfs 2>err | head -c 10 >/dev/null
 check "a reader that goes away: quiet" test ! -s err
 
-echo "1..$n"
+tap_done

@@ -5,20 +5,10 @@
 # directory (later examples may use the files of earlier ones), with bin/ on
 # PATH; each block must exit 0, every stage of its pipelines included.  A block that needs data the machine lacks
 # (Fashion-MNIST, the mnist cache) is skipped.
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-PATH=$top/bin:$PATH
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-n=0
+. "$(dirname "$0")/../tap.sh"
 fm=/usr/share/datasets/fashion-mnist
 mn=${XF_DATA:-$HOME/.cache/xf}/mnist
 
-ok() {  # STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
 
 # The command blocks of a page, one per line, commands joined by " && ";
 # mdoc's escapes \e and \- become \ and -.
@@ -67,4 +57,4 @@ for page in "$top"/man/man1/*.1; do
 	EOF2
 done
 [ $examples -gt 0 ] || skip "no examples in man/man1"
-echo "1..$n"
+tap_done

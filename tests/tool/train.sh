@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # xf-train's command-line contract (TAP): usage errors, bad data and
 # checkpoints, determinism, exact resume, freezing, head replacement, the
 # checkpoint series, the log, and the NaN policy.  Tiny data, mlp and cnn-s,
@@ -6,35 +6,13 @@
 #
 # Run by `make check` with bin/ on PATH; alone: PATH=bin:$PATH sh tests/tool/train.sh
 
-set -u
-top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/xf-train-test.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../tap.sh"
 cd "$tmp" || exit 1
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)); echo "not ok $n - $1"; shift
-	for line in "$@"; do echo "#   $line"; done
-	[ -s err ] && sed 's/^/#   stderr: /' err
-	return 0
-}
-# check DESC COMMAND...: ok when COMMAND succeeds.
-check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else not_ok "$d" "failed: $*"; fi; }
 # run ARGS...: xf-train with stderr in ./err and the exit status in $rc.
 run() { xf-train "$@" 2>err; rc=$?; }
 md5() { md5sum | cut -d' ' -f1; }
 member() { tar -xOf "$1" "$2" | md5; }
 # One line of stderr that contains $1, and exit status $2.
-expect_err() {
-	d=$1 want_rc=$2 want=$3
-	lines=$(wc -l <err)
-	if [ "$rc" != "$want_rc" ]; then not_ok "$d" "exit $rc, want $want_rc"
-	elif [ "$lines" != 1 ]; then not_ok "$d" "$lines lines on stderr, want 1"
-	elif ! grep -qF -e "$want" err; then not_ok "$d" "stderr lacks '$want'"
-	else ok "$d"; fi
-}
 
 # ---- data and a few models ----
 xf-import synthetic -n 100 -s 1 -o d.xfs &&
@@ -94,7 +72,7 @@ for args in "--nosuch" "-x" "-a mlp d.xfs extra"; do
 	if [ "$rc" = 2 ] && grep -q '^usage: xf-train ' err &&
 	    { [ "$args" = "-a mlp d.xfs extra" ] ||
 	    head -1 err | grep -qF -e "${args#-}"; }; then
-		ok "usage: $args: exit 2 and the usage"
+		pass "usage: $args: exit 2 and the usage"
 	else
 		not_ok "usage: $args: exit 2 and the usage" "exit $rc"
 	fi
@@ -194,7 +172,7 @@ for t in conv1.weight conv2.weight conv3.weight conv4.weight fc1.weight fc1.bias
 done
 check "P-T --freeze 5: every layer below the head copied and kept" test "$same" = 6
 if tar -xOf pt.tar manifest.msgpack | grep -aq 'p\.tar'; then
-	ok "P-T: the manifest names the parent"
+	pass "P-T: the manifest names the parent"
 else not_ok "P-T: the manifest names the parent"; fi
 xf-train --init p.tar --new-head -b 16 --steps 1 -l 0 --save-init nh.tar -o /dev/null d.xfs
 check "--new-head: same class count, new head" \
@@ -230,7 +208,7 @@ got=$(xf-cat log2.xfs | awk -F'\t' 'NR > 1 && $14 != "" { printf "%s,", $1 }')
 check "log: --val-every 4: val at 4, 7 (epoch end), 8, 10 (last) (got $got)" \
     test "$got" = "4,7,8,10,"
 if xf-cat --header log.xfs | grep -q '"kind":"log".*xf-train -a mlp'; then
-	ok "log: header kind log, command line in provenance"
+	pass "log: header kind log, command line in provenance"
 else not_ok "log: header kind log, command line in provenance"; fi
 
 # ---- the checkpoint series and --save-init ----
@@ -246,7 +224,7 @@ check "--save-init: the weights of step 0" test \
     "$(member init.tar fc1.weight)" = "$(member series/run-e000-s0000000.tar fc1.weight)"
 if tar -tf init.tar | grep -q momentum; then
 	not_ok "--save-init: no optimiser state"
-else ok "--save-init: no optimiser state"; fi
+else pass "--save-init: no optimiser state"; fi
 xf-train -a mlp -b 16 -e 3 --save-every 2 -o /dev/null d.xfs
 check "--save-every 2: default prefix, epochs 0 and 2" \
     test "$(echo ckpt-*)" = "ckpt-e000-s0000000.tar ckpt-e002-s0000014.tar"
@@ -270,10 +248,10 @@ if command -v mandoc >/dev/null 2>&1 && [ -r "$page" ]; then
 	    /^[A-Z]/ { f = 0 } f' | tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
 	use=$(xf-train --nosuch 2>&1 | sed -n '/^usage: /,$p' | sed 's/^usage: //' |
 	    tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
-	if [ "$syn" = "$use" ]; then ok "xf-train(1) SYNOPSIS is the usage"
+	if [ "$syn" = "$use" ]; then pass "xf-train(1) SYNOPSIS is the usage"
 	else not_ok "xf-train(1) SYNOPSIS is the usage" "man:   $syn" "usage: $use"; fi
 else
 	n=$((n + 1)); echo "ok $n # skip no mandoc or no man page"
 fi
 
-echo "1..$n"
+tap_done

@@ -1,0 +1,42 @@
+# tap.sh: sourced by the scripts in tests/tool and tests/pipeline.  It puts
+# bin/ on PATH, makes a scratch directory ($tmp, removed on exit) and gives
+# the TAP helpers; each script ends with tap_done.
+set -u
+top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+PATH=$top/bin:$PATH
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/xf-test.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+n=0
+
+# ok STATUS DESCRIPTION: a test that passed when STATUS is 0.
+ok() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+# pass DESCRIPTION; not_ok DESCRIPTION [NOTE...]: a result decided already;
+# not_ok prints its notes and ./err as TAP comments.
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)); echo "not ok $n - $1"; shift
+	for line in "$@"; do echo "#   $line"; done
+	[ -s err ] && sed 's/^/#   stderr: /' err
+	return 0
+}
+skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
+# check DESCRIPTION CMD...: CMD succeeds.
+check() { d=$1; shift; if "$@" >/dev/null 2>&1; then pass "$d"; else not_ok "$d" "failed: $*"; fi; }
+# expect_err DESCRIPTION RC TEXT: after a command that left its exit code in
+# $rc and stderr in ./err, the code is RC and stderr is one line holding
+# TEXT (and, with QUIET_STDOUT=1, nothing went to ./out).
+expect_err() {
+	d=$1 want_rc=$2 want=$3
+	lines=$(wc -l <err)
+	if [ "$rc" != "$want_rc" ]; then not_ok "$d" "exit $rc, want $want_rc"
+	elif [ "${QUIET_STDOUT:-0}" = 1 ] && [ -s out ]; then not_ok "$d" "output on stdout"
+	elif [ "$lines" != 1 ]; then not_ok "$d" "$lines lines on stderr, want 1"
+	elif ! grep -qF -e "$want" err; then not_ok "$d" "stderr lacks '$want'"
+	else pass "$d"; fi
+}
+# field NAME: column NAME of the TSV on stdin, one value a line.
+field() { awk -F'\t' -v f="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next } { print $c }'; }
+tap_done() { echo "1..$n"; }
