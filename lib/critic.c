@@ -161,13 +161,8 @@ run_data(struct worker *w, double *loss_sum, size_t *correct, struct xf_err *err
 		const float *probs = xf_model_probs(m);
 		const float *losses = xf_model_losses(m);
 		for (int i = 0; i < n; i++) {
-			const float *p = probs + (size_t)i * jb->n_classes;
-			int best = 0;
-
-			for (int c = 1; c < jb->n_classes; c++)
-				if (p[c] > p[best])
-					best = c;
-			*correct += best == jb->labels[at + i];
+			*correct += xf_argmax(probs + (size_t)i * jb->n_classes,
+			    jb->n_classes) == jb->labels[at + i];
 			chunk += losses[i];
 		}
 		*loss_sum += chunk;

@@ -305,13 +305,7 @@ xf_model_full_grad(struct xf_model *m, const struct xf_dataset *d, int batch,
 		const float *probs = xf_model_probs(m);
 		const float *losses = xf_model_losses(m);
 		for (int i = 0; i < n; i++) {
-			const float *p = probs + (size_t)i * k;
-			int best = 0;
-
-			for (int j = 1; j < k; j++)
-				if (p[j] > p[best])
-					best = j;
-			r->correct += best == d->y[at + i];
+			r->correct += xf_argmax(probs + (size_t)i * k, k) == d->y[at + i];
 			chunk += losses[i];
 		}
 		r->loss_sum += chunk;

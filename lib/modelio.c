@@ -225,6 +225,17 @@ xf_model_restore(struct xf_model *m, const float *snap)
 }
 
 int
+xf_argmax(const float *p, int k)
+{
+	int best = 0;
+
+	for (int j = 1; j < k; j++)
+		if (p[j] > p[best])
+			best = j;
+	return best;
+}
+
+int
 xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d, int batch,
     struct xf_eval_result *r, int *pred, float *loss, float *prob,
     struct xf_err *err)
@@ -245,11 +256,8 @@ xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d, int batch,
 		const float *losses = xf_model_losses(m);
 		for (int i = 0; i < n; i++) {
 			const float *p = probs + (size_t)i * k;
-			int best = 0;
+			int best = xf_argmax(p, k);
 
-			for (int j = 1; j < k; j++)
-				if (p[j] > p[best])
-					best = j;
 			r->correct += best == d->y[at + i];
 			r->loss_sum += losses[i];
 			if (pred != NULL)

@@ -102,6 +102,9 @@ void xf_model_restore(struct xf_model *m, const float *snap);
 
 /* ---- evaluation ---- */
 
+/* Index of the largest of p[0..k), the first on ties: the predicted class. */
+int xf_argmax(const float *p, int k);
+
 struct xf_eval_result {
 	size_t n;
 	size_t correct;

@@ -78,15 +78,8 @@ xf_trainer_step(struct xf_trainer *t, struct xf_err *err)
 	xf_model_input_shape(t->model, &c, &h, &w, &k);
 	const float *logits = xf_model_logits(t->model);
 	t->correct = 0;
-	for (size_t i = 0; i < n; i++) {
-		const float *l = logits + i * k;
-		int best = 0;
-
-		for (int j = 1; j < k; j++)
-			if (l[j] > l[best])
-				best = j;
-		t->correct += best == t->yb[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		t->correct += xf_argmax(logits + i * k, k) == t->yb[i];
 	t->size = (int)n;
 	t->lr_used = xf_lr_at(&t->lr, t->step, t->epoch);
 	xf_model_zero_grad(t->model);
