@@ -7,4 +7,11 @@ check: all $(UNIT)
 	@PATH="$(CURDIR)/bin:$$PATH" XF_TOP="$(CURDIR)" \
 	  prove --norc -j2 --timer $(UNIT) $(TOOL_TESTS)
 
-.PHONY: check
+# make check-unit: the unit tests, the fuzz replay and the hostile-input
+# table only: what CI runs again under SAN=1 (see .ci/run).
+check-unit: all $(UNIT)
+	@PATH="$(CURDIR)/bin:$$PATH" XF_TOP="$(CURDIR)" \
+	  prove --norc -j2 --timer $(UNIT) tests/tool/fuzz-replay.sh \
+	  tests/tool/hostile.sh
+
+.PHONY: check check-unit

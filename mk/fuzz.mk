@@ -79,6 +79,6 @@ tests/fuzz/mkseeds.bin: tests/fuzz/mkseeds.c libxf.a
 .SECONDARY: $(FUZZ_OBJ)
 
 # make check replays the corpus (tests/tool/fuzz-replay.sh).
-check: $(REPLAY_BIN)
+check check-unit: $(REPLAY_BIN)
 
 .PHONY: fuzz fuzz-replay fuzz-afl fuzz-seeds
