@@ -39,4 +39,35 @@ expect_err() {
 }
 # field NAME: column NAME of the TSV on stdin, one value a line.
 field() { awk -F'\t' -v f="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next } { print $c }'; }
+# table_run RC WANT CMD: one row of a tool's table of calls.  CMD runs under
+# sh in the current directory; it must exit RC, and WANT says what else:
+# "err" (nothing on stdout, one "xf-...: " line on stderr), "fail" (one such
+# line, whatever came out before the failure), "usage" (nothing on stdout, a
+# usage message on stderr), "-" (the exit code only), "=TEXT" (stdout is the
+# printf of TEXT) or the md5 of stdout (and nothing on stderr).
+table_run() {
+	local rc=$1 want=$2 cmd=$3 got sum status=1
+
+	sh -c "$cmd" >out 2>err </dev/null
+	got=$?
+	sum=$(md5sum <out | cut -c1-32)
+	case $want in
+	err)	[ "$got" = "$rc" ] && [ ! -s out ] && [ "$(wc -l <err)" = 1 ] &&
+		    grep -q '^xf-[a-z]*: ' err && status=0 ;;
+	fail)	[ "$got" = "$rc" ] && [ "$(wc -l <err)" = 1 ] &&
+		    grep -q '^xf-[a-z]*: ' err && status=0 ;;
+	usage)	[ "$got" = "$rc" ] && [ ! -s out ] && grep -q '^usage: ' err &&
+		    status=0 ;;
+	-)	[ "$got" = "$rc" ] && status=0 ;;
+	=*)	[ "$got" = "$rc" ] && printf "${want#=}" | cmp -s - out &&
+		    [ ! -s err ] && status=0 ;;
+	*)	[ "$got" = "$rc" ] && [ "$sum" = "$want" ] && [ ! -s err ] &&
+		    status=0 ;;
+	esac
+	ok $status "exit $rc: $cmd"
+	[ $status = 0 ] || { echo "# got exit $got, stdout md5 $sum:";
+	    head -c 300 out | sed 's/^/#   /'; echo; echo "# stderr:";
+	    sed 's/^/#   /' err; }
+}
+
 tap_done() { echo "1..$n"; }

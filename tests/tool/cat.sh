@@ -6,33 +6,7 @@
 py=/usr/bin/python3     # Debian's, with python3-msgpack
 cd "$tmp" || exit 1
 
-
-# run RC WANT CMD: see import.sh; WANT may also be "=TEXT", the exact stdout
-# with \t and \n escapes.
-run() {
-	local rc=$1 want=$2 cmd=$3 got sum status=1
-
-	sh -c "$cmd" >out 2>err </dev/null
-	got=$?
-	sum=$(md5sum <out | cut -c1-32)
-	case $want in
-	err)	[ "$got" = "$rc" ] && [ ! -s out ] && [ "$(wc -l <err)" = 1 ] &&
-		    grep -q '^xf-[a-z]*: ' err && status=0 ;;
-	fail)	[ "$got" = "$rc" ] && [ "$(wc -l <err)" = 1 ] &&
-		    grep -q '^xf-[a-z]*: ' err && status=0 ;;
-	usage)	[ "$got" = "$rc" ] && [ ! -s out ] && grep -q '^usage: ' err &&
-		    status=0 ;;
-	-)	[ "$got" = "$rc" ] && status=0 ;;
-	=*)	[ "$got" = "$rc" ] && printf "${want#=}" | cmp -s - out &&
-		    [ ! -s err ] && status=0 ;;
-	*)	[ "$got" = "$rc" ] && [ "$sum" = "$want" ] && [ ! -s err ] &&
-		    status=0 ;;
-	esac
-	ok $status "exit $rc: $cmd"
-	[ $status = 0 ] || { echo "# got exit $got, stdout md5 $sum:";
-	    head -c 300 out | sed 's/^/#   /'; echo; echo "# stderr:";
-	    sed 's/^/#   /' err; }
-}
+# The table: RC|WANT|CMD rows for table_run (tests/tap.sh).
 
 # Streams: tiny images from an IDX pair, and (with Python) a table and a
 # feature stream written by msgpack alone, as another tool would.
@@ -67,7 +41,7 @@ fi
 
 while IFS='|' read -r rc want cmd; do
 	case $rc in ''|'#'*) continue ;; esac
-	run "$rc" "$want" "$cmd"
+	table_run "$rc" "$want" "$cmd"
 done <<'TABLE'
 # exit|stdout md5, =text, err, fail or usage|command
 0|=i\ty\tx\n0\t2\t65 66\n1\t0\t67 68\n2\t1\t69 70\n|xf-cat img.xfs
@@ -99,13 +73,13 @@ done <<'TABLE'
 TABLE
 
 if [ $have_py = 1 ]; then
-	run 0 '=step\tloss\tname\tok\n1\t0.5\ta b\ttrue\n2\tnan\t\tfalse\n3\t1e-07\tc\t\n' 'xf-cat eval.xfs'
-	run 0 '={"step":1,"loss":0.5,"name":"a\\tb","ok":true}\n{"step":2,"loss":null,"ok":false}\n{"step":3,"loss":1e-07,"name":"c","ok":null}\n' 'xf-cat --json eval.xfs'
-	run 0 '=i\ty\tx\n0\t0\t0.5 -0 3\n1\t1\t0.5 -1.25 3\n' 'xf-cat feat.xfs'
-	run 0 '={"i":1,"y":1,"x":[0.5,-1.25,3]}\n' 'xf-cat --json -r 1: feat.xfs'
-	run 0 '={"format":"xf-stream","version":1,"kind":"features","dtype":"float32","shape":[3],"module":"fc1","classes":2,"count":2,"endian":"little","provenance":["test"]}\n' 'xf-cat --header feat.xfs'
-	run 1 err 'xf-cat --png 1x1 eval.xfs'
-	run 1 err 'xf-cat --png 1x1 feat.xfs'
+	table_run 0 '=step\tloss\tname\tok\n1\t0.5\ta b\ttrue\n2\tnan\t\tfalse\n3\t1e-07\tc\t\n' 'xf-cat eval.xfs'
+	table_run 0 '={"step":1,"loss":0.5,"name":"a\\tb","ok":true}\n{"step":2,"loss":null,"ok":false}\n{"step":3,"loss":1e-07,"name":"c","ok":null}\n' 'xf-cat --json eval.xfs'
+	table_run 0 '=i\ty\tx\n0\t0\t0.5 -0 3\n1\t1\t0.5 -1.25 3\n' 'xf-cat feat.xfs'
+	table_run 0 '={"i":1,"y":1,"x":[0.5,-1.25,3]}\n' 'xf-cat --json -r 1: feat.xfs'
+	table_run 0 '={"format":"xf-stream","version":1,"kind":"features","dtype":"float32","shape":[3],"module":"fc1","classes":2,"count":2,"endian":"little","provenance":["test"]}\n' 'xf-cat --header feat.xfs'
+	table_run 1 err 'xf-cat --png 1x1 eval.xfs'
+	table_run 1 err 'xf-cat --png 1x1 feat.xfs'
 	# Every --json line is JSON that Python reads back.
 	xf-cat --json syn.xfs | "$py" -c 'import json, sys
 rows = [json.loads(l) for l in sys.stdin]

@@ -7,32 +7,11 @@ cd "$tmp" || exit 1
 
 have_py() { "$py" -c 'import msgpack' 2>/dev/null; }
 
-# run RC WANT CMD: runs CMD under sh in $tmp; WANT is the md5 of stdout,
-# "err" (nothing on stdout, one "xf-...: " line on stderr), "usage"
-# (nothing on stdout, a usage message on stderr) or "-" (exit code only).
-run() {
-	local rc=$1 want=$2 cmd=$3 got sum status=1
-
-	sh -c "$cmd" >out 2>err </dev/null
-	got=$?
-	sum=$(md5sum <out | cut -c1-32)
-	case $want in
-	err)	[ "$got" = "$rc" ] && [ ! -s out ] && [ "$(wc -l <err)" = 1 ] &&
-		    grep -q '^xf-[a-z]*: ' err && status=0 ;;
-	usage)	[ "$got" = "$rc" ] && [ ! -s out ] && grep -q '^usage: ' err &&
-		    status=0 ;;
-	-)	[ "$got" = "$rc" ] && status=0 ;;
-	*)	[ "$got" = "$rc" ] && [ "$sum" = "$want" ] && [ ! -s err ] &&
-		    status=0 ;;
-	esac
-	ok $status "exit $rc: $cmd"
-	[ $status = 0 ] || { echo "# got exit $got, stdout md5 $sum, stderr:";
-	    sed 's/^/#   /' err; }
-}
+# The table: RC|WANT|CMD rows for table_run (tests/tap.sh).
 
 while IFS='|' read -r rc want cmd; do
 	case $rc in ''|'#'*) continue ;; esac
-	run "$rc" "$want" "$cmd"
+	table_run "$rc" "$want" "$cmd"
 done <<'TABLE'
 # exit|stdout md5, err or usage|command
 0|8aea5a852563108aaedd539ff0df8bfd|xf-import synthetic --count 20 --shape 1,4,4 -s 3

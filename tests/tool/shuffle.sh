@@ -5,30 +5,7 @@
 py=/usr/bin/python3     # Debian's, with python3-msgpack
 cd "$tmp" || exit 1
 
-
-# run RC WANT CMD: see import.sh; here also WANT "fail": one line on
-# stderr, whatever came out before the failure.
-run() {
-	local rc=$1 want=$2 cmd=$3 got sum status=1
-
-	sh -c "$cmd" >out 2>err </dev/null
-	got=$?
-	sum=$(md5sum <out | cut -c1-32)
-	case $want in
-	err)	[ "$got" = "$rc" ] && [ ! -s out ] && [ "$(wc -l <err)" = 1 ] &&
-		    grep -q '^xf-[a-z]*: ' err && status=0 ;;
-	fail)	[ "$got" = "$rc" ] && [ "$(wc -l <err)" = 1 ] &&
-		    grep -q '^xf-[a-z]*: ' err && status=0 ;;
-	usage)	[ "$got" = "$rc" ] && [ ! -s out ] && grep -q '^usage: ' err &&
-		    status=0 ;;
-	-)	[ "$got" = "$rc" ] && status=0 ;;
-	*)	[ "$got" = "$rc" ] && [ "$sum" = "$want" ] && [ ! -s err ] &&
-		    status=0 ;;
-	esac
-	ok $status "exit $rc: $cmd"
-	[ $status = 0 ] || { echo "# got exit $got, stdout md5 $sum, stderr:";
-	    sed 's/^/#   /' err; }
-}
+# The table: RC|WANT|CMD rows for table_run (tests/tap.sh).
 
 # The records of a stream: everything after the header map.
 body() {
@@ -46,7 +23,7 @@ head -c 2000 in.xfs >trunc.xfs
 
 while IFS='|' read -r rc want cmd; do
 	case $rc in ''|'#'*) continue ;; esac
-	run "$rc" "$want" "$cmd"
+	table_run "$rc" "$want" "$cmd"
 done <<'TABLE'
 # exit|stdout md5, err or usage|command
 0|787fcc7a40237bfa53fd8f765f070082|xf-shuffle -b 7 -s 1 in.xfs
