@@ -165,6 +165,14 @@ tool_writer_close(struct xf_writer *w, const char *path)
 		tool_write_failed(tool_out_name(path), &e);
 }
 
+/*
+ * The models a tool has loaded stay reachable from here, so that an error
+ * exit after loading (errx with models still live) is not a leak to
+ * LeakSanitizer; the tools free their models themselves on success.
+ */
+static struct xf_model *loaded[64];
+static int n_loaded;
+
 struct xf_model *
 tool_model_load(const char *path)
 {
@@ -175,5 +183,7 @@ tool_model_load(const char *path)
 	if (xf_ckpt_read(path, &c, &e) < 0 || (m = xf_model_load(&c, &e)) == NULL)
 		errx(1, "%s: %s", path, e.msg);
 	xf_ckpt_free(&c);
+	if (n_loaded < (int)(sizeof loaded / sizeof loaded[0]))
+		loaded[n_loaded++] = m;
 	return m;
 }
