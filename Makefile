@@ -62,7 +62,7 @@ bin/%: tools/%.c tools/tool.o tools/tool.h libxf.a
 	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@.tmp $< tools/tool.o libxf.a $(LDLIBS)
 	mv -f $@.tmp $@
 
-tests/unit/%.t: tests/unit/%.c tests/tap.h libxf.a
+tests/unit/%.t: tests/unit/%.c $(wildcard tests/*.h) libxf.a
 	$(CC) $(CFLAGS) $(XF_CFLAGS) -Itests -o $@ $< libxf.a $(LDLIBS)
 
 include mk/deps.mk

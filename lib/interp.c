@@ -345,15 +345,24 @@ xf_interp_n_points(const struct xf_interp *opt)
 static const char *mode_names[] = { "line", "random", "plane", "gradient" };
 static const char *bn_names[] = { "interp", "reset" };
 
+/* Index of s in names[0..n), or -1. */
+static int
+name_index(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 int
 xf_interp_mode_parse(const char *s, enum xf_interp_mode *mode)
 {
-	for (int i = 0; i < 4; i++)
-		if (strcmp(s, mode_names[i]) == 0) {
-			*mode = i;
-			return 0;
-		}
-	return -1;
+	int i = name_index(mode_names, 4, s);
+
+	if (i >= 0)
+		*mode = i;
+	return i < 0 ? -1 : 0;
 }
 
 const char *
@@ -365,12 +374,11 @@ xf_interp_mode_name(enum xf_interp_mode mode)
 int
 xf_bn_mode_parse(const char *s, enum xf_bn_mode *mode)
 {
-	for (int i = 0; i < 2; i++)
-		if (strcmp(s, bn_names[i]) == 0) {
-			*mode = i;
-			return 0;
-		}
-	return -1;
+	int i = name_index(bn_names, 2, s);
+
+	if (i >= 0)
+		*mode = i;
+	return i < 0 ? -1 : 0;
 }
 
 const char *

@@ -8,57 +8,10 @@
 #include <string.h>
 
 #include "landscape.h"
+#include "fixture.h"
 #include "tap.h"
 
 /* n synthetic 1x8x8 images: class k lights quadrant k, plus noise. */
-static void
-make_data(struct xf_dataset *d, size_t n, uint64_t seed)
-{
-	struct xf_rng r;
-
-	memset(d, 0, sizeof *d);
-	d->n = n;
-	d->c = 1, d->h = 8, d->w = 8;
-	d->n_classes = 4;
-	d->x = malloc(n * 64);
-	d->y = malloc(n * sizeof *d->y);
-	d->index = malloc(n * sizeof *d->index);
-	xf_rng_seed(&r, seed);
-	for (size_t i = 0; i < n; i++) {
-		d->y[i] = (int)xf_rng_below(&r, 4);
-		d->index[i] = (int64_t)i;
-		for (int p = 0; p < 64; p++) {
-			int q = (p / 8 >= 4) * 2 + (p % 8 >= 4);
-
-			d->x[i * 64 + p] = (uint8_t)(xf_rng_below(&r, 80) +
-			    (q == d->y[i] ? 150 : 0));
-		}
-	}
-}
-
-/* A model of spec, initialised from seed and trained a few steps on d. */
-static struct xf_model *
-made(const char *spec, uint64_t seed, const struct xf_dataset *d, int steps)
-{
-	struct xf_err e;
-	struct xf_model *m = xf_model_create(spec, 1, 8, 8, 4, &e);
-	struct xf_sgd *opt = xf_sgd_create(m, 0.9f, 0, &e);
-	struct xf_rng r;
-
-	xf_rng_seed(&r, seed);
-	xf_model_init(m, &r);
-	for (int s = 0; s < steps; s++) {
-		size_t at = (size_t)(s * 32) % (d->n - 32);
-
-		xf_model_forward(m, d->x + at * 64, d->y + at, 32, 1, NULL, &e);
-		xf_model_zero_grad(m);
-		xf_model_backward(m);
-		xf_sgd_step(opt, m, 0.05f);
-	}
-	xf_sgd_free(opt);
-	return m;
-}
-
 static int
 same_bits(const float *a, const float *b, size_t n)
 {
@@ -68,8 +21,8 @@ same_bits(const float *a, const float *b, size_t n)
 static void
 test_blend(const struct xf_dataset *d)
 {
-	struct xf_model *ma = made("c4,p,f8,f", 1, d, 20);
-	struct xf_model *mb = made("c4,p,f8,f", 2, d, 20);
+	struct xf_model *ma = made("c4,p,f8,f", 1, d, 20, NULL);
+	struct xf_model *mb = made("c4,p,f8,f", 2, d, 20, NULL);
 	size_t n;
 	float *a = xf_model_snapshot(ma, &n), *b = xf_model_snapshot(mb, &n);
 	float *s;
@@ -165,7 +118,7 @@ filter_norm(const float *v, size_t count, int64_t out, int64_t o)
 static void
 test_direction(const struct xf_dataset *d)
 {
-	struct xf_model *m = made("c4,b,p,f8,f", 3, d, 10);
+	struct xf_model *m = made("c4,b,p,f8,f", 3, d, 10, NULL);
 	size_t n;
 	float *th = xf_model_snapshot(m, &n);
 	float *d1 = malloc(n * sizeof *d1), *d2 = malloc(n * sizeof *d2);
@@ -259,7 +212,7 @@ test_direction(const struct xf_dataset *d)
 static void
 test_gradient(const struct xf_dataset *d)
 {
-	struct xf_model *m = made("c4,p,f8,f", 4, d, 10);
+	struct xf_model *m = made("c4,p,f8,f", 4, d, 10, NULL);
 	size_t n;
 	float *th = xf_model_snapshot(m, &n), *s;
 	float *g1 = malloc(n * sizeof *g1), *g2 = malloc(n * sizeof *g2);
@@ -324,7 +277,7 @@ test_gradient(const struct xf_dataset *d)
 static void
 test_bn(const struct xf_dataset *d)
 {
-	struct xf_model *m = made("c4,b,p,f", 6, d, 10);
+	struct xf_model *m = made("c4,b,p,f", 6, d, 10, NULL);
 	size_t count, n = d->n;
 	float *eval_logits = malloc(n * 4 * sizeof(float));
 	struct xf_err e;
@@ -362,7 +315,7 @@ test_bn(const struct xf_dataset *d)
 
 	/* Line with bn reset: deterministic, and endpoints are models with
 	 * recomputed statistics. */
-	struct xf_model *m2 = made("c4,b,p,f", 7, d, 10);
+	struct xf_model *m2 = made("c4,b,p,f", 7, d, 10, NULL);
 	size_t ns;
 	float *a = xf_model_snapshot(m, &ns), *b = xf_model_snapshot(m2, &ns);
 	struct xf_interp opt = XF_INTERP_DEFAULTS;
