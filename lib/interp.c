@@ -131,19 +131,22 @@ xf_model_offset(struct xf_model *m, const float *base, const float *d,
 	}
 }
 
+/*
+ * The running statistics are exactly the model's buffers (the tensors that
+ * are not parameters): every loop below walks those.
+ */
 int
 xf_model_reset_bn(struct xf_model *m, const struct xf_dataset *d, int batch,
     struct xf_err *err)
 {
 	size_t img = (size_t)d->c * d->h * d->w, n_stats = 0;
+	int nt = xf_model_n_tensors(m);
 	long batches = 0;
 	double *sum;
 
-	/* The running mean and var of each bn module, in tensor order. */
-	for (int k = 0; k < xf_model_n_modules(m); k++)
-		if (xf_model_module(m, k)->kind == XF_MODULE_BN)
-			n_stats += 2 * xf_model_tensor(m,
-			    xf_model_module(m, k)->first_tensor + 2)->count;
+	for (int i = 0; i < nt; i++)
+		if (!xf_model_tensor(m, i)->is_param)
+			n_stats += xf_model_tensor(m, i)->count;
 	if (n_stats == 0)
 		return 0;
 	if ((sum = calloc(n_stats, sizeof *sum)) == NULL)
@@ -156,52 +159,31 @@ xf_model_reset_bn(struct xf_model *m, const struct xf_dataset *d, int batch,
 		 * With the running stats at zero before a batch, the engine's
 		 * update leaves momentum × the batch statistic in them.
 		 */
-		for (int k = 0; k < xf_model_n_modules(m); k++) {
-			const struct xf_module *mod = xf_model_module(m, k);
+		for (int i = 0; i < nt; i++) {
+			const struct xf_model_tensor *t = xf_model_tensor(m, i);
 
-			if (mod->kind != XF_MODULE_BN)
-				continue;
-			for (int i = 2; i < 4; i++) {
-				const struct xf_model_tensor *t =
-				    xf_model_tensor(m, mod->first_tensor + i);
-
+			if (!t->is_param)
 				memset(t->data, 0, t->count * sizeof *t->data);
-			}
 		}
 		if (xf_model_forward(m, d->x + at * img, d->y + at, n, 1, NULL,
 		    err) < 0) {
 			free(sum);
 			return -1;
 		}
-		for (int k = 0; k < xf_model_n_modules(m); k++) {
-			const struct xf_module *mod = xf_model_module(m, k);
+		for (int i = 0; i < nt; i++) {
+			const struct xf_model_tensor *t = xf_model_tensor(m, i);
 
-			if (mod->kind != XF_MODULE_BN)
-				continue;
-			for (int i = 2; i < 4; i++) {
-				const struct xf_model_tensor *t =
-				    xf_model_tensor(m, mod->first_tensor + i);
-
-				for (size_t j = 0; j < t->count; j++)
-					sum[s++] += (double)t->data[j] /
-					    XF_BN_MOMENTUM;
-			}
+			for (size_t j = 0; !t->is_param && j < t->count; j++)
+				sum[s++] += (double)t->data[j] / XF_BN_MOMENTUM;
 		}
 		batches++;
 	}
 	size_t s = 0;
-	for (int k = 0; k < xf_model_n_modules(m); k++) {
-		const struct xf_module *mod = xf_model_module(m, k);
+	for (int i = 0; i < nt; i++) {
+		const struct xf_model_tensor *t = xf_model_tensor(m, i);
 
-		if (mod->kind != XF_MODULE_BN)
-			continue;
-		for (int i = 2; i < 4; i++) {
-			const struct xf_model_tensor *t =
-			    xf_model_tensor(m, mod->first_tensor + i);
-
-			for (size_t j = 0; j < t->count; j++)
-				t->data[j] = (float)(sum[s++] / batches);
-		}
+		for (size_t j = 0; !t->is_param && j < t->count; j++)
+			t->data[j] = (float)(sum[s++] / batches);
 	}
 	free(sum);
 	return 0;
