@@ -295,7 +295,9 @@ main(int argc, char **argv)
 		tool_write_failed(tool_out_name(out), &e);
 
 	/* One side per activation matrix, reused over every pair. */
-	struct xf_cka_side *ka[MAX_MODULES] = { 0 }, *kb[MAX_MODULES] = { 0 };
+	struct xf_cka_side *ka[MAX_MODULES] = { 0 }, *kb_own[MAX_MODULES] = { 0 };
+	/* A model against itself: B's sides are A's, computed once. */
+	struct xf_cka_side **kb = sa.m != NULL && sb.m == sa.m ? ka : kb_own;
 	for (int i = 0; i < sa.n_act; i++)
 		for (int j = 0; j < sb.n_act; j++) {
 			const struct act *x = &sa.act[i], *y = &sb.act[j];
@@ -326,7 +328,7 @@ main(int argc, char **argv)
 		tool_write_failed(tool_out_name(out), &e);
 	for (int i = 0; i < MAX_MODULES; i++) {
 		xf_cka_side_free(ka[i]);
-		xf_cka_side_free(kb[i]);
+		xf_cka_side_free(kb_own[i]);
 	}
 	for (int i = 0; i < sa.n_act; i++)
 		free(sa.act[i].x);
