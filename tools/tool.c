@@ -10,14 +10,18 @@
 #include "train.h"
 
 /*
- * Over a file size limit (ulimit -f) a write should fail with EFBIG and be
- * reported like any other write error, not kill the tool by SIGXFSZ.  Every
- * tool links this file, so this runs before each tool's main.
+ * Every tool links this file, so this runs before each tool's main.
+ * Over a file size limit (ulimit -f) a write fails with EFBIG and is reported
+ * like any other write error instead of killing the tool by SIGXFSZ.  A
+ * reader that goes away makes the next write fail with EPIPE instead of
+ * killing the tool by SIGPIPE, wherever it is (even mid-checkpoint); the
+ * write's caller then ends quietly with exit 0 (tool_output_failed).
  */
 __attribute__((constructor)) static void
 tool_signals(void)
 {
 	signal(SIGXFSZ, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 long long
@@ -86,15 +90,20 @@ tool_write_failed(const char *file, const struct xf_err *e)
 }
 
 void
+tool_output_failed(const char *name)
+{
+	if (errno == EPIPE)
+		exit(0);
+	err(1, "%s", name);
+}
+
+void
 tool_fshut(FILE *f, const char *name)
 {
 	int bad = fflush(f) != 0 || ferror(f);
 
-	if (fclose(f) != 0 || bad) {
-		if (errno == EPIPE)
-			exit(0);
-		err(1, "%s", name);
-	}
+	if (fclose(f) != 0 || bad)
+		tool_output_failed(name);
 }
 
 int

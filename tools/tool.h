@@ -19,6 +19,8 @@ int tool_int_list(const char *opt, const char *arg, long long min,
 /* Quiet exit 0 when the reader went away (EPIPE), else "FILE: msg", exit 1. */
 void tool_write_failed(const char *file, const struct xf_err *e)
     __attribute__((noreturn));
+/* The same for a stdio output: quiet exit 0 on EPIPE, else "FILE: strerror". */
+void tool_output_failed(const char *name) __attribute__((noreturn));
 /* Name to print for a path: "stdin"/"stdout" for "-" or NULL. */
 const char *tool_in_name(const char *path);
 const char *tool_out_name(const char *path);

@@ -2,9 +2,7 @@
  * xf-cat: render any xf stream as TSV, JSON lines or a PNG grid.
  */
 #include <err.h>
-#include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,14 +65,6 @@ key_dup(const struct xf_value *k)
 	return s;
 }
 
-static void
-output_failed(FILE *f, const char *name)
-{
-	if (errno == EPIPE)
-		exit(0);
-	err(1, "%s", name);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -106,7 +96,6 @@ main(int argc, char **argv)
 	struct xf_err e;
 	FILE *f;
 
-	signal(SIGPIPE, SIG_IGN);
 	while ((ch = getopt_long(argc, argv, "o:r:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'o':
@@ -170,7 +159,7 @@ main(int argc, char **argv)
 
 	if (format == HEADER) {
 		if (xf_header_json(f, h) < 0 || putc('\n', f) == EOF)
-			output_failed(f, oname);
+			tool_output_failed(oname);
 		tool_fshut(f, oname);
 		xf_stream_close(s);
 		return 0;
@@ -185,7 +174,7 @@ main(int argc, char **argv)
 			break;
 		case JSON:
 			if (xf_record_json(f, rec, dtype, omit) < 0)
-				output_failed(f, oname);
+				tool_output_failed(oname);
 			putc('\n', f);
 			break;
 		default:
@@ -219,24 +208,21 @@ main(int argc, char **argv)
 					putc('\t', f);
 				if (xf_record_get(rec, names[i], &v) == 0 &&
 				    xf_value_text(f, &v, dtype) < 0)
-					output_failed(f, oname);
+					tool_output_failed(oname);
 			}
 			putc('\n', f);
 			break;
 		}
 		if (ferror(f) || (unbuffered && fflush(f) != 0))
-			output_failed(f, oname);
+			tool_output_failed(oname);
 		if (format == PNG && n_img == (size_t)rows * cols)
 			break;
 	}
 	if (r < 0)
 		errx(1, "%s: %s", tool_in_name(in), e.msg);
 	if (format == PNG && xf_png_grid(f, grid, n_img, h->shape[0],
-	    h->shape[1], h->shape[2], rows, cols, scale, &e) < 0) {
-		if (errno == EPIPE)
-			exit(0);
-		errx(1, "%s: %s", oname, e.msg);
-	}
+	    h->shape[1], h->shape[2], rows, cols, scale, &e) < 0)
+		tool_write_failed(oname, &e);
 	tool_fshut(f, oname);
 	for (size_t i = 0; i < n_names; i++)
 		free(names[i]);

@@ -249,11 +249,6 @@ main(int argc, char **argv)
 			errx(2, "--features with several modules needs -o prefix");
 	}
 	struct xf_header h;
-	if (!features) {
-		tool_table_header(&h, "eval", dh, self);
-		sw = tool_writer_open(out, &h);
-		xf_header_free(&h);
-	}
 	if (examples) {
 		tool_table_header(&h, "examples", dh, self);
 		ex = tool_writer_open(examples, &h);
@@ -283,6 +278,12 @@ main(int argc, char **argv)
 		errx(1, "%s: %s", tool_in_name(data), e.msg);
 	if (md[0].r.n == 0)
 		errx(1, "%s: no records", tool_in_name(data));
+	/* The summary is opened only now: bad data leaves no half table. */
+	if (!features) {
+		tool_table_header(&h, "eval", dh, self);
+		sw = tool_writer_open(out, &h);
+		xf_header_free(&h);
+	}
 	for (int k = 0; sw && k < nm; k++) {
 		xf_writer_begin(sw, 6);
 		xf_writer_str(sw, "model", md[k].path);

@@ -3,7 +3,6 @@
  */
 #include <err.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +70,6 @@ main(int argc, char **argv)
 	char *prov, *dir = NULL;
 	size_t size;
 
-	signal(SIGPIPE, SIG_IGN);
 	/* Before getopt_long, which permutes argv. */
 	if ((prov = xf_prov_argv(argc, argv)) == NULL)
 		err(1, NULL);

@@ -3,7 +3,6 @@
  */
 #include <err.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +45,6 @@ main(int argc, char **argv)
 	char *argline, *prov, key[256];
 	size_t size;
 
-	signal(SIGPIPE, SIG_IGN);
 	/* Before getopt_long, which permutes argv. */
 	if ((argline = xf_prov_argv(argc, argv)) == NULL)
 		err(1, NULL);

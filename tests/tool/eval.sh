@@ -65,6 +65,9 @@ done <<'EOF'
 1|xf-eval: m2.tar: header|-m m1.tar m2.tar
 1|xf-eval: empty.xfs: no records|-m m1.tar empty.xfs
 EOF
+rm -f half.xfs
+xf-eval -m m1.tar -o half.xfs empty.xfs 2>/dev/null
+check "data: no records leaves no half summary" test ! -e half.xfs
 xf-eval -m m1.tar d.xfs | xf-eval -m m1.tar >out 2>err; rc=$?
 expect_err "data: a table on stdin is not images" 1 "xf-eval: stdin: header: kind \"eval\""
 

@@ -76,13 +76,25 @@ xf-eval -m old.tar --examples /dev/full d.xfs > /dev/null 2> err
 r=$?
 ok $(( r == 1 ? 0 : 1 )) "xf-eval --examples to /dev/full exits 1 ($r): $(cat err)"
 
-# A reader that goes away: the writer ends quietly.
+# A reader that goes away: every tool ends quietly with exit 0 (one
+# mechanism, tools/tool.c), whether it writes a stream, a table, a PNG, a
+# training log or a checkpoint.
 for cmd in "xf-import synthetic --count 5000 -s 1" "xf-shuffle -b 7 -s 1 d.xfs" \
-    "xf-cat d.xfs" "xf-eval -m old.tar --features conv1 d.xfs"; do
-	$cmd 2> err | head -c 100 > /dev/null
-	[ ! -s err ]
-	ok $? "closed pipe: $cmd ends quietly"
+    "xf-cat d.xfs" "xf-cat --png 4x4 d.xfs" \
+    "xf-eval -m old.tar --features conv1 d.xfs" \
+    "xf-eval -m old.tar --examples - d.xfs" \
+    "xf-train -a cnn-s --steps 40 -s 1 --log - -o piped.tar d.xfs" \
+    "xf-train -a cnn-s --steps 2 -s 1 -o - d.xfs" \
+    "xf-cka -a old.tar -b new.tar d.xfs" \
+    "xf-interp -n 40 -m old.tar -m new.tar d.xfs" \
+    "xf-critic --alphas 3 --sigmas 3 -k 1 --init old.tar -m new.tar d.xfs"; do
+	$cmd 2> err | head -c 10 > /dev/null
+	r=${PIPESTATUS[0]}
+	[ ! -s err ] && [ "$r" = 0 ]
+	ok $? "closed pipe: $cmd ends quietly, exit $r"
 done
+[ -z "$(ls | grep -v -e '\.tar$' -e '\.xfs$' -e '^err$' -e '^direct' -e '^slow')" ]
+ok $? "closed pipes leave no temporary files: $(ls | tr '\n' ' ')"
 # A slow reader still gets every byte.
 xf-shuffle -b 7 -s 1 d.xfs > direct.xfs
 xf-shuffle -b 7 -s 1 d.xfs | (sleep 1; dd bs=64 status=none) > slow.xfs
