@@ -42,4 +42,12 @@ run paper > "$tmp/log2" 2>&1
 ok $? "the rebuild succeeds"
 grep -q 'parallel: 4 runs of shuffle' "$tmp/log2"
 ok $? "it reran exactly the 4 runs at b=7"
+
+# A changed import setting remakes that data file and what reads it.
+run -n paper TGT_VAL="synthetic --count 90 -s 3 --split test" > "$tmp/dry2" 2>&1
+grep -q 'xf-import synthetic --count 90 -s 3 --split test' "$tmp/dry2" &&
+    grep -q 'runs/shuffle/b28-rit-s2 ' "$tmp/dry2"
+ok $? "a changed validation subset remakes it and queues the runs it validates"
+! grep -Eq 'xf-import synthetic --count (1000|300|200) ' "$tmp/dry2"
+ok $? "and imports nothing else"
 tap_done
