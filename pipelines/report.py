@@ -38,6 +38,20 @@ def mean_sd(xs):
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
 
+def above(xs, ys):
+    """mean(xs) > mean(ys) by more than the standard error of the
+    difference, sqrt(sd_x²/n_x + sd_y²/n_y): a gap within the spread over
+    seeds is not a finding.  With one seed each, the plain comparison."""
+    (mx, sx), (my, sy) = mean_sd(xs), mean_sd(ys)
+    nx, ny = len([x for x in xs if x is not None]), len([y for y in ys if y is not None])
+    if nx == 0 or ny == 0:
+        return False
+    return mx - my > math.sqrt(sx * sx / nx + sy * sy / ny)
+
+
+SE_RULE = "by more than the standard error of the difference over seeds"
+
+
 def ms(xs, pct=False):
     m, s = mean_sd(xs)
     if pct:
@@ -73,41 +87,49 @@ def shuffle_findings(f, t):
     def steps(kind, b):
         return [r["speed_steps"] for r in t if r["kind"] == kind and r["b"] == b]
 
+    def by_seed(kind, b, key):
+        return {r["seed"]: r[key] for r in t if r["kind"] == kind and r["b"] == b}
+
     m = lambda xs: mean_sd(xs)[0]
-    drop_pt = m(acc("pt", big)) - m(acc("pt", small))
-    drop_rit = m(acc("rit", big)) - m(acc("rit", small))
     f.add("shuffle", "Smaller blocks destroy visual features: accuracy of both "
           "P-T and RI-T falls",
           "P-T b=%d %s → b=%d %s; RI-T %s → %s" % (
               big, ms(acc("pt", big), 1), small, ms(acc("pt", small), 1),
               ms(acc("rit", big), 1), ms(acc("rit", small), 1)),
-          drop_pt > 0 and drop_rit > 0,
-          "mean accuracy at b=%d above mean at b=%d, for both" % (big, small))
+          above(acc("pt", big), acc("pt", small)) and
+          above(acc("rit", big), acc("rit", small)),
+          "mean accuracy at b=%d above mean at b=%d, for both, %s" % (
+              big, small, SE_RULE))
     f.add("shuffle", "P-T still beats RI-T at the smallest block size: part of "
           "the benefit is low-level statistics",
           "b=%d: P-T %s, RI-T %s" % (small, ms(acc("pt", small), 1),
                                      ms(acc("rit", small), 1)),
-          m(acc("pt", small)) > m(acc("rit", small)),
-          "mean P-T accuracy above mean RI-T accuracy at b=%d" % small)
-    gaps = {}
-    for b in blocks:
-        a, r = m(acc("pt", b)), m(acc("rit", b))
-        gaps[b] = (a - r) / a if a > 0 else float("nan")
+          above(acc("pt", small), acc("rit", small)),
+          "mean P-T accuracy above mean RI-T accuracy at b=%d, %s" % (
+              small, SE_RULE))
+
+    # Per seed: P-T and RI-T of one seed form a pair.
+    def gaps(b):
+        pt, rit = by_seed("pt", b, "acc"), by_seed("rit", b, "acc")
+        return [(pt[s] - rit[s]) / pt[s] for s in sorted(pt) if s in rit and pt[s] > 0]
     f.add("shuffle", "The relative gap (A(P-T) − A(RI-T)) / A(P-T) shrinks as "
           "blocks shrink",
-          ", ".join("b=%d: %.3f" % (b, gaps[b]) for b in blocks),
-          gaps[small] < gaps[big],
-          "gap at b=%d below gap at b=%d" % (small, big))
+          ", ".join("b=%d: %.3f ± %.3f" % ((b,) + mean_sd(gaps(b))) for b in blocks),
+          above(gaps(big), gaps(small)),
+          "gap at b=%d below gap at b=%d, %s" % (small, big, SE_RULE))
+
+    def slowdown(kind):
+        a, z = by_seed(kind, big, "speed_steps"), by_seed(kind, small, "speed_steps")
+        return [z[s] / max(a[s], 1) for s in sorted(a) if s in z]
     sp = lambda k, b: m(steps(k, b))
-    ratio_pt = sp("pt", small) / max(sp("pt", big), 1)
-    ratio_rit = sp("rit", small) / max(sp("rit", big), 1)
     f.add("shuffle", "P-T's training speed barely changes with shuffling, "
           "RI-T's drops sharply",
-          "steps to 90%% of final: P-T %.0f → %.0f (×%.2f), RI-T %.0f → %.0f "
-          "(×%.2f)" % (sp("pt", big), sp("pt", small), ratio_pt,
-                       sp("rit", big), sp("rit", small), ratio_rit),
-          ratio_rit > ratio_pt,
-          "RI-T's slow-down factor b=%d→%d larger than P-T's" % (big, small))
+          "steps to 90%% of final: P-T %.0f → %.0f (×%s), RI-T %.0f → %.0f "
+          "(×%s)" % (sp("pt", big), sp("pt", small), ms(slowdown("pt")),
+                     sp("rit", big), sp("rit", small), ms(slowdown("rit"))),
+          above(slowdown("rit"), slowdown("pt")),
+          "RI-T's slow-down factor b=%d→%d (per seed) larger than P-T's, %s" % (
+              big, small, SE_RULE))
 
 
 def mistakes_findings(f, t):
@@ -238,30 +260,34 @@ def yosinski_findings(f, t):
             f.add("yosinski", c, "—", None, "")
         return
 
+    def accs(kind, n=None):
+        return [r["acc"] for r in t if r["kind"] == kind
+                and (n is None or r["n"] == n)]
+
     def acc(kind, n=None):
-        return mean_sd([r["acc"] for r in t if r["kind"] == kind
-                        and (n is None or r["n"] == n)])[0]
+        return mean_sd(accs(kind, n))[0]
     ns = sorted({r["n"] for r in t if r["n"] > 0})
-    base = acc("baseB")
+    base = accs("baseB")
     mid = ns[1:-1] or ns
-    f.add("yosinski", claims[0], "baseB %.3f; BnB: " % base + ", ".join(
-        "n%d %.3f" % (n, acc("BnB", n)) for n in ns),
-        min(acc("BnB", n) for n in mid) < base - 0.005,
-        "some middle n with BnB below baseB by more than 0.005")
+    f.add("yosinski", claims[0], "baseB %s; BnB: " % ms(base) + ", ".join(
+        "n%d %s" % (n, ms(accs("BnB", n))) for n in ns),
+        any(above(base, accs("BnB", n)) for n in mid),
+        "BnB below baseB at some middle n, " + SE_RULE)
     f.add("yosinski", claims[1], "AnB: " + ", ".join(
-        "n%d %.3f" % (n, acc("AnB", n)) for n in ns),
-        acc("AnB", ns[-1]) < acc("AnB", ns[0]),
-        "AnB at the largest n below AnB at n=1")
-    f.add("yosinski", claims[2], "baseB %.3f; AnB+ mean %.3f" % (
-        base, acc("AnB+")), acc("AnB+") > base, "mean AnB+ above baseB")
+        "n%d %s" % (n, ms(accs("AnB", n))) for n in ns),
+        above(accs("AnB", ns[0]), accs("AnB", ns[-1])),
+        "AnB at the largest n below AnB at n=1, " + SE_RULE)
+    f.add("yosinski", claims[2], "baseB %s; AnB+ over all n %s" % (
+        ms(base), ms(accs("AnB+"))), above(accs("AnB+"), base),
+        "AnB+ (all n and seeds) above baseB, " + SE_RULE)
     f.add("yosinski", claims[3], ", ".join(
         "n%d rand %.3f / AnB %.3f" % (n, acc("rand", n), acc("AnB", n))
-        for n in ns), all(acc("rand", n) < acc("AnB", n) for n in ns),
-        "random frozen below AnB at every n")
-    f.add("yosinski", claims[4], "at n=%d: dissimilar %.3f, AnB %.3f" % (
-        ns[-1], acc("dis", ns[-1]), acc("AnB", ns[-1])),
-        acc("dis", ns[-1]) < acc("AnB", ns[-1]),
-        "dissimilar-source accuracy below AnB's at the largest n")
+        for n in ns), all(above(accs("AnB", n), accs("rand", n)) for n in ns),
+        "random frozen below AnB at every n, " + SE_RULE)
+    f.add("yosinski", claims[4], "at n=%d: dissimilar %s, AnB %s" % (
+        ns[-1], ms(accs("dis", ns[-1])), ms(accs("AnB", ns[-1]))),
+        above(accs("AnB", ns[-1]), accs("dis", ns[-1])),
+        "dissimilar-source accuracy below AnB's at the largest n, " + SE_RULE)
 
 
 def landscape_findings(f, t):
@@ -338,7 +364,13 @@ def write(adir, fdir, odir):
            "- Common mistakes: examples both models get wrong; share = "
            "common / (common + only-A + only-B).",
            "- μ (criticality): min over feasible (α, σ) of "
-           "α²‖θᶠ−θ⁰‖²/σ² for one module.", "",
+           "α²‖θᶠ−θ⁰‖²/σ² for one module; (α, σ) is feasible when the mean "
+           "error over the noise draws is at most ε = CRIT_EPS × the final "
+           "model's error (CRIT_EPS is in the provenance below); σ is "
+           "relative to the module's RMS weight.",
+           "- Spread: ± is the standard deviation over seeds.  A comparison "
+           "over seeds holds only when the difference of the means exceeds "
+           "the standard error of that difference.", "",
            "## Provenance", "", "```", prov.strip(), "```", ""]
     with open(os.path.join(odir, "REPORT.md"), "w") as out:
         out.write("\n".join(md))
