@@ -314,7 +314,9 @@ FIGURES = [
     ("interp.png", "Error along the line between two solutions (λ = 0 and 1 "
      "are the endpoints)."),
     ("critic-pt.png", "Criticality heatmap of P-T: mean error over (α, σ) per "
-     "module; the ε contour bounds the feasible region."),
+     "module, on a log colour scale; white circles mark the feasible cells "
+     "(mean error ≤ ε).  The valley of feasible cells narrows from conv1 to "
+     "fc1 and fc2 when higher modules are more critical."),
     ("critic-rit.png", "The same for RI-T."),
     ("checkpoints.png", "Downstream accuracy against pretraining step and "
      "against upstream accuracy."),

@@ -11,13 +11,19 @@ set multiplot layout rows, cols title "Module criticality of ".(KIND eq "pt" ? "
 set xlabel "α (0 = initial, 1 = final)"
 set ylabel "σ"
 set cblabel "error"
-set cbrange [0:1]
+# Log colour scale: the valley (a few per cent of error) and chance (90%)
+# both show.
+set xrange [-0.1:1.1]
+set autoscale yfix
+set logscale cb
+set cbrange [0.02:1]
+set cbtics ("2%%" 0.02, "5%%" 0.05, "10%%" 0.1, "20%%" 0.2, "50%%" 0.5, "100%%" 1)
 set palette defined (0 "#1a9850", 0.5 "#fee08b", 1 "#d73027")
 unset key
 do for [m in MODS] {
     set title m
     plot '< xf-cat '.A.'/critic-'.KIND.'.xfs | awk -F"\t" -v m='.m.' "NR==1||\$1==m"' \
-         using 2:3:5 with points pt 5 ps 3.5 palette, \
+         using 2:3:($5 < 0.02 ? 0.02 : $5) with image, \
          '' using 2:(strcol(6) eq "true" ? $3 : NaN) with points pt 6 ps 2 lc rgb "white"
 }
 unset multiplot
