@@ -307,7 +307,8 @@ def landscape_findings(f, t):
 
 FIGURES = [
     ("shuffle-acc.png", "Final target accuracy against block size b, P-T and "
-     "RI-T, mean and spread over seeds."),
+     "RI-T: the mean over seeds, with bars from the lowest to the highest "
+     "seed."),
     ("curves.png", "Learning curves (validation accuracy against step) at "
      "b = 28 and at the smallest b."),
     ("cka.png", "Linear CKA per module for the four pairs."),
@@ -347,7 +348,7 @@ def write(adir, fdir, odir):
     md = ["# What is being transferred? Fashion-MNIST → MNIST digits", "",
           "Every number below is read from the analysis tables of this run; "
           "every verdict follows the rule in the last column.", "",
-          "%d findings hold, %d do not, %d were not run at this scale." % (
+          "%d findings hold, %d do not, %d were not run here (their studies are not in STUDIES; make paper runs all nine)." % (
               held, failed, len(f.rows) - held - failed), "",
           "| study | claim (papers.md) | measured here | verdict | rule |",
           "|---|---|---|---|---|"]
@@ -381,15 +382,16 @@ def write(adir, fdir, odir):
          "<title>xf report</title><style>body{font-family:sans-serif;"
          "max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
          "td,th{border:1px solid #999;padding:4px 8px;vertical-align:top}"
-         ".HOLDS{background:#d8f5d8}.NOT{background:#f5d8d8}"
+         ".holds{background:#d8f5d8}.fails{background:#f5d8d8}"
+         ".notrun{background:#eee;color:#777}"
          "img{max-width:100%}</style></head><body>",
          "<h1>What is being transferred? Fashion-MNIST → MNIST digits</h1>",
-         "<p>%d findings hold, %d do not, %d were not run at this scale.</p>"
+         "<p>%d findings hold, %d do not, %d were not run here (their studies are not in STUDIES; make paper runs all nine).</p>"
          % (held, failed, len(f.rows) - held - failed),
          "<table><tr><th>study</th><th>claim</th><th>measured here</th>"
          "<th>verdict</th><th>rule</th></tr>"]
     for r in f.rows:
-        cls = r[3].split()[0]
+        cls = {"HOLDS": "holds", "DOES NOT HOLD": "fails"}.get(r[3], "notrun")
         h.append("<tr>" + "".join(
             "<td%s>%s</td>" % (" class='%s'" % cls if i == 3 else "",
                                html.escape(c)) for i, c in enumerate(r))
