@@ -133,6 +133,12 @@ pool_run(job_fn fn, void *arg)
 	pthread_mutex_unlock(&pool.mu);
 }
 
+void
+xf_nn_run(void (*fn)(void *arg, int tid, int nthreads), void *arg)
+{
+	pool_run(fn, arg);
+}
+
 /* Parts [*p0, *p1) of XF_NN_PARTS belong to thread tid of nt. */
 static void
 parts_of(int tid, int nt, int *p0, int *p1)

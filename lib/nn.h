@@ -74,6 +74,10 @@
 int	xf_nn_set_threads(int n);
 /* Threads in use. */
 int	xf_nn_threads(void);
+/* Runs fn(arg, tid, nthreads) on every thread of the pool (the caller is
+ * tid 0) and returns when all are done: for code outside the kernels (the
+ * optimiser) that splits elementwise work the same way. */
+void	xf_nn_run(void (*fn)(void *arg, int tid, int nthreads), void *arg);
 
 /*
  * Layers (kernels.c)

@@ -73,26 +73,59 @@ xf_sgd_free(struct xf_sgd *opt)
 	free(opt);
 }
 
-void
-xf_sgd_step(struct xf_sgd *opt, struct xf_model *m, float lr)
+struct sgd_job {
+	struct xf_sgd	*opt;
+	struct xf_model	*m;
+	float		 lr;
+};
+
+/*
+ * Thread tid of nt updates its slice of every trainable tensor: the same
+ * arithmetic on each element whatever the split, so any number of threads
+ * gives the same bytes.  Slices are whole 16-float blocks.
+ */
+static void
+sgd_job(void *arg, int tid, int nt)
 {
-	for (int i = 0; i < xf_model_n_tensors(m); i++) {
-		const struct xf_model_tensor *t = xf_model_tensor(m, i);
+	const struct sgd_job *jb = arg;
+	struct xf_sgd *opt = jb->opt;
+	const float mom = opt->momentum, wd = opt->weight_decay, lr = jb->lr;
+
+	for (int i = 0; i < xf_model_n_tensors(jb->m); i++) {
+		const struct xf_model_tensor *t = xf_model_tensor(jb->m, i);
 		float *p = t->data, *g = t->grad;
 		float *buf = opt->buf + (t->data - opt->params);
+		size_t blocks = (t->count + 15) / 16;
+		size_t j0 = blocks * tid / nt * 16, j1 = blocks * (tid + 1) / nt * 16;
 
-		if (!t->is_param || xf_model_module(m, t->module)->frozen)
+		if (!t->is_param || xf_model_module(jb->m, t->module)->frozen)
 			continue;
-		for (size_t j = 0; j < t->count; j++) {
-			float d = g[j] + opt->weight_decay * p[j];
+		if (j1 > t->count)
+			j1 = t->count;
+		for (size_t j = j0; j < j1; j++) {
+			float d = g[j] + wd * p[j];
 
-			if (opt->momentum != 0.0f) {
-				buf[j] = opt->momentum * buf[j] + d;
+			if (mom != 0.0f) {
+				buf[j] = mom * buf[j] + d;
 				d = buf[j];
 			}
 			p[j] -= lr * d;
 		}
 	}
+}
+
+/* Below this many parameters one thread is faster than waking the pool. */
+#define SGD_SPLIT_MIN 65536
+
+void
+xf_sgd_step(struct xf_sgd *opt, struct xf_model *m, float lr)
+{
+	struct sgd_job jb = { opt, m, lr };
+
+	if (opt->n >= SGD_SPLIT_MIN)
+		xf_nn_run(sgd_job, &jb);
+	else
+		sgd_job(&jb, 0, 1);
 }
 
 int

@@ -314,6 +314,66 @@ test_sgd(void)
 	xf_model_free(m);
 }
 
+/*
+ * A model past the split threshold (the step runs on the pool): every
+ * element follows the naive update, with the same bytes on 1 and 2 threads,
+ * and a frozen module is left alone.
+ */
+static void
+test_sgd_threads(void)
+{
+	struct xf_model *m[2];
+	struct xf_sgd *opt[2];
+	struct xf_rng r;
+	struct xf_err e;
+	size_t n, bad = 0;
+	float *p[2], *g[2], *ref, *buf;
+
+	for (int k = 0; k < 2; k++) {
+		m[k] = made("f300,f", 1, 16, 16, 10, 5);
+		xf_model_freeze(m[k], 1, 1);
+		opt[k] = xf_sgd_create(m[k], 0.9f, 5e-4f, &e);
+		p[k] = xf_model_params(m[k], &n);
+		g[k] = xf_model_grads(m[k], &n);
+	}
+	ref = malloc(n * sizeof *ref);
+	buf = calloc(n, sizeof *buf);
+	memcpy(ref, p[0], n * sizeof *ref);
+	xf_rng_seed(&r, 11);
+	for (int step = 0; step < 3; step++) {
+		for (size_t j = 0; j < n; j++)
+			g[0][j] = g[1][j] = xf_rng_uniform(&r) - 0.5f;
+		for (int k = 0; k < 2; k++) {
+			xf_nn_set_threads(k + 1);
+			xf_sgd_step(opt[k], m[k], 0.05f);
+		}
+		for (int i = 0; i < xf_model_n_tensors(m[0]); i++) {
+			const struct xf_model_tensor *t = xf_model_tensor(m[0], i);
+			size_t off = (size_t)(t->data - p[0]);
+
+			if (!t->is_param || xf_model_module(m[0], t->module)->frozen)
+				continue;
+			for (size_t j = off; j < off + t->count; j++) {
+				float d = g[0][j] + 5e-4f * ref[j];
+
+				buf[j] = 0.9f * buf[j] + d;
+				ref[j] -= 0.05f * buf[j];
+			}
+		}
+	}
+	for (size_t j = 0; j < n; j++)
+		bad += p[0][j] != ref[j] || p[1][j] != ref[j];
+	ok(n > 65536 && bad == 0, "sgd on the pool: %zu params, 1 and 2 threads "
+	    "match the naive update (frozen fc2 untouched): %zu differ", n, bad);
+	xf_nn_set_threads(2);
+	for (int k = 0; k < 2; k++) {
+		xf_sgd_free(opt[k]);
+		xf_model_free(m[k]);
+	}
+	free(ref);
+	free(buf);
+}
+
 static void
 test_lr(void)
 {
@@ -345,6 +405,7 @@ main(void)
 	test_forward_from();
 	test_model_gradient();
 	test_sgd();
+	test_sgd_threads();
 	test_lr();
 	return tap_done();
 }
