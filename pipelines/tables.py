@@ -85,13 +85,14 @@ def checkpoints(rundir, predir, src_test, out):
     """Downstream accuracy of P-T from each pretraining checkpoint, against
     the checkpoint's step and its upstream (source test) accuracy."""
     rows = []
-    pat = re.compile(r"p-(?:init|e(\d+)-s(\d+))\.eval\.xfs$")
+    # The series starts at step 0 (θ0), so P's separate p-init.tar is not
+    # fine-tuned twice.
+    pat = re.compile(r"p-e(\d+)-s(\d+)\.eval\.xfs$")
     for path in sorted(glob.glob(os.path.join(rundir, "*.eval.xfs"))):
         m = pat.search(path)
         if not m:
             continue
-        epoch = int(m.group(1) or 0)
-        step = int(m.group(2) or 0)
+        epoch, step = int(m.group(1)), int(m.group(2))
         ckpt = os.path.join(predir, os.path.basename(path)[:-len(".eval.xfs")]
                             + ".tar")
         up = subprocess.run(["xf-eval", "-m", ckpt, src_test], check=True,
