@@ -328,6 +328,28 @@ FIGURES = [
 ]
 
 
+STUCK_BELOW = 0.3
+
+
+def stuck_runs(adir):
+    """The training runs whose final test accuracy is below STUCK_BELOW
+    (chance is 0.1 on the digits, 0.2 on a five-class half): runs that never
+    left the initial plateau.  The random-frozen control is left out: a
+    head on frozen random layers is expected to be poor.  Returns (stuck
+    names, number of runs looked at)."""
+    runs = []
+    for r in table(adir, "shuffle.tsv") or []:
+        runs.append(("shuffle b=%s %s seed %s" % (r["b"], r["kind"].upper().replace("PT", "P-T").replace("RIT", "RI-T"), r["seed"]), r["acc"]))
+    for r in table(adir, "yosinski.tsv") or []:
+        if r["kind"] == "rand":
+            continue
+        runs.append(("yosinski %s%s seed %s" % (
+            r["kind"], "" if r["n"] == 0 else " n=%s" % r["n"], r["seed"]), r["acc"]))
+    for r in table(adir, "checkpoints.tsv") or []:
+        runs.append(("checkpoints step %s" % r["pre_step"], r["downstream_acc"]))
+    return ["%s (%.3f)" % (n, a) for n, a in runs if a < STUCK_BELOW], len(runs)
+
+
 def write(adir, fdir, odir):
     f = Findings()
     shuffle_findings(f, table(adir, "shuffle.tsv"))
@@ -342,6 +364,35 @@ def write(adir, fdir, odir):
     pfile = os.path.join(adir, "provenance.txt")
     if os.path.exists(pfile):
         prov = open(pfile).read()
+
+    stuck, n_runs = stuck_runs(adir)
+    if stuck:
+        stuck_text = ("%d of the %d training runs (random-frozen controls "
+                      "left out) ended below %d%% test "
+                      "accuracy, never leaving the plateau near chance they "
+                      "start on: %s.  They are kept in every mean and spread "
+                      "above, where they show as a large spread." % (
+                          len(stuck), n_runs, 100 * STUCK_BELOW,
+                          "; ".join(stuck)))
+    else:
+        stuck_text = ("All %d training runs (random-frozen controls left "
+                      "out) ended above %d%% test accuracy."
+                      % (n_runs, 100 * STUCK_BELOW))
+    definitions = [
+        "Training speed: the first step at which a run's validation "
+        "accuracy reaches 90% of its own final validation accuracy.",
+        "Barrier: max over λ of error(θ(λ)) − ((1−λ)·error(θ₁) + "
+        "λ·error(θ₂)), with θ(λ) = (1−λ)θ₁ + λθ₂.",
+        "Common mistakes: examples both models get wrong; share = "
+        "common / (common + only-A + only-B).",
+        "μ (criticality): min over feasible (α, σ) of "
+        "α²‖θᶠ−θ⁰‖²/σ² for one module; (α, σ) is feasible when the mean "
+        "error over the noise draws is at most ε = CRIT_EPS × the final "
+        "model's error (CRIT_EPS is in the provenance below); σ is "
+        "relative to the module's RMS weight.",
+        "Spread: ± is the standard deviation over seeds.  A comparison "
+        "over seeds holds only when the difference of the means exceeds "
+        "the standard error of that difference."]
 
     held = sum(1 for r in f.rows if r[3] == "HOLDS")
     failed = sum(1 for r in f.rows if r[3] == "DOES NOT HOLD")
@@ -359,22 +410,9 @@ def write(adir, fdir, odir):
         if os.path.exists(os.path.join(fdir, name)):
             md += ["![%s](%s)" % (caption, os.path.relpath(
                 os.path.join(fdir, name), odir)), "", caption, ""]
-    md += ["## Definitions", "",
-           "- Training speed: the first step at which a run's validation "
-           "accuracy reaches 90% of its own final validation accuracy.",
-           "- Barrier: max over λ of error(θ(λ)) − ((1−λ)·error(θ₁) + "
-           "λ·error(θ₂)), with θ(λ) = (1−λ)θ₁ + λθ₂.",
-           "- Common mistakes: examples both models get wrong; share = "
-           "common / (common + only-A + only-B).",
-           "- μ (criticality): min over feasible (α, σ) of "
-           "α²‖θᶠ−θ⁰‖²/σ² for one module; (α, σ) is feasible when the mean "
-           "error over the noise draws is at most ε = CRIT_EPS × the final "
-           "model's error (CRIT_EPS is in the provenance below); σ is "
-           "relative to the module's RMS weight.",
-           "- Spread: ± is the standard deviation over seeds.  A comparison "
-           "over seeds holds only when the difference of the means exceeds "
-           "the standard error of that difference.", "",
-           "## Provenance", "", "```", prov.strip(), "```", ""]
+    md += ["## Runs that did not train", "", stuck_text, "",
+           "## Definitions", ""] + ["- " + d for d in definitions] + [
+           "", "## Provenance", "", "```", prov.strip(), "```", ""]
     with open(os.path.join(odir, "REPORT.md"), "w") as out:
         out.write("\n".join(md))
 
@@ -403,6 +441,10 @@ def write(adir, fdir, odir):
                      "</figure>" % (html.escape(os.path.relpath(
                          os.path.join(fdir, name), odir)),
                          html.escape(caption)))
+    h.append("<h2>Runs that did not train</h2><p>%s</p>" %
+             html.escape(stuck_text))
+    h.append("<h2>Definitions</h2><ul>%s</ul>" % "".join(
+        "<li>%s</li>" % html.escape(d) for d in definitions))
     h.append("<h2>Provenance</h2><pre>%s</pre></body></html>" %
              html.escape(prov))
     with open(os.path.join(odir, "report.html"), "w") as out:
