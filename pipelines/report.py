@@ -322,7 +322,8 @@ FIGURES = [
     ("checkpoints.png", "Downstream accuracy against pretraining step and "
      "against upstream accuracy."),
     ("yosinski.png", "Yosinski's plot: accuracy on B against the number of "
-     "copied layers n."),
+     "copied layers n; lines are means over seeds, dots are the seeds' runs "
+     "(the dissimilar pair is tested on the digits)."),
     ("landscape.png", "Loss along a random filter-normalised direction "
      "around P-T and RI-T."),
 ]
