@@ -397,11 +397,15 @@ def write(adir, fdir, odir):
 
     held = sum(1 for r in f.rows if r[3] == "HOLDS")
     failed = sum(1 for r in f.rows if r[3] == "DOES NOT HOLD")
+    summary = "%d findings hold, %d do not." % (held, failed)
+    if len(f.rows) > held + failed:
+        summary += (" %d were not run here: their studies are not in "
+                    "STUDIES (make paper runs all nine)." % (
+                        len(f.rows) - held - failed))
     md = ["# What is being transferred? Fashion-MNIST → MNIST digits", "",
           "Every number below is read from the analysis tables of this run; "
           "every verdict follows the rule in the last column.", "",
-          "%d findings hold, %d do not, %d were not run here (their studies are not in STUDIES; make paper runs all nine)." % (
-              held, failed, len(f.rows) - held - failed), "",
+          summary, "",
           "| study | claim (papers.md) | measured here | verdict | rule |",
           "|---|---|---|---|---|"]
     for r in f.rows:
@@ -425,8 +429,7 @@ def write(adir, fdir, odir):
          ".notrun{background:#eee;color:#777}"
          "img{max-width:100%}</style></head><body>",
          "<h1>What is being transferred? Fashion-MNIST → MNIST digits</h1>",
-         "<p>%d findings hold, %d do not, %d were not run here (their studies are not in STUDIES; make paper runs all nine).</p>"
-         % (held, failed, len(f.rows) - held - failed),
+         "<p>%s</p>" % html.escape(summary),
          "<table><tr><th>study</th><th>claim</th><th>measured here</th>"
          "<th>verdict</th><th>rule</th></tr>"]
     for r in f.rows:
