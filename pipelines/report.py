@@ -391,6 +391,10 @@ def write(adir, fdir, odir):
         "error over the noise draws is at most ε = CRIT_EPS × the final "
         "model's error (CRIT_EPS is in the provenance below); σ is "
         "relative to the module's RMS weight.",
+        "Landscape (seed 1 at b = 28): distance is ‖θ − θ⁰‖ at the end of "
+        "fine-tuning; grad_norm is the mean gradient norm over the logged "
+        "steps of fine-tuning; sharpness is the mean rise of the test loss "
+        "from t = 0 to t = ±1 along one random filter-normalised direction.",
         "Spread: ± is the standard deviation over seeds.  A comparison "
         "over seeds holds only when the difference of the means exceeds "
         "the standard error of that difference."]
