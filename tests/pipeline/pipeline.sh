@@ -18,16 +18,18 @@ for f in REPORT.md report.html analysis/provenance.txt \
 	[ -s "$tmp/out/$f" ]
 	ok $? "artefact $f"
 done
-rows=$(grep -c '^| [a-z]* | ' "$tmp/out/REPORT.md")
-ok $(( rows == 22 ? 0 : 1 )) "report has 22 findings rows ($rows)"
+rows=$(grep -c -E '^\| [a-z]+ \| .* \| (HOLDS|DOES NOT HOLD|NOT RUN) \| ' "$tmp/out/REPORT.md")
+ok $(( rows == 21 ? 0 : 1 )) "report has 21 findings rows ($rows)"
 ! grep -q 'NOT RUN' "$tmp/out/REPORT.md"
 ok $? "every report row was computed"
 grep -q 'parallel: 8 runs of shuffle' "$tmp/log"
 ok $? "the shuffle sweep went through GNU parallel (8 runs)"
+notpng=0
 for png in "$tmp"/out/fig/*.png; do
-	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] || break
+	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] ||
+	    notpng=$((notpng + 1))
 done
-ok $? "figures are PNG files"
+ok $notpng "figures are PNG files ($notpng not)"
 
 run -n paper > "$tmp/again" 2>&1
 grep -q "Nothing to be done for 'paper'" "$tmp/again" && [ "$(wc -l < "$tmp/again")" -eq 1 ]
