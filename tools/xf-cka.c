@@ -148,8 +148,6 @@ static void
 emit(struct xf_writer *w, const char *out, const char *a, const char *b,
     double v, size_t n, const struct xf_cka_opts *o, size_t batch)
 {
-	struct xf_err e;
-
 	xf_writer_begin(w, 6);
 	xf_writer_str(w, "a", a);
 	xf_writer_str(w, "b", b);
@@ -158,8 +156,7 @@ emit(struct xf_writer *w, const char *out, const char *a, const char *b,
 	xf_writer_str(w, "kernel", o->kernel == XF_CKA_RBF ? "rbf" : "linear");
 	xf_writer_str(w, "estimator", batch ? "minibatch" :
 	    o->debiased ? "debiased" : "biased");
-	if (xf_writer_end(w, &e) < 0)
-		tool_write_failed(tool_out_name(out), &e);
+	tool_record_end(w, out);
 }
 
 int
@@ -289,10 +286,7 @@ main(int argc, char **argv)
 		    sa.path, n);
 
 	xf_header_add_prov(&h, self);
-	if ((w = xf_writer_open(out, &e)) == NULL)
-		errx(1, "%s: %s", tool_out_name(out), e.msg);
-	if (xf_writer_header(w, &h, &e) < 0)
-		tool_write_failed(tool_out_name(out), &e);
+	w = tool_writer_open(out, &h);
 
 	/* One side per activation matrix, reused over every pair. */
 	struct xf_cka_side *ka[MAX_MODULES] = { 0 }, *kb_own[MAX_MODULES] = { 0 };
@@ -324,8 +318,7 @@ main(int argc, char **argv)
 			}
 			emit(w, out, x->module, y->module, v, n, &o, batch);
 		}
-	if (xf_writer_close(w, &e) < 0)
-		tool_write_failed(tool_out_name(out), &e);
+	tool_writer_close(w, out);
 	for (int i = 0; i < MAX_MODULES; i++) {
 		xf_cka_side_free(ka[i]);
 		xf_cka_side_free(kb_own[i]);

@@ -243,13 +243,11 @@ main(int argc, char **argv)
 		summary_record(sw, summary, "network", NULL, NULL, total_params,
 		    sqrt(total_d2), sqrt(total_w2), res[0].eps, total_feasible,
 		    total_mu, ref_loss, ref_error);
-		if (xf_writer_close(sw, &e) < 0)
-			tool_write_failed(tool_out_name(summary), &e);
+		tool_writer_close(sw, summary);
 	}
 	if (verbose)
 		fprintf(stderr, "xf-critic: network: mu %.6g\n", total_mu);
-	if (xf_writer_close(w, &e) < 0)
-		tool_write_failed(tool_out_name(out), &e);
+	tool_writer_close(w, out);
 	xf_model_free(m);
 	xf_dataset_free(&d);
 	free(theta0);

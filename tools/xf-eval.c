@@ -248,12 +248,8 @@ main(int argc, char **argv)
 		if (nf > 1 && out == NULL)
 			errx(2, "--features with several modules needs -o prefix");
 	}
-	struct xf_header h;
-	if (examples) {
-		tool_table_header(&h, "examples", dh, self);
-		ex = tool_writer_open(examples, &h);
-		xf_header_free(&h);
-	}
+	if (examples)
+		ex = tool_table_open(examples, "examples", dh, self);
 	while ((got = xf_dataset_read_batch(s, &d, batch, &e)) > 0) {
 		for (int k = 0; k < nm; k++) {
 			struct xf_eval_result r;
@@ -279,11 +275,8 @@ main(int argc, char **argv)
 	if (md[0].r.n == 0)
 		errx(1, "%s: no records", tool_in_name(data));
 	/* The summary is opened only now: bad data leaves no half table. */
-	if (!features) {
-		tool_table_header(&h, "eval", dh, self);
-		sw = tool_writer_open(out, &h);
-		xf_header_free(&h);
-	}
+	if (!features)
+		sw = tool_table_open(out, "eval", dh, self);
 	for (int k = 0; sw && k < nm; k++) {
 		xf_writer_begin(sw, 6);
 		xf_writer_str(sw, "model", md[k].path);
@@ -295,9 +288,7 @@ main(int argc, char **argv)
 		tool_record_end(sw, out);
 	}
 	if (pairs_path) {
-		tool_table_header(&h, "pairs", dh, self);
-		pw = tool_writer_open(pairs_path, &h);
-		xf_header_free(&h);
+		pw = tool_table_open(pairs_path, "pairs", dh, self);
 		for (int a = 0; a < nm; a++)
 			for (int b = a + 1; b < nm; b++) {
 				const struct pair *q = &pairs[a * nm + b];

@@ -188,21 +188,16 @@ main(int argc, char **argv)
 	xf_header_add_prov(&h, prov);
 	free(prov);
 
-	if ((w = xf_writer_open(out, &e)) == NULL)
-		errx(1, "%s: %s", tool_out_name(out), e.msg);
-	if (xf_writer_header(w, &h, &e) < 0)
-		tool_write_failed(tool_out_name(out), &e);
+	w = tool_writer_open(out, &h);
 	size = xf_images_size(&set);
 	for (size_t k = 0; k < sel.n; k++) {
 		xf_writer_begin(w, 3);
 		xf_writer_int(w, "i", (int64_t)sel.idx[k]);
 		xf_writer_int(w, "y", sel.label[k]);
 		xf_writer_bin(w, "x", set.x + sel.idx[k] * size, size);
-		if (xf_writer_end(w, &e) < 0)
-			tool_write_failed(tool_out_name(out), &e);
+		tool_record_end(w, out);
 	}
-	if (xf_writer_close(w, &e) < 0)
-		tool_write_failed(tool_out_name(out), &e);
+	tool_writer_close(w, out);
 	xf_header_free(&h);
 	xf_selection_free(&sel);
 	xf_images_free(&set);

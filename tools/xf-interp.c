@@ -254,15 +254,13 @@ main(int argc, char **argv)
 	if (xf_interp_run(ma, a, b, &d, &opt, pts, emit, &o, &e) < 0)
 		errx(1, "%s: %s", paths[0], e.msg);
 	xf_interp_summarise(&opt, pts, xf_interp_n_points(&opt), &s);
-	if (xf_writer_close(o.w, &e) < 0)
-		tool_write_failed(tool_out_name(out), &e);
+	tool_writer_close(o.w, out);
 	if (summary != NULL) {
 		struct xf_writer *sw = tool_table_open(summary, "interp-summary",
 		    &d.header, self);
 
 		write_summary(sw, summary, &opt, &s, ma, dist, module_dist);
-		if (xf_writer_close(sw, &e) < 0)
-			tool_write_failed(tool_out_name(summary), &e);
+		tool_writer_close(sw, summary);
 	}
 	xf_model_free(ma);
 	xf_dataset_free(&d);

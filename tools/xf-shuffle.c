@@ -102,10 +102,7 @@ main(int argc, char **argv)
 	size = xf_header_xsize(&h);
 	if ((buf = malloc(size)) == NULL)
 		err(1, NULL);
-	if ((w = xf_writer_open(out, &e)) == NULL)
-		errx(1, "%s: %s", tool_out_name(out), e.msg);
-	if (xf_writer_header(w, &h, &e) < 0)
-		tool_write_failed(tool_out_name(out), &e);
+	w = tool_writer_open(out, &h);
 	/* Every field goes out as it came, in order; only "x" changes. */
 	while ((r = xf_stream_next(s, &rec, &e)) == 1) {
 		size_t n = xf_record_len(rec);
@@ -127,13 +124,11 @@ main(int argc, char **argv)
 			else
 				xf_writer_value(w, key, &v);
 		}
-		if (xf_writer_end(w, &e) < 0)
-			tool_write_failed(tool_out_name(out), &e);
+		tool_record_end(w, out);
 	}
 	if (r < 0)
 		errx(1, "%s: %s", tool_in_name(in), e.msg);
-	if (xf_writer_close(w, &e) < 0)
-		tool_write_failed(tool_out_name(out), &e);
+	tool_writer_close(w, out);
 	xf_stream_close(s);
 	xf_shuffle_free(&sh);
 	xf_header_free(&h);

@@ -112,18 +112,17 @@ save_series(struct run *r)
 	save(r, path, 1);
 }
 
+/* The log stream: the training data's provenance, then this command. */
 static void
-log_header(struct run *r)
+log_open(struct run *r)
 {
 	struct xf_header h = { .kind = "log", .count = -1 };
-	struct xf_err e;
 
 	for (int i = 0; i < r->train.header.n_prov; i++)
 		xf_header_add_prov(&h, r->train.header.prov[i]);
 	if (r->self != NULL)
 		xf_header_add_prov(&h, r->self);
-	if (xf_writer_header(r->log, &h, &e) < 0)
-		tool_write_failed(r->o->log, &e);
+	r->log = tool_writer_open(r->o->log, &h);
 	xf_header_free(&h);
 }
 
@@ -134,7 +133,6 @@ log_record(struct run *r, int with_val, const struct xf_eval_result *v)
 	int nm = xf_model_n_modules(r->m);
 	double total = 0;
 	char key[64];
-	struct xf_err e;
 
 	xf_writer_begin(r->log, 8 + 2 * nm);
 	xf_writer_int(r->log, "step", t->step);
@@ -163,8 +161,7 @@ log_record(struct run *r, int with_val, const struct xf_eval_result *v)
 		xf_writer_nil(r->log, "val_loss");
 		xf_writer_nil(r->log, "val_acc");
 	}
-	if (xf_writer_end(r->log, &e) < 0)
-		tool_write_failed(r->o->log, &e);
+	tool_record_end(r->log, r->o->log);
 }
 
 static void
@@ -398,11 +395,8 @@ main(int argc, char **argv)
 		save(&r, o.save_init, 0);
 	if ((o.save_every || o.save_steps) && r.t.step == 0)
 		save_series(&r);
-	if (o.log) {
-		if ((r.log = xf_writer_open(o.log, &e)) == NULL)
-			errx(1, "%s: %s", o.log, e.msg);
-		log_header(&r);
-	}
+	if (o.log)
+		log_open(&r);
 
 	int tty = isatty(2);
 	r.t_start = now();
@@ -449,8 +443,7 @@ main(int argc, char **argv)
 	}
 	if (tty)
 		progress(&r, 1), fputc('\n', stderr);
-	if (r.log && xf_writer_close(r.log, &e) < 0)
-		tool_write_failed(o.log, &e);
+	tool_writer_close(r.log, o.log);
 	save(&r, o.out ? o.out : "-", 1);
 	xf_trainer_free(&r.t);
 	xf_sgd_free(r.opt);
