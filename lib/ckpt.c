@@ -688,6 +688,18 @@ xf_ckpt_read(const char *path, struct xf_ckpt *c, struct xf_err *err)
 
 /* ---- writing ---- */
 
+/* A failed write's reason: the system's words (ENOSPC, EFBIG, EPIPE, which
+ * the tools test errno for) when libarchive has an errno, else its own. */
+static const char *
+write_error(struct archive *a)
+{
+	if (archive_errno(a) > 0) {
+		errno = archive_errno(a);
+		return strerror(errno);
+	}
+	return archive_error_string(a);
+}
+
 static int
 add_member(struct archive *a, const char *name, const void *p, size_t n,
     struct xf_err *err)
@@ -705,8 +717,7 @@ add_member(struct archive *a, const char *name, const void *p, size_t n,
 	archive_entry_set_mtime(e, 0, 0);
 	if (archive_write_header(a, e) != ARCHIVE_OK ||
 	    archive_write_data(a, p, n) != (la_ssize_t)n)
-		r = xf_errf(err, "member %s: %s", name, archive_errno(a) > 0 ?
-		    strerror(archive_errno(a)) : archive_error_string(a));
+		r = xf_errf(err, "member %s: %s", name, write_error(a));
 	archive_entry_free(e);
 	return r;
 }
@@ -726,15 +737,14 @@ write_fd(int fd, const struct xf_ckpt *c, struct xf_err *err)
 	archive_write_add_filter_none(a);
 	archive_write_set_bytes_in_last_block(a, 1);
 	if (archive_write_open_fd(a, fd) != ARCHIVE_OK)
-		r = xf_errf(err, "%s", archive_error_string(a));
+		r = xf_errf(err, "%s", write_error(a));
 	if (r == 0)
 		r = add_member(a, XF_MANIFEST, sb.data, sb.size, err);
 	for (size_t i = 0; i < c->n_tensors && r == 0; i++)
 		r = add_member(a, c->tensors[i].name, c->tensors[i].data,
 		    c->tensors[i].count * 4, err);
 	if (archive_write_close(a) != ARCHIVE_OK && r == 0)
-		r = xf_errf(err, "%s", archive_errno(a) > 0 ?
-		    strerror(archive_errno(a)) : archive_error_string(a));
+		r = xf_errf(err, "%s", write_error(a));
 	archive_write_free(a);
 	msgpack_sbuffer_destroy(&sb);
 	return r;
@@ -745,7 +755,6 @@ xf_ckpt_write(const char *path, const struct xf_ckpt *c, struct xf_err *err)
 {
 	char *tmp, *dircopy;
 	int fd, dfd, r;
-
 	struct stat st;
 
 	if (path == NULL || strcmp(path, "-") == 0)
