@@ -139,6 +139,19 @@ xf_nn_run(void (*fn)(void *arg, int tid, int nthreads), void *arg)
 	pool_run(fn, arg);
 }
 
+void
+xf_nn_split(size_t count, int tid, int nt, size_t *i0, size_t *i1)
+{
+	size_t blocks = (count + 15) / 16;
+
+	*i0 = blocks * tid / nt * 16;
+	*i1 = blocks * (tid + 1) / nt * 16;
+	if (*i1 > count)
+		*i1 = count;
+	if (*i0 > *i1)
+		*i0 = *i1;
+}
+
 /* Parts [*p0, *p1) of XF_NN_PARTS belong to thread tid of nt. */
 static void
 parts_of(int tid, int nt, int *p0, int *p1)
@@ -1535,14 +1548,10 @@ static void
 relu_job(void *arg, int tid, int nt)
 {
 	struct elem_job *j = arg;
-	/* Ranges of whole 16-float blocks, so no two threads share a line
-	 * more than needed. */
-	size_t blocks = (j->count + 15) / 16;
-	size_t i0 = blocks * tid / nt * 16, i1 = blocks * (tid + 1) / nt * 16;
+	size_t i0, i1;
 
-	if (i1 > j->count)
-		i1 = j->count;
-	if (i0 >= i1)
+	xf_nn_split(j->count, tid, nt, &i0, &i1);
+	if (i0 == i1)
 		return;
 	if (j->backward)
 		relu_backward_avx512(j->out + i0, j->dout + i0, j->act + i0,

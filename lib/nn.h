@@ -78,6 +78,10 @@ int	xf_nn_threads(void);
  * tid 0) and returns when all are done: for code outside the kernels (the
  * optimiser) that splits elementwise work the same way. */
 void	xf_nn_run(void (*fn)(void *arg, int tid, int nthreads), void *arg);
+/* Thread tid's share [*i0, *i1) of count elements split nt ways, in whole
+ * 16-float blocks so no two threads write one cache line.  Element-wise
+ * work split this way gives the same bytes for any nt. */
+void	xf_nn_split(size_t count, int tid, int nt, size_t *i0, size_t *i1);
 
 /*
  * Layers (kernels.c)

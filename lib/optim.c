@@ -80,9 +80,9 @@ struct sgd_job {
 };
 
 /*
- * Thread tid of nt updates its slice of every trainable tensor: the same
- * arithmetic on each element whatever the split, so any number of threads
- * gives the same bytes.  Slices are whole 16-float blocks.
+ * Thread tid of nt updates its share (xf_nn_split) of every trainable
+ * tensor: the same arithmetic on each element whatever the split, so any
+ * number of threads gives the same bytes.
  */
 static void
 sgd_job(void *arg, int tid, int nt)
@@ -95,13 +95,11 @@ sgd_job(void *arg, int tid, int nt)
 		const struct xf_model_tensor *t = xf_model_tensor(jb->m, i);
 		float *p = t->data, *g = t->grad;
 		float *buf = opt->buf + (t->data - opt->params);
-		size_t blocks = (t->count + 15) / 16;
-		size_t j0 = blocks * tid / nt * 16, j1 = blocks * (tid + 1) / nt * 16;
+		size_t j0, j1;
 
 		if (!t->is_param || xf_model_module(jb->m, t->module)->frozen)
 			continue;
-		if (j1 > t->count)
-			j1 = t->count;
+		xf_nn_split(t->count, tid, nt, &j0, &j1);
 		for (size_t j = j0; j < j1; j++) {
 			float d = g[j] + wd * p[j];
 
