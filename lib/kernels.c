@@ -2076,13 +2076,14 @@ bn_eval_job(void *arg, int tid, int nt)
 {
 	struct bn_job *j = arg;
 	size_t plane = (size_t)j->c * j->hw;
+	int avx512 = have_avx512();
 
 	for (int ch = j->c * tid / nt; ch < j->c * (tid + 1) / nt; ch++) {
 		float rstd = 1.0f / sqrtf(j->crstd[ch] + XF_BN_EPS);
 		float scale = j->w[ch] * rstd;
 		float shift = j->b[ch] - j->cmean[ch] * scale;
 
-		if (have_avx512()) {
+		if (avx512) {
 			bn_affine_avx512(j->out + (size_t)ch * j->hw,
 			    j->in + (size_t)ch * j->hw, j->hw, j->n, plane, scale,
 			    shift, j->relu);
