@@ -85,8 +85,7 @@ def checkpoints(rundir, predir, src_test, out):
     """Downstream accuracy of P-T from each pretraining checkpoint, against
     the checkpoint's step and its upstream (source test) accuracy."""
     rows = []
-    # The series starts at step 0 (θ0), so P's separate p-init.tar is not
-    # fine-tuned twice.
+    # The series starts at step 0: θ0 is its first checkpoint.
     pat = re.compile(r"p-e(\d+)-s(\d+)\.eval\.xfs$")
     for path in sorted(glob.glob(os.path.join(rundir, "*.eval.xfs"))):
         m = pat.search(path)
