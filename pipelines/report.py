@@ -32,7 +32,6 @@ def table(adir, name):
 
 
 def mean_sd(xs):
-    xs = [x for x in xs if x is not None]
     if not xs:
         return float("nan"), float("nan")
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
@@ -42,11 +41,10 @@ def above(xs, ys):
     """mean(xs) > mean(ys) by more than the standard error of the
     difference, sqrt(sd_x²/n_x + sd_y²/n_y): a gap within the spread over
     seeds is not a finding.  With one seed each, the plain comparison."""
-    (mx, sx), (my, sy) = mean_sd(xs), mean_sd(ys)
-    nx, ny = len([x for x in xs if x is not None]), len([y for y in ys if y is not None])
-    if nx == 0 or ny == 0:
+    if not xs or not ys:
         return False
-    return mx - my > math.sqrt(sx * sx / nx + sy * sy / ny)
+    (mx, sx), (my, sy) = mean_sd(xs), mean_sd(ys)
+    return mx - my > math.sqrt(sx * sx / len(xs) + sy * sy / len(ys))
 
 
 SE_RULE = "by more than the standard error of the difference over seeds"
@@ -59,25 +57,75 @@ def ms(xs, pct=False):
     return "%.4g ± %.2g" % (m, s)
 
 
+# The claims of papers.md, per study, in the report's order: a study that
+# did not run shows the same rows as NOT RUN.
+CLAIMS = {
+    "shuffle": (
+        "Smaller blocks destroy visual features: accuracy of both P-T and "
+        "RI-T falls",
+        "P-T still beats RI-T at the smallest block size: part of the "
+        "benefit is low-level statistics",
+        "The relative gap (A(P-T) − A(RI-T)) / A(P-T) shrinks as blocks "
+        "shrink",
+        "P-T's training speed barely changes with shuffling, RI-T's drops "
+        "sharply"),
+    "mistakes": (
+        "Two P-T instances share more of their mistakes than P-T and RI-T",
+        "RI-T gets right some examples that P-T gets wrong"),
+    "cka": (
+        "Feature similarity (linear CKA, mean over modules): P-T/P-T high; "
+        "RI-T/RI-T and P-T/RI-T low",),
+    "distance": (
+        "ℓ2 distance in parameter space: small between two P-T, large "
+        "between two RI-T",),
+    "basins": (
+        "Two P-T solutions lie in one basin: no error barrier on the line "
+        "between them",
+        "Two RI-T solutions are separated by a barrier, larger than "
+        "P-T/P-T's"),
+    "criticality": (
+        "Higher modules are more critical than lower ones (P-T)",
+        "RI-T valleys show a transition point: the initial weights are "
+        "infeasible and the error drops below ε only past some α"),
+    "checkpoints": (
+        "Downstream accuracy stops improving well before the end of "
+        "pretraining",),
+    "yosinski": (
+        "BnB dips for middle n: fragile co-adaptation",
+        "AnB falls as n grows: higher layers are specific",
+        "AnB+ beats baseB: transfer plus fine-tuning generalises better",
+        "Random frozen features are worse than transferred ones at every n",
+        "A dissimilar source (Fashion-MNIST → digits) transfers worse than "
+        "a similar one at high n"),
+    "landscape": (
+        "P-T stays closer to its starting weights than RI-T",
+        "P-T's gradient norm during fine-tuning is smaller",
+        "P-T sits in a flatter minimum along random directions"),
+}
+# The study column of each claim group.
+STUDY_OF = {"cka": "similarity", "distance": "similarity"}
+KIND_NAMES = {"pt": "P-T", "rit": "RI-T"}
+
+
 class Findings:
     def __init__(self):
         self.rows = []
 
-    def add(self, study, claim, measured, holds, rule):
+    def add(self, group, i, measured, holds, rule):
+        """Claim i of CLAIMS[group], measured, and whether it holds."""
         verdict = "HOLDS" if holds else "DOES NOT HOLD"
-        if holds is None:
-            verdict = "NOT RUN"
-        self.rows.append((study, claim, measured, verdict, rule))
+        self.rows.append((STUDY_OF.get(group, group), CLAIMS[group][i],
+                          measured, verdict, rule))
+
+    def not_run(self, group):
+        for claim in CLAIMS[group]:
+            self.rows.append((STUDY_OF.get(group, group), claim, "—",
+                              "NOT RUN", ""))
 
 
 def shuffle_findings(f, t):
     if t is None:
-        for c in ("Smaller blocks lower the accuracy of P-T and RI-T",
-                  "P-T beats RI-T even at the smallest block",
-                  "The relative gap shrinks as blocks shrink",
-                  "P-T's training speed barely changes; RI-T's drops"):
-            f.add("shuffle", c, "—", None, "")
-        return
+        return f.not_run("shuffle")
     blocks = sorted({r["b"] for r in t}, reverse=True)
     big, small = blocks[0], blocks[-1]
 
@@ -91,8 +139,7 @@ def shuffle_findings(f, t):
         return {r["seed"]: r[key] for r in t if r["kind"] == kind and r["b"] == b}
 
     m = lambda xs: mean_sd(xs)[0]
-    f.add("shuffle", "Smaller blocks destroy visual features: accuracy of both "
-          "P-T and RI-T falls",
+    f.add("shuffle", 0,
           "P-T b=%d %s → b=%d %s; RI-T %s → %s" % (
               big, ms(acc("pt", big), 1), small, ms(acc("pt", small), 1),
               ms(acc("rit", big), 1), ms(acc("rit", small), 1)),
@@ -100,8 +147,7 @@ def shuffle_findings(f, t):
           above(acc("rit", big), acc("rit", small)),
           "mean accuracy at b=%d above mean at b=%d, for both, %s" % (
               big, small, SE_RULE))
-    f.add("shuffle", "P-T still beats RI-T at the smallest block size: part of "
-          "the benefit is low-level statistics",
+    f.add("shuffle", 1,
           "b=%d: P-T %s, RI-T %s" % (small, ms(acc("pt", small), 1),
                                      ms(acc("rit", small), 1)),
           above(acc("pt", small), acc("rit", small)),
@@ -112,8 +158,7 @@ def shuffle_findings(f, t):
     def gaps(b):
         pt, rit = by_seed("pt", b, "acc"), by_seed("rit", b, "acc")
         return [(pt[s] - rit[s]) / pt[s] for s in sorted(pt) if s in rit and pt[s] > 0]
-    f.add("shuffle", "The relative gap (A(P-T) − A(RI-T)) / A(P-T) shrinks as "
-          "blocks shrink",
+    f.add("shuffle", 2,
           ", ".join("b=%d: %.3f ± %.3f" % ((b,) + mean_sd(gaps(b))) for b in blocks),
           above(gaps(big), gaps(small)),
           "gap at b=%d below gap at b=%d, %s" % (small, big, SE_RULE))
@@ -122,8 +167,7 @@ def shuffle_findings(f, t):
         a, z = by_seed(kind, big, "speed_steps"), by_seed(kind, small, "speed_steps")
         return [z[s] / max(a[s], 1) for s in sorted(a) if s in z]
     sp = lambda k, b: m(steps(k, b))
-    f.add("shuffle", "P-T's training speed barely changes with shuffling, "
-          "RI-T's drops sharply",
+    f.add("shuffle", 3,
           "steps to 90%% of final: P-T %.0f → %.0f (×%s), RI-T %.0f → %.0f "
           "(×%s)" % (sp("pt", big), sp("pt", small), ms(slowdown("pt")),
                      sp("rit", big), sp("rit", small), ms(slowdown("rit"))),
@@ -133,24 +177,20 @@ def shuffle_findings(f, t):
 
 
 def mistakes_findings(f, t):
-    claims = ("Two P-T instances share more of their mistakes than P-T and "
-              "RI-T", "RI-T gets right some examples that P-T gets wrong")
     if t is None:
-        for c in claims:
-            f.add("mistakes", c, "—", None, "")
-        return
+        return f.not_run("mistakes")
     by = {r["pair"]: r for r in t}
 
     def jac(p):
         r = by[p]
         return r["both_wrong"] / max(1, r["both_wrong"] + r["only_a_wrong"]
                                      + r["only_b_wrong"])
-    f.add("mistakes", claims[0],
+    f.add("mistakes", 0,
           "common / all mistakes: P-T/P-T %.3f, RI-T/RI-T %.3f, P-T/RI-T %.3f"
           % (jac("ptpt"), jac("ritrit"), jac("ptrit")),
           jac("ptpt") > jac("ptrit"),
           "P-T/P-T share of common mistakes above P-T/RI-T's")
-    f.add("mistakes", claims[1],
+    f.add("mistakes", 1,
           "P-T wrong and RI-T right: %d of %d" % (by["ptrit"]["only_a_wrong"],
                                                    by["ptrit"]["n"]),
           by["ptrit"]["only_a_wrong"] > 0, "at least one such example")
@@ -158,25 +198,21 @@ def mistakes_findings(f, t):
 
 def similarity_findings(f, cka, dist):
     if cka is None:
-        f.add("similarity", "CKA: P-T/P-T high; RI-T/RI-T and P-T/RI-T low",
-              "—", None, "")
+        f.not_run("cka")
     else:
         def mc(p):
             return mean_sd([r["cka"] for r in cka if r["pair"] == p])[0]
-        f.add("similarity", "Feature similarity (linear CKA, mean over "
-              "modules): P-T/P-T high; RI-T/RI-T and P-T/RI-T low",
+        f.add("cka", 0,
               "P-T/P-T %.3f, RI-T/RI-T %.3f, P-T/RI-T %.3f, P/P-T %.3f"
               % (mc("ptpt"), mc("ritrit"), mc("ptrit"), mc("ppt")),
               mc("ptpt") > mc("ritrit") and mc("ptpt") > mc("ptrit"),
               "P-T/P-T mean CKA above both others")
     if dist is None:
-        f.add("similarity", "ℓ2 distance: small between P-T instances, large "
-              "between RI-T instances", "—", None, "")
+        f.not_run("distance")
     else:
         d = {r["pair"]: r["total"] for r in dist if r["module"] == "total"} \
             if "module" in dist[0] else {}
-        f.add("similarity", "ℓ2 distance in parameter space: small between "
-              "two P-T, large between two RI-T",
+        f.add("distance", 0,
               "P-T/P-T %.3g, RI-T/RI-T %.3g, P-T/RI-T %.3g, P/P-T %.3g"
               % tuple(d.get(p, float("nan")) for p in
                       ("ptpt", "ritrit", "ptrit", "ppt")),
@@ -186,33 +222,24 @@ def similarity_findings(f, cka, dist):
 
 def basin_findings(f, t):
     if t is None:
-        f.add("basins", "P-T/P-T: no barrier; RI-T/RI-T: a barrier", "—",
-              None, "")
-        return
+        return f.not_run("basins")
     b = {r["pair"]: r["barrier"] for r in t}
-    f.add("basins", "Two P-T solutions lie in one basin: no error barrier "
-          "on the line between them",
+    f.add("basins", 0,
           "barrier (error) P-T/P-T %.4f" % b["ptpt"], b["ptpt"] <= 0.01,
           "barrier ≤ 0.01 (1 point of error)")
-    f.add("basins", "Two RI-T solutions are separated by a barrier, larger "
-          "than P-T/P-T's",
+    f.add("basins", 1,
           "barrier RI-T/RI-T %.4f, P-T/RI-T %.4f" % (b["ritrit"], b["ptrit"]),
           b["ritrit"] > 0.01 and b["ritrit"] > b["ptpt"],
           "RI-T/RI-T barrier > 0.01 and above P-T/P-T's")
 
 
 def criticality_findings(f, t):
-    claims = ("Higher modules are more critical than lower ones (P-T)",
-              "RI-T valleys show a transition point: the initial weights are "
-              "infeasible and the error drops below ε only past some α")
     if t is None:
-        for c in claims:
-            f.add("criticality", c, "—", None, "")
-        return
+        return f.not_run("criticality")
     pt = [r for r in t if r["kind"] == "pt"]
     half = len(pt) // 2
     lg = lambda rs: mean_sd([math.log10(1 + r["mu"]) for r in rs])[0]
-    f.add("criticality", claims[0],
+    f.add("criticality", 0,
           "μ per module (P-T): " + ", ".join("%s %.3g" % (r["module"], r["mu"])
                                              for r in pt),
           lg(pt[half:]) > lg(pt[:half]),
@@ -221,7 +248,7 @@ def criticality_findings(f, t):
     rit = [r for r in t if r["kind"] == "rit"]
     trans = [r for r in rit if r["alpha_min"] == r["alpha_min"]
              and r["alpha_min"] > 0]
-    f.add("criticality", claims[1],
+    f.add("criticality", 1,
           "smallest feasible α at the smallest σ (RI-T): " + ", ".join(
               "%s %s" % (r["module"], "none" if r["alpha_min"] !=
                          r["alpha_min"] else "%.2g" % r["alpha_min"])
@@ -232,15 +259,12 @@ def criticality_findings(f, t):
 
 
 def checkpoint_findings(f, t):
-    claim = ("Downstream accuracy stops improving well before the end of "
-             "pretraining")
     if t is None:
-        f.add("checkpoints", claim, "—", None, "")
-        return
+        return f.not_run("checkpoints")
     final = t[-1]
     best = max(r["downstream_acc"] for r in t)
     first = next(r for r in t if r["downstream_acc"] >= best - 0.01)
-    f.add("checkpoints", claim,
+    f.add("checkpoints", 0,
           "within 1 point of the best (%.1f%%) from pretraining step %d of %d"
           % (100 * best, first["pre_step"], final["pre_step"]),
           first["pre_step"] < final["pre_step"],
@@ -248,17 +272,8 @@ def checkpoint_findings(f, t):
 
 
 def yosinski_findings(f, t):
-    claims = ("BnB dips for middle n: fragile co-adaptation",
-              "AnB falls as n grows: higher layers are specific",
-              "AnB+ beats baseB: transfer plus fine-tuning generalises better",
-              "Random frozen features are worse than transferred ones at "
-              "every n",
-              "A dissimilar source (Fashion-MNIST → digits) transfers worse "
-              "than a similar one at high n")
     if t is None:
-        for c in claims:
-            f.add("yosinski", c, "—", None, "")
-        return
+        return f.not_run("yosinski")
 
     def accs(kind, n=None):
         return [r["acc"] for r in t if r["kind"] == kind
@@ -269,39 +284,34 @@ def yosinski_findings(f, t):
     ns = sorted({r["n"] for r in t if r["n"] > 0})
     base = accs("baseB")
     mid = ns[1:-1] or ns
-    f.add("yosinski", claims[0], "baseB %s; BnB: " % ms(base) + ", ".join(
+    f.add("yosinski", 0, "baseB %s; BnB: " % ms(base) + ", ".join(
         "n%d %s" % (n, ms(accs("BnB", n))) for n in ns),
         any(above(base, accs("BnB", n)) for n in mid),
         "BnB below baseB at some middle n, " + SE_RULE)
-    f.add("yosinski", claims[1], "AnB: " + ", ".join(
+    f.add("yosinski", 1, "AnB: " + ", ".join(
         "n%d %s" % (n, ms(accs("AnB", n))) for n in ns),
         above(accs("AnB", ns[0]), accs("AnB", ns[-1])),
         "AnB at the largest n below AnB at n=1, " + SE_RULE)
-    f.add("yosinski", claims[2], "baseB %s; AnB+ over all n %s" % (
+    f.add("yosinski", 2, "baseB %s; AnB+ over all n %s" % (
         ms(base), ms(accs("AnB+"))), above(accs("AnB+"), base),
         "AnB+ (all n and seeds) above baseB, " + SE_RULE)
-    f.add("yosinski", claims[3], ", ".join(
+    f.add("yosinski", 3, ", ".join(
         "n%d rand %.3f / AnB %.3f" % (n, acc("rand", n), acc("AnB", n))
         for n in ns), all(above(accs("AnB", n), accs("rand", n)) for n in ns),
         "random frozen below AnB at every n, " + SE_RULE)
-    f.add("yosinski", claims[4], "at n=%d: dissimilar %s, AnB %s" % (
+    f.add("yosinski", 4, "at n=%d: dissimilar %s, AnB %s" % (
         ns[-1], ms(accs("dis", ns[-1])), ms(accs("AnB", ns[-1]))),
         above(accs("AnB", ns[-1]), accs("dis", ns[-1])),
         "dissimilar-source accuracy below AnB's at the largest n, " + SE_RULE)
 
 
 def landscape_findings(f, t):
-    claims = ("P-T stays closer to its starting weights than RI-T",
-              "P-T's gradient norm during fine-tuning is smaller",
-              "P-T sits in a flatter minimum along random directions")
     if t is None:
-        for c in claims:
-            f.add("landscape", c, "—", None, "")
-        return
+        return f.not_run("landscape")
     v = {r["measure"]: r for r in t}
-    for c, key in zip(claims, ("distance", "grad_norm", "sharpness")):
+    for i, key in enumerate(("distance", "grad_norm", "sharpness")):
         r = v[key]
-        f.add("landscape", c, "P-T %.4g, RI-T %.4g" % (r["pt"], r["rit"]),
+        f.add("landscape", i, "P-T %.4g, RI-T %.4g" % (r["pt"], r["rit"]),
               r["pt"] < r["rit"], "P-T's %s below RI-T's" % key)
 
 
@@ -340,7 +350,8 @@ def stuck_runs(adir):
     names, number of runs looked at)."""
     runs = []
     for r in table(adir, "shuffle.tsv") or []:
-        runs.append(("shuffle b=%s %s seed %s" % (r["b"], r["kind"].upper().replace("PT", "P-T").replace("RIT", "RI-T"), r["seed"]), r["acc"]))
+        runs.append(("shuffle b=%s %s seed %s" % (
+            r["b"], KIND_NAMES[r["kind"]], r["seed"]), r["acc"]))
     for r in table(adir, "yosinski.tsv") or []:
         if r["kind"] == "rand":
             continue
