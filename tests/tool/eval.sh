@@ -171,17 +171,4 @@ run -m c.tar --features conv1 d.xfs
 check "features: no summary with --features" eval \
     'xf-cat --header out | grep -q "\"kind\":\"features\""'
 
-# ---- the man page's SYNOPSIS is usage() ----
-page=$top/man/man1/xf-eval.1
-if command -v mandoc >/dev/null 2>&1 && [ -r "$page" ]; then
-	syn=$(mandoc -Tascii "$page" | col -b | awk '/^SYNOPSIS/ { f = 1; next }
-	    /^[A-Z]/ { f = 0 } f' | tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
-	use=$(xf-eval --nosuch 2>&1 | sed -n '/^usage: /,$p' | sed 's/^usage: //' |
-	    tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
-	if [ "$syn" = "$use" ]; then pass "xf-eval(1) SYNOPSIS is the usage"
-	else not_ok "xf-eval(1) SYNOPSIS is the usage" "man:   $syn" "usage: $use"; fi
-else
-	n=$((n + 1)); echo "ok $n # skip no mandoc or no man page"
-fi
-
 tap_done

@@ -241,17 +241,4 @@ check "NaN: the existing -o file is untouched" test "$(md5 <keep-out.tar)" = "$b
 got=$(xf-cat nan.xfs | awk -F'\t' 'NR > 1 { printf "%s,", $1 }')
 check "NaN: the log keeps steps 1,2 (got $got)" test "$got" = "1,2,"
 
-# ---- the man page's SYNOPSIS is usage() ----
-page=$top/man/man1/xf-train.1
-if command -v mandoc >/dev/null 2>&1 && [ -r "$page" ]; then
-	syn=$(mandoc -Tascii "$page" | col -b | awk '/^SYNOPSIS/ { f = 1; next }
-	    /^[A-Z]/ { f = 0 } f' | tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
-	use=$(xf-train --nosuch 2>&1 | sed -n '/^usage: /,$p' | sed 's/^usage: //' |
-	    tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
-	if [ "$syn" = "$use" ]; then pass "xf-train(1) SYNOPSIS is the usage"
-	else not_ok "xf-train(1) SYNOPSIS is the usage" "man:   $syn" "usage: $use"; fi
-else
-	n=$((n + 1)); echo "ok $n # skip no mandoc or no man page"
-fi
-
 tap_done

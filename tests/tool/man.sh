@@ -1,5 +1,7 @@
 #!/bin/bash
-# Every EXAMPLES block of every man/man1 page runs, as TAP.  A block is a
+# The man pages, as TAP: every page passes mandoc -Tlint at warning level;
+# every tool's SYNOPSIS (as mandoc renders it) is its usage() message; and
+# every EXAMPLES block of every man/man1 page runs.  A block is a
 # .Bd -literal ... .Ed display inside .Sh EXAMPLES; its lines that start
 # with "$ " are commands.  The blocks of one page run in order in one fresh
 # directory (later examples may use the files of earlier ones), with bin/ on
@@ -28,6 +30,27 @@ blocks() {
 		cmd = cmd == "" ? line : cmd " && " line
 	}' "$1"
 }
+
+if ! command -v mandoc >/dev/null 2>&1; then
+	skip "no mandoc (make deps)"
+else
+	for page in "$top"/man/man[15]/*.[15]; do
+		mandoc -Tlint -W warning "$page" > err 2>&1
+		ok $? "$(basename "$page") passes mandoc -Tlint -W warning$(
+		    [ -s err ] && printf ': %s' "$(head -3 err | tr '\n' ' ')")"
+	done
+	# Words, with " | " as mdoc draws alternatives written as "|".
+	flat() { tr -s ' \t\n' '   ' | sed 's/ | /|/g; s/^ //; s/ $//'; }
+	for page in "$top"/man/man1/*.1; do
+		name=$(basename "$page" .1)
+		syn=$(mandoc -Tascii "$page" | col -b |
+		    awk '/^SYNOPSIS/ { f = 1; next } /^[A-Z]/ { f = 0 } f' | flat)
+		use=$("$name" --nosuch 2>&1 | sed -n '/^usage: /,$p' |
+		    sed 's/^usage: //; s/^       //' | flat)
+		if [ "$syn" = "$use" ]; then pass "$name(1) SYNOPSIS is its usage"
+		else not_ok "$name(1) SYNOPSIS is its usage" "man:   $syn" "usage: $use"; fi
+	done
+fi
 
 examples=0
 for page in "$top"/man/man1/*.1; do
