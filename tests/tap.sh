@@ -37,6 +37,32 @@ expect_err() {
 	elif ! grep -qF -e "$want" err; then not_ok "$d" "stderr lacks '$want'"
 	else pass "$d"; fi
 }
+# err_table LABEL [BEFORE [AFTER]]: rows "RC|TEXT|ARGS" on stdin; each
+# runs the script's run() with BEFORE ARGS AFTER (split as the shell splits
+# words) and must exit RC with one line on stderr holding TEXT.
+err_table() {
+	local label=$1 before=${2:-} after=${3:-} rc_want text args
+	while IFS='|' read -r rc_want text args; do
+		eval "set -- $before $args $after"
+		run "$@"
+		expect_err "$label: $args" "$rc_want" "$text"
+	done
+}
+# usage_cases TOOL AFTER ARGS...: run() with each ARGS and then AFTER exits
+# 2 and prints TOOL's usage message.
+usage_cases() {
+	local tool=$1 after=$2 args
+	shift 2
+	for args in "$@"; do
+		eval "set -- $args $after"
+		run "$@"
+		if [ "$rc" = 2 ] && grep -q "^usage: $tool " err; then
+			pass "usage: '$args': exit 2 and the usage"
+		else
+			not_ok "usage: '$args': exit 2 and the usage" "exit $rc"
+		fi
+	done
+}
 # field NAME: column NAME of the TSV on stdin, one value a line.
 field() { awk -F'\t' -v f="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next } { print $c }'; }
 # table_run RC WANT CMD: one row of a tool's table of calls.  CMD runs under

@@ -21,11 +21,7 @@ head -c 3000 f.tar >trunc.tar ||
 G="--alphas 3 --sigmas 4 -k 2"
 
 # ---- usage: exit 2, one line ----
-while IFS='|' read -r want text args; do
-	eval "set -- $args"
-	run "$@" d.xfs
-	expect_err "usage: $args" "$want" "$text"
-done <<'EOF'
+err_table usage '' d.xfs <<'EOF'
 2|--modules conv9: f.tar has no module conv9|--modules conv9 --init i.tar -m f.tar
 2|--modules fc1,fc1: fc1 twice|--modules fc1,fc1 --init i.tar -m f.tar
 2|--eps, --eps-abs: give one|--eps 1.1 --eps-abs 0.2 --init i.tar -m f.tar
@@ -34,23 +30,11 @@ done <<'EOF'
 2|--workers 0: want an integer|--workers 0 --init i.tar -m f.tar
 2|--sigma-max 0: want a number|--sigma-max 0 --init i.tar -m f.tar
 EOF
-for args in "-m f.tar" "--init i.tar" "--nosuch --init i.tar -m f.tar" \
-    "--init i.tar -m f.tar d.xfs extra"; do
-	eval "set -- $args"
-	run "$@" d.xfs
-	if [ "$rc" = 2 ] && grep -q '^usage: xf-critic ' err; then
-		pass "usage: '$args': exit 2 and the usage"
-	else
-		not_ok "usage: '$args': exit 2 and the usage" "exit $rc"
-	fi
-done
+usage_cases xf-critic d.xfs "-m f.tar" "--init i.tar" \
+    "--nosuch --init i.tar -m f.tar" "--init i.tar -m f.tar d.xfs extra"
 
 # ---- bad data and checkpoints: exit 1, one line naming file and tensor ----
-while IFS='|' read -r want text args; do
-	eval "set -- $args"
-	run $G "$@"
-	expect_err "data: $args" "$want" "$text"
-done <<'EOF'
+err_table data "$G" <<'EOF'
 1|xf-critic: c.tar: tensor conv1.weight: shape 4x1x3x3, want 8x1x3x3|--init c.tar -m f.tar d.xfs
 1|xf-critic: small.xfs: f.tar: images are 1x8x8, the model takes 1x12x12|--init i.tar -m f.tar small.xfs
 1|xf-critic: trunc.tar: |--init trunc.tar -m f.tar d.xfs

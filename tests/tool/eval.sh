@@ -26,11 +26,7 @@ head -c 200000 c.tar >trunc-c.tar ||
 	{ echo "Bail out! cannot make test data"; exit 1; }
 
 # ---- usage: exit 2, one line ----
-while IFS='|' read -r want text args; do
-	eval "set -- $args"
-	run "$@" d.xfs
-	expect_err "usage: $args" "$want" "$text"
-done <<'EOF'
+err_table usage '' d.xfs <<'EOF'
 2|-b 0: want an integer|-m m1.tar -b 0
 2|--pool 0: want an integer|-m c.tar --features conv1 --pool 0
 2|--features: give one model|-m m1.tar -m m2.tar --features fc1
@@ -40,22 +36,10 @@ done <<'EOF'
 2|--pool 64: conv2 is 28x28|-m c.tar --features conv2 --pool 64
 2|-j x: want an integer|-m m1.tar -j x
 EOF
-for args in "" "--nosuch -m m1.tar" "-m m1.tar d.xfs extra"; do
-	eval "set -- $args"
-	run "$@" d.xfs
-	if [ "$rc" = 2 ] && grep -q '^usage: xf-eval ' err; then
-		pass "usage: '$args': exit 2 and the usage"
-	else
-		not_ok "usage: '$args': exit 2 and the usage" "exit $rc"
-	fi
-done
+usage_cases xf-eval d.xfs "" "--nosuch -m m1.tar" "-m m1.tar d.xfs extra"
 
 # ---- bad data and checkpoints: exit 1, one line naming the file ----
-while IFS='|' read -r want text args; do
-	eval "set -- $args"
-	run "$@"
-	expect_err "data: $args" "$want" "$text"
-done <<'EOF'
+err_table data <<'EOF'
 1|xf-eval: rgb.xfs: m1.tar: images are 3x8x8, the model takes 1x28x28|-m m1.tar rgb.xfs
 1|xf-eval: d.xfs: m3.tar: data has 10 classes, the model's head has 3|-m m1.tar -m m3.tar d.xfs
 1|xf-eval: trunc.tar: |-m trunc.tar d.xfs

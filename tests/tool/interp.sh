@@ -24,11 +24,7 @@ head -c 3000 a.tar >trunc.tar ||
 	{ echo "Bail out! cannot make test data"; exit 1; }
 
 # ---- usage: exit 2, one line ----
-while IFS='|' read -r want text args; do
-	eval "set -- $args"
-	run "$@" d.xfs
-	expect_err "usage: $args" "$want" "$text"
-done <<'EOF'
+err_table usage '' d.xfs <<'EOF'
 2|--direction line: give two models|-m a.tar
 2|--direction random: give one model|--direction random -m a.tar -m b.tar
 2|-m: at most 2 models|-m a.tar -m b.tar -m a.tar
@@ -41,22 +37,11 @@ done <<'EOF'
 2|-n 1: want an integer|-n 1 -m a.tar -m b.tar
 2|-b 0: want an integer|-b 0 -m a.tar -m b.tar
 EOF
-for args in "" "--nosuch -m a.tar -m b.tar" "-m a.tar -m b.tar d.xfs extra"; do
-	eval "set -- $args"
-	run "$@" d.xfs
-	if [ "$rc" = 2 ] && grep -q '^usage: xf-interp ' err; then
-		pass "usage: '$args': exit 2 and the usage"
-	else
-		not_ok "usage: '$args': exit 2 and the usage" "exit $rc"
-	fi
-done
+usage_cases xf-interp d.xfs "" "--nosuch -m a.tar -m b.tar" \
+    "-m a.tar -m b.tar d.xfs extra"
 
 # ---- bad data and checkpoints: exit 1, one line naming file and tensor ----
-while IFS='|' read -r want text args; do
-	eval "set -- $args"
-	run "$@"
-	expect_err "data: $args" "$want" "$text"
-done <<'EOF'
+err_table data <<'EOF'
 1|xf-interp: c.tar: tensor conv1.weight: shape 4x1x3x3, want 8x1x3x3|-m a.tar -m c.tar d.xfs
 1|xf-interp: a.tar: tensor conv1.weight: shape 8x1x3x3, want 4x1x3x3|-m c.tar -m a.tar d.xfs
 1|xf-interp: bn1.tar: tensor 2 is bn1.weight, want fc1.weight|-m a.tar -m bn1.tar d.xfs

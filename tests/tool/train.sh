@@ -28,11 +28,7 @@ head -c 200000 p.tar >trunc-p.tar
 
 # ---- usage: exit 2, one line naming the option ----
 # want | stderr contains | arguments (data d.xfs and -o out.tar are added)
-while IFS='|' read -r want text args; do
-	eval "set -- $args"
-	run "$@" -o out.tar d.xfs
-	expect_err "usage: $args" "$want" "$text"
-done <<'EOF'
+err_table usage '' '-o out.tar d.xfs' <<'EOF'
 2|-e -1: want an integer|-a mlp -e -1
 2|-e 0: want an integer|-a mlp -e 0
 2|-b 0: want an integer|-a mlp -b 0
@@ -79,11 +75,7 @@ for args in "--nosuch" "-x" "-a mlp d.xfs extra"; do
 done
 
 # ---- bad data and checkpoints: exit 1, one line naming the file ----
-while IFS='|' read -r want text args; do
-	eval "set -- $args"
-	run "$@" -o out.tar
-	expect_err "data: $args" "$want" "$text"
-done <<'EOF'
+err_table data '' '-o out.tar' <<'EOF'
 1|xf-train: rgb.xfs: m.tar: images are 3x8x8, the model takes 1x28x28|--init m.tar rgb.xfs
 1|xf-train: rgb.xfs: images are 3x8x8|-a mlp --val rgb.xfs d.xfs
 1|xf-train: d.xfs: data has 10 classes, the model's head has 3|-a mlp --val d.xfs b.xfs
