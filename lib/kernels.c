@@ -1961,6 +1961,23 @@ bn_affine_avx512(float *y, const float *x, int n, int rows, size_t stride,
 		}
 }
 
+/* The same, on the CPU's best path. */
+static void
+bn_affine(float *y, const float *x, int n, int rows, size_t stride,
+    float scale, float shift, int relu, int avx512)
+{
+	if (avx512) {
+		bn_affine_avx512(y, x, n, rows, stride, scale, shift, relu);
+		return;
+	}
+	for (int i = 0; i < rows; i++)
+		for (int q = 0; q < n; q++) {
+			float v = x[i * stride + q] * scale + shift;
+
+			y[i * stride + q] = relu && v < 0.0f ? 0.0f : v;
+		}
+}
+
 /* dx = scale (g - k1 - (x - mean) k2). */
 __attribute__((target("avx512f")))
 static void
@@ -2041,21 +2058,8 @@ bn_train_job(void *arg, int tid, int nt)
 		    XF_BN_MOMENTUM * (float)(count > 1 ? ss / (count - 1) : var);
 		scale = j->w[ch] * rstd;
 		shift = j->b[ch] - mean * scale;
-		if (avx512) {
-			bn_affine_avx512(j->out + (size_t)ch * j->hw, xc, j->hw,
-			    j->n, plane, scale, shift, j->relu);
-			continue;
-		}
-		for (int i = 0; i < j->n; i++) {
-			const float *x = j->in + i * plane + (size_t)ch * j->hw;
-			float *y = j->out + i * plane + (size_t)ch * j->hw;
-
-			for (int q = 0; q < j->hw; q++) {
-				float v = x[q] * scale + shift;
-
-				y[q] = j->relu && v < 0.0f ? 0.0f : v;
-			}
-		}
+		bn_affine(j->out + (size_t)ch * j->hw, xc, j->hw, j->n, plane,
+		    scale, shift, j->relu, avx512);
 	}
 }
 
@@ -2083,22 +2087,8 @@ bn_eval_job(void *arg, int tid, int nt)
 		float scale = j->w[ch] * rstd;
 		float shift = j->b[ch] - j->cmean[ch] * scale;
 
-		if (avx512) {
-			bn_affine_avx512(j->out + (size_t)ch * j->hw,
-			    j->in + (size_t)ch * j->hw, j->hw, j->n, plane, scale,
-			    shift, j->relu);
-			continue;
-		}
-		for (int i = 0; i < j->n; i++) {
-			const float *x = j->in + i * plane + (size_t)ch * j->hw;
-			float *y = j->out + i * plane + (size_t)ch * j->hw;
-
-			for (int q = 0; q < j->hw; q++) {
-				float v = x[q] * scale + shift;
-
-				y[q] = j->relu && v < 0.0f ? 0.0f : v;
-			}
-		}
+		bn_affine(j->out + (size_t)ch * j->hw, j->in + (size_t)ch * j->hw,
+		    j->hw, j->n, plane, scale, shift, j->relu, avx512);
 	}
 }
 
