@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /*
  * Peak-RSS bounds in the tests, in KiB: 64 MiB, plus room for ASan's shadow
@@ -30,6 +31,21 @@
 #endif
 
 static int tap_n, tap_failed;
+
+/*
+ * tap_tmp(buf, STEM): "$TMPDIR/STEM.XXXXXX" (or /tmp when TMPDIR is unset)
+ * in buf, ready for mkstemp or mkdtemp, so no test writes outside the
+ * scratch area the caller chose.  buf is static storage of 4096 bytes.
+ */
+#define TAP_PATH_MAX 4096
+static __attribute__((unused)) char *
+tap_tmp(char *buf, const char *stem)
+{
+	const char *t = getenv("TMPDIR");
+
+	snprintf(buf, TAP_PATH_MAX, "%s/%s.XXXXXX", t && *t ? t : "/tmp", stem);
+	return buf;
+}
 
 static __attribute__((unused)) int
 ok(int cond, const char *fmt, ...)

@@ -4,6 +4,7 @@
 set -u
 top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 PATH=$top/bin:$PATH
+export PYTHONDONTWRITEBYTECODE=1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xf-test.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 n=0

@@ -44,10 +44,9 @@ done
 ok $(( torn == 0 && missing == 0 ? 0 : 1 )) \
     "kill -9 x$trials over a ${dur} ms run: $torn torn, $missing missing, $newer finished"
 # Temporary files of killed runs are all that may be left behind.
-ls | grep -v -E '^(d\.xfs|old\.tar|new\.tar|out\.tar|probe.*\.tar|.*\.tmp\.[A-Za-z0-9]{6})$' > ../stray-$$
-[ ! -s ../stray-$$ ]
-ok $? "nothing but temporary files left by killed runs: $(tr '\n' ' ' < ../stray-$$)"
-rm -f ../stray-$$
+stray=$(ls | grep -v -E '^(d\.xfs|old\.tar|new\.tar|out\.tar|probe.*\.tar|.*\.tmp\.[A-Za-z0-9]{6})$')
+[ -z "$stray" ]
+ok $? "nothing but temporary files left by killed runs: $(echo $stray)"
 rm -f ./*.tmp.*
 
 # Full disk and file size limits: exit 1, one line, old checkpoint intact.

@@ -10,6 +10,7 @@
 . "$(dirname "$0")/../tap.sh"
 fm=/usr/share/datasets/fashion-mnist
 mn=${XF_DATA:-$HOME/.cache/xf}/mnist
+cd "$tmp" || exit 1
 
 
 # The command blocks of a page, one per line, commands joined by " && ";

@@ -51,7 +51,7 @@ $cases
 EOF_CASES
 
 # PyTorch's side, in one process (importing torch takes seconds).
-PYTHONPATH="$top/tools" "$py" - "$n_cases" <<'PY'
+PYTHONPATH="$top/tools" "$py" -B - "$n_cases" <<'PY'
 import os, sys
 import torch
 import xf2torch

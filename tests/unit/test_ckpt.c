@@ -62,7 +62,9 @@ test_round_trip(void)
 {
 	struct xf_ckpt c, d = { 0 };
 	struct xf_err err;
-	char path[64] = "/tmp/xf-test-ckpt.XXXXXX";   /* room for "/a.tar" */
+	char path[TAP_PATH_MAX];
+
+	tap_tmp(path, "xf-test-ckpt");
 
 	mkdtemp(path);
 	strcat(path, "/a.tar");
@@ -156,9 +158,9 @@ build_tar(char *out, size_t cap, const struct member *m, int n, int gzip)
 static char *
 manifest_of(struct xf_ckpt *c, size_t *len)
 {
-	char path[] = "/tmp/xf-test-manifest.XXXXXX";
+	char path[TAP_PATH_MAX];
 	struct xf_err err;
-	int fd = mkstemp(path);
+	int fd = mkstemp(tap_tmp(path, "xf-test-manifest"));
 	size_t tl;
 
 	close(fd);

@@ -194,13 +194,13 @@ write_idx(const char *path, int gz, uint32_t magic, const uint32_t *dims,
 static void
 test_idx(void)
 {
-	char dir[] = "/tmp/xf-test-idx.XXXXXX", im[64], lb[64];
+	char dir[TAP_PATH_MAX], im[TAP_PATH_MAX + 16], lb[TAP_PATH_MAX + 16];
 	uint8_t x[5 * 4 * 3], y[5] = { 3, 1, 4, 1, 5 };
 	uint32_t d3[3] = { 5, 4, 3 }, d1[1] = { 5 };
 	struct xf_images set;
 	struct xf_err e;
 
-	if (mkdtemp(dir) == NULL) {
+	if (mkdtemp(tap_tmp(dir, "xf-test-idx")) == NULL) {
 		skip("mkdtemp failed");
 		return;
 	}
@@ -381,11 +381,11 @@ test_mnist_json(void)
 		{ "{ \"data\": [] }", "no digits" },
 		{ "[0,1]", "does not begin with" },
 	};
-	char dir[] = "/tmp/xf-test-mnist.XXXXXX", path[128];
+	char dir[TAP_PATH_MAX], path[TAP_PATH_MAX + 32];
 	struct xf_images set;
 	struct xf_err e;
 
-	if (mkdtemp(dir) == NULL) {
+	if (mkdtemp(tap_tmp(dir, "xf-test-mnist")) == NULL) {
 		skip("mkdtemp failed");
 		return;
 	}

@@ -11,8 +11,8 @@
 static char *
 make_stream(size_t *len, int n_records)
 {
-	char path[] = "/tmp/xf-test-stream.XXXXXX";
-	int fd = mkstemp(path);
+	char path[TAP_PATH_MAX];
+	int fd = mkstemp(tap_tmp(path, "xf-test-stream"));
 	struct xf_err err;
 	struct xf_writer *w = xf_writer_fdopen(fd, &err);
 	struct xf_header h = { .kind = "images", .dtype = "uint8", .ndim = 3,
