@@ -2,7 +2,8 @@
  * nn.h: the neural-net engine of libxf: layers, models, SGD.
  *
  * Overview
- *   - Layers (kernels.c), llm.c style: a forward and a backward function per
+ *   - Layers (conv.c, conv_direct.c, linear.c, relu_maxpool.c,
+ *     batchnorm.c), llm.c style: a forward and a backward function per
  *     layer, outputs first, then const inputs, then dimensions.  Activations
  *     are NCHW float32; weights use PyTorch layouts: conv (OC, C, KH, KW) and
  *     bias (OC), linear (OUT, IN) and bias (OUT).  Backward functions ADD into
@@ -10,22 +11,23 @@
  *     WRITE the input gradient (din), so activation gradients need no zeroing
  *     and ReLU can run in place.  Each fast kernel has a naive _ref twin
  *     (plain loops, double accumulation) that the tests compare against.
- *   - Dense work goes through BLIS sgemm.  Debian's BLIS 0.9 picks its AVX2
- *     (haswell) kernels on CPUs it does not recognise, which halves the speed
- *     of AVX-512 machines, so when the CPU has AVX-512 the engine hands BLIS a
- *     context with an AVX-512 micro-kernel of its own (8x32, row-preferring);
- *     BLIS still does the blocking, packing and strides.  On AVX-512, stride-1
- *     convolutions with padding below the kernel size skip im2col and BLIS:
- *     a direct kernel reads a zero-padded copy of each image into the same
- *     8x32 micro-kernel (forward, and input gradient with flipped weights)
- *     and a second one forms the weight gradient; other convolutions take
- *     im2col + BLIS.
- *   - Threads (xf_nn_set_threads): one pool for the process.  Batched layers
- *     split the batch into XF_NN_PARTS fixed parts; a thread takes whole
- *     parts, each part accumulates its own partial weight gradient, and the
- *     partials are summed in part order.  Linear layers split output rows or
- *     columns, never the reduction.  So the bytes do not depend on timing or
- *     on the thread count: -j1 and -j2 give identical results.
+ *   - Dense work goes through BLIS sgemm (gemm.c).  Debian's BLIS 0.9 picks
+ *     its AVX2 (haswell) kernels on CPUs it does not recognise, which halves
+ *     the speed of AVX-512 machines, so when the CPU has AVX-512 the engine
+ *     hands BLIS a context with an AVX-512 micro-kernel of its own (8x32,
+ *     row-preferring); BLIS still does the blocking, packing and strides.
+ *     On AVX-512, stride-1 convolutions with padding below the kernel size
+ *     skip im2col and BLIS: a direct kernel (conv_direct.c) reads a
+ *     zero-padded copy of each image into the same 8x32 micro-kernel
+ *     (forward, and input gradient with flipped weights) and a second one
+ *     forms the weight gradient; other convolutions take im2col + BLIS.
+ *   - Threads (threads.c, xf_nn_set_threads): one pool for the process.
+ *     Batched layers split the batch into XF_NN_PARTS fixed parts; a thread
+ *     takes whole parts, each part accumulates its own partial weight
+ *     gradient, and the partials are summed in part order.  Linear layers
+ *     split output rows or columns, never the reduction.  So the bytes do
+ *     not depend on timing or on the thread count: -j1 and -j2 give
+ *     identical results.
  *   - Models (model.c) from a spec string; see "Spec strings" below.
  *   - SGD with momentum and weight decay and LR schedules (optim.c).
  *
@@ -84,7 +86,7 @@ void	xf_nn_run(void (*fn)(void *arg, int tid, int nthreads), void *arg);
 void	xf_nn_split(size_t count, int tid, int nt, size_t *i0, size_t *i1);
 
 /*
- * Layers (kernels.c)
+ * Layers
  */
 
 /* Dimensions of a 2-D convolution; fill with xf_conv2d_dims. */
