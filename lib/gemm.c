@@ -139,26 +139,90 @@ nn_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
 	float one = 1.0f;
 	rntm_t rntm;
 
+	cntx_t *cntx;
+
 	if (m <= 0 || n <= 0)
 		return;
-	pthread_once(&gemm_once, gemm_setup);
+	cntx = nn_avx512() ? gemm_cntx : NULL;
 	bli_rntm_init(&rntm);
 	bli_rntm_set_num_threads(1, &rntm);
 	/* The small-matrix path has only AVX2 kernels. */
-	if (gemm_cntx != NULL)
+	if (cntx != NULL)
 		bli_rntm_disable_l3_sup(&rntm);
 	bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
 	    tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m, n, k, &one,
 	    (float *)a, lda, 1, (float *)b, ldb, 1, &beta, c, ldc, 1,
-	    gemm_cntx, &rntm);
+	    cntx, &rntm);
 }
 
-/* The CPU runs AVX-512: the engine's own kernels replace the plain loops. */
+/*
+ * The ISA switch (see nn.h): the best path the CPU has, unless XF_ISA or
+ * xf_nn_set_isa asks for a plainer one.  The AVX-512 path is there when
+ * gemm_setup made the AVX-512 context.
+ */
+static const char *const isa_names[] = { "generic", "avx512" };
+static enum xf_nn_isa isa;
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+
+int
+xf_nn_isa_parse(const char *name, enum xf_nn_isa *out)
+{
+	for (int i = 0; i < XF_NN_N_ISAS; i++)
+		if (strcmp(name, isa_names[i]) == 0) {
+			*out = (enum xf_nn_isa)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+xf_nn_isa_name(enum xf_nn_isa i)
+{
+	return (unsigned)i < XF_NN_N_ISAS ? isa_names[i] : "unknown";
+}
+
+static int
+isa_available(enum xf_nn_isa i)
+{
+	return i == XF_NN_ISA_GENERIC || (i == XF_NN_ISA_AVX512 &&
+	    gemm_cntx != NULL);
+}
+
+static void
+isa_setup(void)
+{
+	const char *env = getenv("XF_ISA");
+	enum xf_nn_isa want;
+
+	pthread_once(&gemm_once, gemm_setup);
+	isa = gemm_cntx != NULL ? XF_NN_ISA_AVX512 : XF_NN_ISA_GENERIC;
+	if (env != NULL && xf_nn_isa_parse(env, &want) == 0 &&
+	    isa_available(want))
+		isa = want;
+}
+
+int
+xf_nn_set_isa(enum xf_nn_isa want)
+{
+	pthread_once(&isa_once, isa_setup);
+	if ((unsigned)want >= XF_NN_N_ISAS || !isa_available(want))
+		return -1;
+	isa = want;
+	return 0;
+}
+
+enum xf_nn_isa
+xf_nn_isa(void)
+{
+	pthread_once(&isa_once, isa_setup);
+	return isa;
+}
+
+/* The engine's own AVX-512 kernels replace the plain loops. */
 int
 nn_avx512(void)
 {
-	pthread_once(&gemm_once, gemm_setup);
-	return gemm_cntx != NULL;
+	return xf_nn_isa() == XF_NN_ISA_AVX512;
 }
 
 /*
@@ -216,12 +280,19 @@ nn_pgemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
  * Debian's BLIS 0.9 does not recognise recent AVX-512 CPUs (under KVM it
  * cannot count their FMA units) and falls back to its AVX2 kernels at half
  * the speed.  Ask for its AVX-512 (skx) kernels when the CPU has every
- * extension they use and the user has not chosen.  BLIS reads the variable
- * at its first call.
+ * extension they use and the user has not chosen, neither through
+ * BLIS_ARCH_TYPE nor by XF_ISA=generic, which asks for what a CPU without
+ * AVX-512 runs.  BLIS reads the variable at its first call.
  */
 void
 xf_blis_setup(void)
 {
+	const char *env = getenv("XF_ISA");
+	enum xf_nn_isa want;
+
+	if (env != NULL && xf_nn_isa_parse(env, &want) == 0 &&
+	    want == XF_NN_ISA_GENERIC)
+		return;
 	__builtin_cpu_init();
 	if (getenv("BLIS_ARCH_TYPE") == NULL &&
 	    __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&

@@ -191,6 +191,16 @@ xf_softmax_xent_backward(float *dlogits /* (N, K) */,
 	}
 }
 
+void
+xf_softmax_xent_backward_ref(float *dlogits /* (N, K) */,
+    const float *probs /* (N, K) */, const int *labels /* (N) */, int n, int k)
+{
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < k; j++)
+			dlogits[(size_t)i * k + j] = (float)(((double)probs[(size_t)i *
+			    k + j] - (j == labels[i] ? 1.0 : 0.0)) / n);
+}
+
 float
 xf_softmax_xent_forward_ref(float *probs /* (N, K) */,
     float *losses /* (N) */, const float *logits /* (N, K) */,

@@ -86,6 +86,38 @@ void	xf_nn_run(void (*fn)(void *arg, int tid, int nthreads), void *arg);
 void	xf_nn_split(size_t count, int tid, int nt, size_t *i0, size_t *i1);
 
 /*
+ * Instruction sets.  The engine has two paths, chosen once for the process:
+ *	generic	the plain-C loops (built for ARCH_FLAGS, x86-64-v3 by
+ *		default) and BLIS with its own kernels; im2col for every
+ *		convolution.  What a CPU without AVX-512 runs.
+ *	avx512	the engine's AVX-512 loops for the element-wise layers,
+ *		batch norm and the linear layer's bias steps, its own 8x32
+ *		BLIS micro-kernel, and the direct convolution.
+ * The best path the CPU has is the default.  XF_ISA=generic in the
+ * environment, read at the first kernel call, or xf_nn_set_isa forces the
+ * plain path, so its loops run (and are tested: make check runs the kernel
+ * and model tests once per path the machine has) on an AVX-512 machine.
+ * XF_ISA=generic also keeps xf_blis_setup from asking BLIS for its
+ * AVX-512 kernels; xf_nn_set_isa cannot change BLIS's own choice, made at
+ * its first call.  An XF_ISA the engine does not know, or one the CPU
+ * lacks, leaves the default.  Every path passes the same tests against the
+ * _ref twins, but the paths round differently: the bytes of a result are
+ * the same for one path at any thread count, not across paths.
+ */
+enum xf_nn_isa { XF_NN_ISA_GENERIC, XF_NN_ISA_AVX512 };
+#define XF_NN_N_ISAS 2
+
+/* Use path isa for every later kernel call.  Call it before any model work,
+ * from one thread, like xf_nn_set_threads: conv scratch sizes depend on the
+ * path.  Returns 0, or -1 when the CPU lacks isa (nothing changes). */
+int	xf_nn_set_isa(enum xf_nn_isa isa);
+/* The path in use. */
+enum xf_nn_isa xf_nn_isa(void);
+/* "generic", "avx512"; and back: 0, or -1 for a name it does not know. */
+const char *xf_nn_isa_name(enum xf_nn_isa isa);
+int	xf_nn_isa_parse(const char *name, enum xf_nn_isa *isa);
+
+/*
  * Layers
  */
 
@@ -149,6 +181,9 @@ void	xf_relu_forward(float *out /* (count) */, const float *in /* (count) */,
 /* din = dout where out > 0, else 0; din may be dout. */
 void	xf_relu_backward(float *din /* (count) */,
 	    const float *dout /* (count) */, const float *out /* (count) */,
+	    size_t count);
+void	xf_relu_forward_ref(float *out, const float *in, size_t count);
+void	xf_relu_backward_ref(float *din, const float *dout, const float *out,
 	    size_t count);
 
 /* 2x2 max pool, stride 2; odd trailing rows and columns are dropped, as in
@@ -214,6 +249,8 @@ void	xf_softmax_xent_backward(float *dlogits /* (N, K) */,
 	    int k);
 float	xf_softmax_xent_forward_ref(float *probs, float *losses,
 	    const float *logits, const int *labels, int n, int k);
+void	xf_softmax_xent_backward_ref(float *dlogits, const float *probs,
+	    const int *labels, int n, int k);
 
 /*
  * Models (model.c)

@@ -25,7 +25,8 @@ void	nn_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
 /* The same, split over the pool. */
 void	nn_pgemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
 	    const float *b, int ldb, float beta, float *c, int ldc);
-/* The CPU runs AVX-512: the engine's own kernels replace the plain loops. */
+/* The engine runs its AVX-512 kernels: the CPU has them and the ISA
+ * switch (xf_nn_set_isa, XF_ISA) allows them.  Otherwise the plain loops run. */
 int	nn_avx512(void);
 
 /* The direct convolution (conv_direct.c), for the d it takes. */

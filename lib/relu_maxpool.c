@@ -111,6 +111,23 @@ xf_relu_backward(float *din /* (count) */, const float *dout /* (count) */,
 		din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
+void
+xf_relu_forward_ref(float *out /* (count) */, const float *in /* (count) */,
+    size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
+void
+xf_relu_backward_ref(float *din /* (count) */,
+    const float *dout /* (count) */, const float *out /* (count) */,
+    size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
 /*
  * 2x2 max pool, stride 2.  The AVX-512 versions split each input row into
  * its even and odd columns and keep the _ref's order of comparisons (a
