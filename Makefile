@@ -86,6 +86,7 @@ install: all
 
 clean:
 	rm -rf bin libxf.a lib/*.o tools/*.o tests/unit/*.t tests/fuzz/*.bin \
+	    tests/bench/bench_measures \
 	    tests/fuzz/obj .build-flags
 
 FORCE:

@@ -103,7 +103,7 @@ xf_logme(double *score, const float *f, size_t n, size_t d, const int *y,
 {
 	size_t m = d <= n ? d : n, r = 0;
 	double *fd = NULL, *g = NULL, *w = NULL, *proj = NULL, *z = NULL;
-	double *ysq = NULL, one = 1, zero = 0, sum = 0;
+	double *ysq = NULL, *u = NULL, one = 1, zero = 0, sum = 0;
 	rntm_t rt;
 	int ret = -1;
 
@@ -132,24 +132,22 @@ xf_logme(double *score, const float *f, size_t n, size_t d, const int *y,
 	while (r < m && w[r] > 1e-12 * w[0])
 		r++;
 	/* proj (r, k): coordinates of each one-hot column on the left
-	 * singular vectors u_i = F v_i / sqrt(s_i), or u_i directly. */
-	for (size_t i = 0; i < n; i++) {
-		const double *row = fd + i * d;
-		double *pk = proj;
-
-		for (size_t c = 0; c < r; c++) {
-			double u;
-
-			if (d <= n) {
-				u = 0;
-				for (size_t j = 0; j < d; j++)
-					u += row[j] * g[j * m + c];
-				u /= sqrt(w[c]);
-			} else
-				u = g[i * m + c];
-			pk[c * (size_t)k + y[i]] += u;
+	 * singular vectors, U = F V_r S_r^-1 (d <= n) or U from F F'. */
+	if (d <= n) {
+		u = malloc(n * (r ? r : 1) * sizeof *u);
+		if (u == NULL) {
+			xf_errf(err, "LogME: out of memory for %zu x %zu", n, r);
+			goto out;
 		}
+		bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)n,
+		    (dim_t)r, (dim_t)d, &one, fd, (inc_t)d, 1, g, (inc_t)m, 1,
+		    &zero, u, (inc_t)r, 1, NULL,
+		    rntm_work(&rt, threads, 2.0 * n * r * d));
 	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t c = 0; c < r; c++)
+			proj[c * (size_t)k + y[i]] += d <= n ?
+			    u[i * r + c] / sqrt(w[c]) : g[i * m + c];
 	for (int c = 0; c < k; c++) {
 		double rest = ysq[c], ev = 0;
 
@@ -176,6 +174,7 @@ out:
 	free(proj);
 	free(z);
 	free(ysq);
+	free(u);
 	return ret;
 }
 
