@@ -196,3 +196,28 @@ tool_model_load(const char *path)
 		loaded[n_loaded++] = m;
 	return m;
 }
+
+int
+tool_modules(const struct xf_model *m, const char *path, const char *opt,
+    const char *list, int unique, int *out, int cap)
+{
+	char *copy = strdup(list), *p = copy, *tok;
+	int n = 0;
+
+	if (copy == NULL)
+		err(1, NULL);
+	while ((tok = strsep(&p, ",")) != NULL) {
+		int k = xf_model_find_module(m, tok);
+
+		if (k < 0)
+			errx(2, "%s %s: %s has no module %s", opt, list, path, tok);
+		for (int i = 0; unique && i < n; i++)
+			if (out[i] == k)
+				errx(2, "%s %s: %s twice", opt, list, tok);
+		if (n == cap)
+			errx(2, "%s: at most %d modules", opt, cap);
+		out[n++] = k;
+	}
+	free(copy);
+	return n;
+}

@@ -50,4 +50,13 @@ void tool_writer_close(struct xf_writer *w, const char *path);
 /* The model in checkpoint path, or exit 1 naming the file and tensor. */
 struct xf_model *tool_model_load(const char *path);
 
+/*
+ * The modules of m (loaded from path) named in list, "a,b,c", into out in
+ * the list's order; returns how many.  A name m has not, a name given
+ * twice (when unique), or more than cap names is a usage error naming opt
+ * ("--modules fc1,x: a.tar has no module x"), exit 2.
+ */
+int tool_modules(const struct xf_model *m, const char *path, const char *opt,
+    const char *list, int unique, int *out, int cap);
+
 #endif
