@@ -444,3 +444,25 @@ out:
 	free(snap);
 	return ret;
 }
+
+void
+xf_critic_network(struct xf_critic_module *net,
+    const struct xf_critic_module *res, int n)
+{
+	double d2 = 0, w2 = 0;
+
+	memset(net, 0, sizeof *net);
+	net->module = -1;
+	net->sigma_scale = NAN;
+	net->eps = n > 0 ? res[0].eps : NAN;
+	net->best = -1;
+	for (int s = 0; s < n; s++) {
+		net->mu += res[s].mu;
+		d2 += res[s].dist * res[s].dist;
+		w2 += res[s].weight_norm * res[s].weight_norm;
+		net->n_params += res[s].n_params;
+		net->n_feasible += res[s].n_feasible;
+	}
+	net->dist = sqrt(d2);
+	net->weight_norm = sqrt(w2);
+}
