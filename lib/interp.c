@@ -207,9 +207,7 @@ xf_model_eval_chunked(struct xf_model *m, const struct xf_dataset *d,
 		if (xf_model_evaluate(m, &chunk, batch, &c, NULL, NULL, NULL,
 		    err) < 0)
 			return -1;
-		r->n += c.n;
-		r->correct += c.correct;
-		r->loss_sum += c.loss_sum;
+		xf_eval_result_add(r, &c);
 	}
 	return 0;
 }

@@ -271,26 +271,3 @@ xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d, int batch,
 	}
 	return 0;
 }
-
-void
-xf_features_pool(float *out, const float *in, size_t n, int c, int h, int w,
-    int k)
-{
-	int oh = h / k, ow = w / k;
-	float scale = 1.0f / (k * k);
-
-	for (size_t i = 0; i < n * c; i++) {
-		const float *src = in + i * h * w;
-		float *dst = out + i * oh * ow;
-
-		for (int y = 0; y < oh; y++)
-			for (int x = 0; x < ow; x++) {
-				float s = 0;
-
-				for (int dy = 0; dy < k; dy++)
-					for (int dx = 0; dx < k; dx++)
-						s += src[(y * k + dy) * w + x * k + dx];
-				dst[y * ow + x] = s * scale;
-			}
-	}
-}

@@ -120,6 +120,22 @@ int xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d,
     int batch, struct xf_eval_result *r, int *pred, float *loss, float *prob,
     struct xf_err *err);
 
+/* sum += r: the one way results of several batches add up (xf-eval,
+ * xf_model_eval_chunked), so that their sums agree to the bit. */
+void xf_eval_result_add(struct xf_eval_result *sum,
+    const struct xf_eval_result *r);
+
+/* How two models' mistakes agree over examples (xf-eval --pairs). */
+struct xf_mistakes {
+	long both_right, both_wrong;
+	long same_wrong;          /* both wrong with the same prediction */
+	long only_a, only_b;      /* one model wrong, the other right */
+};
+
+/* Adds n examples with labels y (n) and predictions pred_a, pred_b (n). */
+void xf_mistakes_add(struct xf_mistakes *t, const int *pred_a,
+    const int *pred_b, const int *y, size_t n);
+
 /* ---- features ---- */
 
 /*
@@ -129,6 +145,37 @@ int xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d,
  */
 void xf_features_pool(float *out, const float *in, size_t n, int c, int h,
     int w, int k);
+
+/*
+ * Floats per example of module k's activation in the last forward, after
+ * k×k pooling (pool) when the module's output is a conv's (c, h, w); pool
+ * does not change other modules.  Returns 0 with *width, or -1 with err
+ * ("conv1 is 7x7") when h or w is below pool.
+ */
+int xf_features_width(const struct xf_model *m, int k, int pool,
+    size_t *width, struct xf_err *err);
+
+/* Module k's activation of the last forward's n examples, pooled as
+ * xf_features_width says, into out (n, width). */
+void xf_features_take(float *out, const struct xf_model *m, int k, size_t n,
+    int pool);
+
+/* A feature stream held whole. */
+struct xf_features {
+	char module[64];          /* the header's module, or the file's name */
+	size_t n, p;              /* examples, floats per example */
+	float *x;                 /* (n, p) */
+	int64_t *index;           /* (n) each example's "i" */
+};
+
+/*
+ * Reads the feature stream path (xf-eval --features: kind "features",
+ * dtype float32) into f.  Returns 0, or -1 with err (not naming path) and
+ * nothing held.  The caller frees f with xf_features_free.
+ */
+int xf_features_read(const char *path, struct xf_features *f,
+    struct xf_err *err);
+void xf_features_free(struct xf_features *f);
 
 /* ---- the training loop's state ---- */
 

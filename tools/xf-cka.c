@@ -30,19 +30,12 @@ usage(void)
 	exit(2);
 }
 
-/* One side's activations of one module: n rows of p floats. */
-struct act {
-	char module[64];
-	size_t p;
-	float *x;
-};
-
 struct side {
 	const char *path;
 	struct xf_model *m;
 	int n_act;
 	int module[MAX_MODULES];
-	struct act act[MAX_MODULES];
+	struct xf_features act[MAX_MODULES];   /* n rows of p floats each */
 };
 
 /* The modules to compare: conv and linear ones (a batch norm module's
@@ -73,66 +66,19 @@ collect(struct side *s, const struct xf_dataset *d, size_t at, size_t n_total,
 	if (xf_model_forward(s->m, d->x, d->y, (int)d->n, 0, &loss, &e) < 0)
 		errx(1, "%s: %s", s->path, e.msg);
 	for (int i = 0; i < s->n_act; i++) {
-		struct act *a = &s->act[i];
-		int ndim, shape[3];
-		size_t count;
-		const float *src = xf_model_activation(s->m, s->module[i], &ndim,
-		    shape, &count);
-		int k = ndim == 3 ? pool : 1;
+		struct xf_features *a = &s->act[i];
 
 		if (a->x == NULL) {
 			snprintf(a->module, sizeof a->module, "%s",
 			    xf_model_module(s->m, s->module[i])->name);
-			if (ndim == 3 && (shape[1] < k || shape[2] < k))
-				errx(2, "--pool %d: %s is %dx%d", pool, a->module,
-				    shape[1], shape[2]);
-			a->p = ndim == 3 ?
-			    (size_t)shape[0] * (shape[1] / k) * (shape[2] / k) : count;
+			if (xf_features_width(s->m, s->module[i], pool, &a->p, &e) < 0)
+				errx(2, "--pool %d: %s", pool, e.msg);
 			if ((a->x = malloc(n_total * a->p * sizeof(float))) == NULL)
 				errx(1, "%s: %s: out of memory for %zu x %zu activations",
 				    s->path, a->module, n_total, a->p);
 		}
-		if (ndim == 3 && k > 1)
-			xf_features_pool(a->x + at * a->p, src, d->n, shape[0],
-			    shape[1], shape[2], k);
-		else
-			memcpy(a->x + at * a->p, src, d->n * a->p * sizeof(float));
+		xf_features_take(a->x + at * a->p, s->m, s->module[i], d->n, pool);
 	}
-}
-
-/* Reads a whole feature stream into one act; returns the row count. */
-static size_t
-read_features(const char *path, struct act *a, int64_t **index)
-{
-	struct xf_err e;
-	struct xf_stream *s = xf_stream_open(path, &e);
-	const struct xf_record *rec;
-	size_t n = 0, cap = 0;
-	int r;
-
-	if (s == NULL)
-		errx(1, "%s: %s", path, e.msg);
-	const struct xf_header *h = xf_stream_header(s);
-	if (strcmp(h->kind, "features") != 0 || strcmp(h->dtype, "float32") != 0)
-		errx(1, "%s: header: kind \"%s\" dtype \"%s\": want a float32 "
-		    "feature stream (xf-eval --features)", path, h->kind, h->dtype);
-	snprintf(a->module, sizeof a->module, "%s", h->module[0] ? h->module : path);
-	a->p = xf_header_xsize(h) / 4;
-	while ((r = xf_stream_next(s, &rec, &e)) == 1) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 1024;
-			a->x = realloc(a->x, cap * a->p * sizeof(float));
-			*index = realloc(*index, cap * sizeof **index);
-			if (a->x == NULL || *index == NULL)
-				errx(1, "%s: out of memory at record %zu", path, n);
-		}
-		memcpy(a->x + n * a->p, xf_record_x(rec), a->p * sizeof(float));
-		(*index)[n++] = xf_record_i(rec);
-	}
-	if (r < 0)
-		errx(1, "%s: %s", path, e.msg);
-	xf_stream_close(s);
-	return n;
 }
 
 static void
@@ -206,24 +152,25 @@ from_models(struct side *sa, struct side *sb, const char *data,
 static size_t
 from_features(struct side *sa, struct side *sb, const char *a, const char *b)
 {
-	int64_t *ia = NULL, *ib = NULL;
+	struct xf_features *fa = &sa->act[0], *fb = &sb->act[0];
+	struct xf_err e;
 
 	sa->path = a;
 	sb->path = b;
-	size_t na = read_features(a, &sa->act[0], &ia);
-	size_t nb = read_features(b, &sb->act[0], &ib);
-	if (na != nb)
+	if (xf_features_read(a, fa, &e) < 0)
+		errx(1, "%s: %s", a, e.msg);
+	if (xf_features_read(b, fb, &e) < 0)
+		errx(1, "%s: %s", b, e.msg);
+	if (fa->n != fb->n)
 		errx(1, "%s: %zu records, %s has %zu: want the same examples",
-		    b, nb, a, na);
-	for (size_t i = 0; i < na; i++)
-		if (ia[i] != ib[i])
+		    b, fb->n, a, fa->n);
+	for (size_t i = 0; i < fa->n; i++)
+		if (fa->index[i] != fb->index[i])
 			errx(1, "%s: record %zu is example %lld, %s has %lld: want "
 			    "the same examples in the same order", b, i,
-			    (long long)ib[i], a, (long long)ia[i]);
+			    (long long)fb->index[i], a, (long long)fa->index[i]);
 	sa->n_act = sb->n_act = 1;
-	free(ia);
-	free(ib);
-	return na;
+	return fa->n;
 }
 
 /* One record per pair of acts (of the same name, when matched). */
@@ -240,7 +187,7 @@ compare(struct xf_writer *w, const char *out, const struct side *sa,
 
 	for (int i = 0; i < sa->n_act; i++)
 		for (int j = 0; j < sb->n_act; j++) {
-			const struct act *x = &sa->act[i], *y = &sb->act[j];
+			const struct xf_features *x = &sa->act[i], *y = &sb->act[j];
 			double v;
 
 			if (matched && strcmp(x->module, y->module) != 0)
@@ -274,10 +221,10 @@ static void
 sides_free(struct side *sa, struct side *sb)
 {
 	for (int i = 0; i < sa->n_act; i++)
-		free(sa->act[i].x);
+		xf_features_free(&sa->act[i]);
 	if (sb->m != sa->m || sa->m == NULL)
 		for (int i = 0; i < sb->n_act; i++)
-			free(sb->act[i].x);
+			xf_features_free(&sb->act[i]);
 	if (sb->m != sa->m)
 		xf_model_free(sb->m);
 	xf_model_free(sa->m);
