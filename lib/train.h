@@ -217,8 +217,37 @@ int xf_trainer_init(struct xf_trainer *t, struct xf_model *m,
 int xf_trainer_step(struct xf_trainer *t, struct xf_err *err);
 /* Steps in one epoch. */
 long xf_trainer_steps_per_epoch(const struct xf_trainer *t);
-/* Stores step, epoch, position, RNG state and seed in c's metadata. */
-void xf_trainer_save(const struct xf_trainer *t, struct xf_ckpt *c);
+/*
+ * A run's settings, which a resumed run takes over from its checkpoint,
+ * and its provenance.  Stored as the keys train.lr, train.momentum,
+ * train.wd, train.batch, train.schedule, train.copy, train.freeze,
+ * train.total_steps, prov.data and prov.parent.
+ */
+struct xf_train_settings {
+	float lr, momentum, wd;
+	int batch;
+	const char *schedule;     /* xf_lr_parse's spec */
+	int copy, freeze;         /* --copy (-1: none) and --freeze layers */
+	long total_steps;         /* 0 in a checkpoint without the key */
+	const char *prov_data;    /* the data's provenance line */
+	const char *parent;       /* the --init checkpoint; NULL or "": none */
+};
+
+/*
+ * Stores every train.* key of a checkpoint in c's metadata: s's
+ * settings and provenance, then t's step, epoch, position, RNG state and
+ * seed, which xf_trainer_restore reads back.
+ */
+void xf_trainer_save(const struct xf_trainer *t,
+    const struct xf_train_settings *s, struct xf_ckpt *c);
+
+/*
+ * The settings c holds, over those in s: each key present and in range
+ * replaces its field; the others stay.  total_steps and parent are set
+ * from c (0 and NULL when absent).  Strings point into c.
+ */
+void xf_train_settings_load(struct xf_train_settings *s,
+    const struct xf_ckpt *c);
 /* Restores them from c (after xf_trainer_init).  Returns 0, or -1. */
 int xf_trainer_restore(struct xf_trainer *t, const struct xf_ckpt *c,
     struct xf_err *err);
