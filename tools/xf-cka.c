@@ -91,7 +91,7 @@ emit(struct xf_writer *w, const char *out, const char *a, const char *b,
 	xf_writer_float(w, "cka", v);
 	xf_writer_int(w, "n", (int64_t)n);
 	xf_writer_str(w, "kernel", o->kernel == XF_CKA_RBF ? "rbf" : "linear");
-	xf_writer_str(w, "estimator", batch ? "minibatch" :
+	xf_writer_str(w, "estimator", batch ? "minibatch-debiased" :
 	    o->debiased ? "debiased" : "biased");
 	tool_record_end(w, out);
 }
