@@ -11,6 +11,7 @@
 #include <archive_entry.h>
 #include <msgpack.h>
 
+#include "pack.h"
 #include "xf.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -178,62 +179,53 @@ xf_ckpt_get(const struct xf_ckpt *c, const char *key)
 /* ---- manifest ---- */
 
 static void
-pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
-static void
 manifest_pack(const struct xf_ckpt *c, msgpack_sbuffer *sb)
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 7);
-	pack_str(&pk, "format");
-	pack_str(&pk, "xf-checkpoint");
-	pack_str(&pk, "version");
+	xf_pack_str(&pk, "format");
+	xf_pack_str(&pk, "xf-checkpoint");
+	xf_pack_str(&pk, "version");
 	msgpack_pack_int(&pk, XF_CKPT_VERSION);
-	pack_str(&pk, "arch");
-	pack_str(&pk, c->arch);
-	pack_str(&pk, "input");
+	xf_pack_str(&pk, "arch");
+	xf_pack_str(&pk, c->arch);
+	xf_pack_str(&pk, "input");
 	msgpack_pack_array(&pk, 3);
 	for (int d = 0; d < 3; d++)
 		msgpack_pack_int64(&pk, c->input[d]);
-	pack_str(&pk, "classes");
+	xf_pack_str(&pk, "classes");
 	msgpack_pack_int64(&pk, c->n_classes);
-	pack_str(&pk, "tensors");
+	xf_pack_str(&pk, "tensors");
 	msgpack_pack_array(&pk, c->n_tensors);
 	for (size_t i = 0; i < c->n_tensors; i++) {
 		const struct xf_tensor *t = &c->tensors[i];
 
 		msgpack_pack_map(&pk, 4);
-		pack_str(&pk, "name");
-		pack_str(&pk, t->name);
-		pack_str(&pk, "dtype");
-		pack_str(&pk, "float32");
-		pack_str(&pk, "shape");
+		xf_pack_str(&pk, "name");
+		xf_pack_str(&pk, t->name);
+		xf_pack_str(&pk, "dtype");
+		xf_pack_str(&pk, "float32");
+		xf_pack_str(&pk, "shape");
 		msgpack_pack_array(&pk, t->ndim);
 		for (int d = 0; d < t->ndim; d++)
 			msgpack_pack_int64(&pk, t->shape[d]);
-		pack_str(&pk, "bytes");
+		xf_pack_str(&pk, "bytes");
 		msgpack_pack_uint64(&pk, t->count * 4);
 	}
-	pack_str(&pk, "meta");
+	xf_pack_str(&pk, "meta");
 	msgpack_pack_map(&pk, c->n_meta);
 	for (size_t i = 0; i < c->n_meta; i++) {
 		const struct xf_meta *m = &c->meta[i];
 
-		pack_str(&pk, m->key);
+		xf_pack_str(&pk, m->key);
 		if (m->type == XF_INT)
 			msgpack_pack_int64(&pk, m->i);
 		else if (m->type == XF_FLOAT)
 			msgpack_pack_double(&pk, m->f);
 		else
-			pack_str(&pk, m->s ? m->s : "");
+			xf_pack_str(&pk, m->s ? m->s : "");
 	}
 }
 

@@ -78,15 +78,10 @@ struct worker {
 static void
 module_params(struct xf_model *m, int k, float *v, int store)
 {
-	const struct xf_module *mod = xf_model_module(m, k);
+	const struct xf_model_tensor *t;
 	size_t off = 0;
 
-	for (int i = 0; i < mod->n_tensors; i++) {
-		const struct xf_model_tensor *t =
-		    xf_model_tensor(m, mod->first_tensor + i);
-
-		if (!t->is_param)
-			continue;
+	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; ) {
 		if (store)
 			memcpy(t->data, v + off, t->count * sizeof *v);
 		else
@@ -98,16 +93,11 @@ module_params(struct xf_model *m, int k, float *v, int store)
 static size_t
 module_n_params(const struct xf_model *m, int k)
 {
-	const struct xf_module *mod = xf_model_module(m, k);
+	const struct xf_model_tensor *t;
 	size_t n = 0;
 
-	for (int i = 0; i < mod->n_tensors; i++) {
-		const struct xf_model_tensor *t =
-		    xf_model_tensor(m, mod->first_tensor + i);
-
-		if (t->is_param)
-			n += t->count;
-	}
+	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; )
+		n += t->count;
 	return n;
 }
 
@@ -116,15 +106,10 @@ static void
 set_noisy(struct xf_model *m, int k, const double *base, const float *z,
     double sigma)
 {
-	const struct xf_module *mod = xf_model_module(m, k);
+	const struct xf_model_tensor *t;
 	size_t off = 0;
 
-	for (int i = 0; i < mod->n_tensors; i++) {
-		const struct xf_model_tensor *t =
-		    xf_model_tensor(m, mod->first_tensor + i);
-
-		if (!t->is_param)
-			continue;
+	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; ) {
 		for (size_t j = 0; j < t->count; j++)
 			t->data[j] = (float)(base[off + j] + sigma * z[off + j]);
 		off += t->count;

@@ -4,8 +4,8 @@
 
 #include "train.h"
 
-static void
-shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
+void
+xf_shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
 {
 	size_t off = 0;
 
@@ -59,8 +59,8 @@ copy_tensor(const struct xf_model_tensor *t, const struct xf_ckpt *c,
 		return xf_errf(err, "tensor %s: missing", t->name);
 	if (src->ndim != t->ndim ||
 	    memcmp(src->shape, t->shape, t->ndim * sizeof *t->shape) != 0) {
-		shape_str(want, sizeof want, t->ndim, t->shape);
-		shape_str(got, sizeof got, src->ndim, src->shape);
+		xf_shape_str(want, sizeof want, t->ndim, t->shape);
+		xf_shape_str(got, sizeof got, src->ndim, src->shape);
 		return xf_errf(err, "tensor %s: shape %s, want %s", t->name, got,
 		    want);
 	}
@@ -145,19 +145,30 @@ xf_model_layers(const struct xf_model *m, int *first, int *n_layers)
 	*n_layers = n;
 }
 
+const struct xf_model_tensor *
+xf_module_next_param(const struct xf_model *m, int k, int *i)
+{
+	const struct xf_module *mod = xf_model_module(m, k);
+
+	while (*i < mod->n_tensors) {
+		const struct xf_model_tensor *t =
+		    xf_model_tensor(m, mod->first_tensor + (*i)++);
+
+		if (t->is_param)
+			return t;
+	}
+	return NULL;
+}
+
 double
 xf_module_grad_norm(const struct xf_model *m, int k)
 {
-	const struct xf_module *mod = xf_model_module(m, k);
+	const struct xf_model_tensor *t;
 	double s = 0;
 
-	for (int i = 0; i < mod->n_tensors; i++) {
-		const struct xf_model_tensor *t =
-		    xf_model_tensor(m, mod->first_tensor + i);
-
-		for (size_t j = 0; t->grad != NULL && j < t->count; j++)
+	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; )
+		for (size_t j = 0; j < t->count; j++)
 			s += (double)t->grad[j] * t->grad[j];
-	}
 	return sqrt(s);
 }
 

@@ -85,7 +85,19 @@ int xf_model_check_input(const struct xf_model *m, int c, int h, int w,
  * [first[L], first[L + 1]).  first has room for n_modules + 1. */
 void xf_model_layers(const struct xf_model *m, int *first, int *n_layers);
 
+/* A tensor shape as text, "32x1x3x3", for messages; cut to fit size. */
+void xf_shape_str(char *buf, size_t size, int ndim, const int64_t *shape);
+
 /* ---- per-module measurements ---- */
+
+/*
+ * The walk over module k's parameter tensors (its buffers left out), in
+ * model order: start with *i = 0; each call returns the next one and
+ * advances *i, or NULL after the last.
+ *	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; )
+ */
+const struct xf_model_tensor *xf_module_next_param(const struct xf_model *m,
+    int k, int *i);
 
 /* ‖grad‖₂ of module k's parameters; sum of squares in double. */
 double xf_module_grad_norm(const struct xf_model *m, int k);

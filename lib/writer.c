@@ -6,6 +6,7 @@
 
 #include <msgpack.h>
 
+#include "pack.h"
 #include "xf.h"
 
 /*
@@ -119,18 +120,9 @@ xf_writer_set_unbuffered(struct xf_writer *w, int on)
 }
 
 static void
-pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
-static void
 key(struct xf_writer *w, const char *k)
 {
-	pack_str(&w->pk, k);
+	xf_pack_str(&w->pk, k);
 }
 
 int
@@ -142,14 +134,14 @@ xf_writer_header(struct xf_writer *w, const struct xf_header *h,
 
 	msgpack_pack_map(pk, n);
 	key(w, "format");
-	pack_str(pk, "xf-stream");
+	xf_pack_str(pk, "xf-stream");
 	key(w, "version");
 	msgpack_pack_int(pk, XF_STREAM_VERSION);
 	key(w, "kind");
-	pack_str(pk, h->kind);
+	xf_pack_str(pk, h->kind);
 	if (h->dtype[0]) {
 		key(w, "dtype");
-		pack_str(pk, h->dtype);
+		xf_pack_str(pk, h->dtype);
 	}
 	if (h->ndim > 0) {
 		key(w, "shape");
@@ -159,7 +151,7 @@ xf_writer_header(struct xf_writer *w, const struct xf_header *h,
 	}
 	if (h->module[0]) {
 		key(w, "module");
-		pack_str(pk, h->module);
+		xf_pack_str(pk, h->module);
 	}
 	key(w, "classes");
 	msgpack_pack_int64(pk, h->n_classes);
@@ -169,11 +161,11 @@ xf_writer_header(struct xf_writer *w, const struct xf_header *h,
 	else
 		msgpack_pack_nil(pk);
 	key(w, "endian");
-	pack_str(pk, "little");
+	xf_pack_str(pk, "little");
 	key(w, "provenance");
 	msgpack_pack_array(pk, h->n_prov);
 	for (int i = 0; i < h->n_prov; i++)
-		pack_str(pk, h->prov[i]);
+		xf_pack_str(pk, h->prov[i]);
 	/* The header goes out at once so a reader down the pipe can start. */
 	if (flush(w) < 0)
 		return report(w, err);
@@ -228,7 +220,7 @@ void
 xf_writer_str(struct xf_writer *w, const char *k, const char *v)
 {
 	key(w, k);
-	pack_str(&w->pk, v);
+	xf_pack_str(&w->pk, v);
 }
 
 void
