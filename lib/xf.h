@@ -19,7 +19,8 @@
  *
  * Map of lib: which header covers which files
  *	xf.h		err.c stream.c msgcheck.c writer.c render.c ckpt.c rng.c,
- *			and xf_blis_setup in gemm.c
+ *			and xf_blis_setup in gemm.c; pack.h (pack.c) is the
+ *			msgpack packing writer.c and ckpt.c share
  *	nn.h		the engine.  Layers: conv.c conv_direct.c linear.c
  *			relu_maxpool.c batchnorm.c; BLIS glue gemm.c; the thread
  *			pool threads.c; models model.c; SGD optim.c.  nn_impl.h
@@ -27,7 +28,9 @@
  *	data.h		image data: idx.c mnistjson.c synth.c images.c select.c
  *			shuffle.c png.c
  *	train.h		data in memory dataset.c, models in checkpoints
- *			modelio.c, the training loop trainer.c
+ *			modelio.c, the training loop trainer.c, features of a
+ *			module features.c, evaluation sums and the mistakes
+ *			table tally.c
  *	cka.h		cka.c
  *	landscape.h	interp.c critic.c
  *
