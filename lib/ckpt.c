@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -671,6 +670,7 @@ xf_ckpt_read(const char *path, struct xf_ckpt *c, struct xf_err *err)
 	if (path != NULL && strcmp(path, "-") != 0 &&
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return xf_errf(err, "%s", strerror(errno));
+	xf_input_note(fd);
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		size = (uint64_t)st.st_size;
 	if ((a = reader_new()) == NULL) {
@@ -750,55 +750,17 @@ write_fd(int fd, const struct xf_ckpt *c, struct xf_err *err)
 	return r;
 }
 
+/* Through xf_out: a temporary beside path, renamed over it when whole. */
 int
 xf_ckpt_write(const char *path, const struct xf_ckpt *c, struct xf_err *err)
 {
-	char *tmp, *dircopy;
-	int fd, dfd, r;
-	struct stat st;
+	struct xf_out o;
 
-	if (path == NULL || strcmp(path, "-") == 0)
-		return write_fd(1, c, err);
-	/*
-	 * A device or a pipe (/dev/full, /dev/stdout, a FIFO) is written in
-	 * place: renaming a file over it would replace the device node.
-	 */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-			return xf_errf(err, "%s", strerror(errno));
-		r = write_fd(fd, c, err);
-		if (close(fd) < 0 && r == 0)
-			r = xf_errf(err, "close: %s", strerror(errno));
-		return r;
+	if (xf_out_open(&o, path, err) < 0)
+		return -1;
+	if (write_fd(o.fd, c, err) < 0) {
+		xf_out_abort(&o);
+		return -1;
 	}
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-		return xf_errf(err, "out of memory");
-	if ((fd = mkstemp(tmp)) < 0) {
-		r = xf_errf(err, "%s: %s", tmp, strerror(errno));
-		free(tmp);
-		return r;
-	}
-	fchmod(fd, 0644);
-	r = write_fd(fd, c, err);
-	if (r == 0 && fsync(fd) < 0)
-		r = xf_errf(err, "fsync: %s", strerror(errno));
-	if (close(fd) < 0 && r == 0)
-		r = xf_errf(err, "close: %s", strerror(errno));
-	if (r == 0 && rename(tmp, path) < 0)
-		r = xf_errf(err, "rename: %s", strerror(errno));
-	if (r < 0) {
-		unlink(tmp);
-		free(tmp);
-		return r;
-	}
-	free(tmp);
-	/* The rename is durable only once the directory is synced. */
-	if ((dircopy = strdup(path)) != NULL) {
-		if ((dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY)) >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-		free(dircopy);
-	}
-	return 0;
+	return xf_out_commit(&o, err);
 }

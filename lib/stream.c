@@ -438,6 +438,8 @@ stream_new(int fd, int own_fd, const char *mem, size_t len, struct xf_err *err)
 	s->mem = mem;
 	s->mem_left = len;
 	s->lim = xf_default_limits;
+	if (fd >= 0)
+		xf_input_note(fd);
 	if (!msgpack_unpacker_init(&s->up, 256 << 10)) {
 		free(s);
 		xf_errf(err, "out of memory");

@@ -237,6 +237,33 @@ int xf_writer_end(struct xf_writer *w, struct xf_err *err);
 int xf_writer_close(struct xf_writer *w, struct xf_err *err);
 
 /*
+ * Output files (outfile.c), under the stream writer, the checkpoint writer
+ * and the tools' text outputs.  xf_out_open refuses a path that is the same
+ * file (device and inode) as an input the readers opened in this process,
+ * before creating anything.  A regular file is written as
+ * PATH.tmp.HOST.PID.XXXXXX beside PATH: xf_out_commit syncs it and renames
+ * it over PATH, xf_out_abort removes it, so a failed run leaves the old
+ * file.  Opening also removes that output's temporaries left by this host's
+ * processes that no longer run (a run killed by SIGKILL).  "-" or NULL is
+ * stdout (refused when it is a regular file that is also an input); a
+ * device or FIFO is written in place.
+ */
+struct xf_out {
+	int fd;
+	int own;        /* fd is closed by commit or abort */
+	int slot;
+	char *path, *tmp;
+};
+int xf_out_open(struct xf_out *o, const char *path, struct xf_err *err);
+int xf_out_commit(struct xf_out *o, struct xf_err *err);
+void xf_out_abort(struct xf_out *o);
+/* Removes every temporary not yet committed: for atexit and signals. */
+void xf_out_abort_all(void);
+/* Remembers fd's file as an input (the readers call it on every open). */
+void xf_input_note(int fd);
+void xf_input_note_path(const char *path);
+
+/*
  * Checkpoints: see formats/checkpoint.md and xf-checkpoint(5).
  *
  * A checkpoint is a tar of "manifest.msgpack" and one member per tensor of

@@ -152,15 +152,12 @@ main(int argc, char **argv)
 		if ((grid = malloc(size * rows * cols)) == NULL)
 			err(1, NULL);
 	}
-	if (out == NULL || strcmp(out, "-") == 0)
-		f = stdout;
-	else if ((f = fopen(out, "w")) == NULL)
-		err(1, "%s", out);
+	f = tool_fopen(out);
 
 	if (format == HEADER) {
 		if (xf_header_json(f, h) < 0 || putc('\n', f) == EOF)
 			tool_output_failed(oname);
-		tool_fshut(f, oname);
+		tool_fclose(f, out);
 		xf_stream_close(s);
 		return 0;
 	}
@@ -223,7 +220,7 @@ main(int argc, char **argv)
 	if (format == PNG && xf_png_grid(f, grid, n_img, h->shape[0],
 	    h->shape[1], h->shape[2], rows, cols, scale, &e) < 0)
 		tool_write_failed(oname, &e);
-	tool_fshut(f, oname);
+	tool_fclose(f, out);
 	for (size_t i = 0; i < n_names; i++)
 		free(names[i]);
 	free(grid);

@@ -49,6 +49,87 @@ stray=$(ls | grep -v -E '^(d\.xfs|old\.tar|new\.tar|out\.tar|probe.*\.tar|.*\.tm
 ok $? "nothing but temporary files left by killed runs: $(echo $stray)"
 rm -f ./*.tmp.*
 
+# ---- -o onto an input: refused before anything is written, in every tool ----
+# (tools/tool.c and lib/outfile.c: one place.)  Each row: the command, with
+# IN standing for an input that must come out byte for byte the same.
+xf-import synthetic --count 300 -s 1 -o in.xfs
+xf-train -a mlp --steps 1 -o in.tar in.xfs
+sum_xfs=$(md5sum < in.xfs) sum_tar=$(md5sum < in.tar)
+while read -r cmd; do
+	[ -z "$cmd" ] && continue
+	sh -c "$cmd" > out 2> err < /dev/null
+	rc=$?
+	if [ "$rc" = 1 ] && one_line err && grep -q 'is also an input: refusing' err &&
+	    [ "$(md5sum < in.xfs)" = "$sum_xfs" ] && [ "$(md5sum < in.tar)" = "$sum_tar" ] &&
+	    [ -z "$(ls | grep '\.tmp\.')" ]; then
+		pass "onto an input: $cmd: exit 1, inputs intact, no temporary: $(cat err)"
+	else
+		not_ok "onto an input: $cmd" "exit $rc; $(ls | grep '\.tmp\.')"
+		xf-import synthetic --count 300 -s 1 -o in.xfs
+		xf-train -a mlp --steps 1 -o in.tar in.xfs
+	fi
+done <<'CMDS'
+xf-shuffle -b 4 -o in.xfs in.xfs
+xf-shuffle -b 4 < in.xfs >> in.xfs
+xf-cat -o in.xfs in.xfs
+xf-cat --json -o in.xfs in.xfs
+xf-cat --png 2x2 -o in.xfs in.xfs
+xf-eval -m in.tar --examples in.xfs in.xfs
+xf-eval -m in.tar --features fc1 -o in.xfs in.xfs
+xf-eval -m in.tar -o in.xfs in.xfs
+xf-eval -m in.tar -m in.tar --pairs in.tar in.xfs
+xf-train -a mlp --steps 1 -o in.xfs in.xfs
+xf-train -a mlp --steps 1 --log in.xfs -o x.tar in.xfs
+xf-train --init in.tar --steps 1 -o in.tar in.xfs
+xf-train --init in.tar --steps 1 --save-init in.tar -o x.tar in.xfs
+xf-cka -a in.tar -o in.xfs in.xfs
+xf-interp -n 2 -m in.tar -m in.tar -o in.tar in.xfs
+xf-interp -n 2 -m in.tar -m in.tar --summary in.xfs in.xfs
+xf-critic --alphas 2 --sigmas 2 -k 1 --init in.tar -m in.tar -o in.xfs in.xfs
+CMDS
+ln in.xfs hard.xfs
+sh -c 'xf-shuffle -b 4 -o hard.xfs in.xfs' 2> err
+rc=$?
+[ "$rc" = 1 ] && [ "$(md5sum < in.xfs)" = "$sum_xfs" ]
+ok $? "a hard link to the input is the same file: refused ($rc): $(cat err)"
+rm -f hard.xfs
+
+# ---- a failed run leaves the old output, in every tool ----
+# The input fails at its last record, after the output has been written to.
+head -c $(( $(wc -c < in.xfs) - 1 )) in.xfs > cut.xfs
+echo old > old.out
+sum_old=$(md5sum < old.out)
+while read -r cmd; do
+	[ -z "$cmd" ] && continue
+	sh -c "$cmd" > out 2> err < /dev/null
+	rc=$?
+	if [ "$rc" = 1 ] && [ "$(md5sum < old.out)" = "$sum_old" ] &&
+	    [ -z "$(ls | grep '\.tmp\.')" ]; then
+		pass "failed run: $cmd: exit 1, old output intact, no temporary"
+	else
+		not_ok "failed run: $cmd" "exit $rc; $(ls | grep '\.tmp\.')"
+		echo old > old.out
+	fi
+done <<'CMDS'
+xf-shuffle -b 4 -o old.out cut.xfs
+xf-cat -o old.out cut.xfs
+xf-cat --json -o old.out cut.xfs
+xf-eval -m in.tar --examples old.out cut.xfs
+xf-eval -m in.tar --features fc1 -o old.out cut.xfs
+xf-cka -a in.tar -o old.out cut.xfs
+xf-interp -n 2 -m in.tar -m in.tar -o old.out cut.xfs
+xf-critic --alphas 2 --sigmas 2 -k 1 --init in.tar -m in.tar -o old.out cut.xfs
+xf-train -a mlp --steps 1 -o old.out cut.xfs
+CMDS
+# SIGTERM mid-write removes the temporary too.
+xf-import synthetic --count 200000 -s 1 -o old.out &
+pid=$!
+sleep 0.3
+kill -TERM $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ "$(md5sum < old.out)" = "$sum_old" ] && [ -z "$(ls | grep '\.tmp\.')" ]
+ok $? "SIGTERM mid-write: old output intact, no temporary: $(ls | grep '\.tmp\.')"
+
 # Full disk and file size limits: exit 1, one line, old checkpoint intact.
 xf-train -a cnn-s --steps 2 -o /dev/full d.xfs 2> err
 r=$?
