@@ -377,6 +377,10 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 		return xf_errf(err, "manifest: malformed msgpack");
 	}
 	const msgpack_object *m = &up.data;
+	if (xf_msgpack_keys(m, &e) < 0) {
+		r = xf_errf(err, "manifest: %s", e.msg);
+		goto out;
+	}
 	if (m->type != MSGPACK_OBJECT_MAP) {
 		r = xf_errf(err, "manifest: not a map");
 		goto out;

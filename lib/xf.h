@@ -161,6 +161,13 @@ extern const struct xf_limits xf_default_limits;
 ptrdiff_t xf_msgpack_check(const char *buf, size_t len,
     const struct xf_limits *lim, struct xf_err *err);
 
+/*
+ * Checks every map in o, at any depth: its keys are str and none appears
+ * twice.  Returns 0, or -1 with err naming the key.  o is a msgpack_object.
+ */
+struct msgpack_object;
+int xf_msgpack_keys(const struct msgpack_object *o, struct xf_err *err);
+
 struct xf_stream;
 
 /*
