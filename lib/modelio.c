@@ -72,14 +72,9 @@ struct xf_model *
 xf_model_load(const struct xf_ckpt *c, struct xf_err *err)
 {
 	struct xf_model *m;
-	struct xf_err e;
 
-	m = xf_model_create(c->arch, (int)c->input[0], (int)c->input[1],
-	    (int)c->input[2], (int)c->n_classes, &e);
-	if (m == NULL) {
-		xf_errf(err, "arch \"%s\": %s", c->arch, e.msg);
+	if ((m = xf_model_create_ckpt(c, (int)c->n_classes, 0, err)) == NULL)
 		return NULL;
-	}
 	if (xf_model_copy(m, c, -1, 0, err) < 0) {
 		xf_model_free(m);
 		return NULL;
