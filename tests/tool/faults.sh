@@ -43,10 +43,28 @@ for i in $(seq $trials); do
 done
 ok $(( torn == 0 && missing == 0 ? 0 : 1 )) \
     "kill -9 x$trials over a ${dur} ms run: $torn torn, $missing missing, $newer finished"
-# Temporary files of killed runs are all that may be left behind.
-stray=$(ls | grep -v -E '^(d\.xfs|old\.tar|new\.tar|out\.tar|probe.*\.tar|.*\.tmp\.[A-Za-z0-9]{6})$')
+# What xf-train(1) says may remain: PATH.tmp.HOST.PID.XXXXXX, beside an
+# output, of a run killed by SIGKILL; the next run onto PATH removes it.
+host=$(hostname | tr ./ __)
+stray=$(ls | grep -v -E "^(d\.xfs|old\.tar|new\.tar|out\.tar|probe.*\.tar|(out|s-e[0-9]{3}-s[0-9]{7})\.tar\.tmp\.$host\.[0-9]+\.[A-Za-z0-9]{6})\$")
 [ -z "$stray" ]
-ok $? "nothing but temporary files left by killed runs: $(echo $stray)"
+ok $? "nothing but PATH.tmp.HOST.PID.XXXXXX left by killed runs: $(echo $stray)"
+# However the kills fell, one temporary each of a process that is gone.
+sh -c 'exit 0' & dead=$!; wait $dead
+: > "out.tar.tmp.$host.$dead.Zq0x9a"
+: > "s-e000-s0000001.tar.tmp.$host.$dead.abc123"
+left=$(ls | grep -c '\.tmp\.')
+xf-train -a cnn-s --steps 6 -s 2 --save-steps 1 --save-prefix s -o out.tar d.xfs
+[ -z "$(ls | grep '\.tmp\.')" ]
+ok $? "the next run onto the same outputs removes the $left temporaries: $(ls | grep '\.tmp\.' | head -3)"
+rm -f s-*.tar
+# Another live process's temporary is not touched.
+sleep 30 & live=$!
+: > "out.tar.tmp.$host.$live.abcdef"
+xf-train -a cnn-s --steps 2 -s 1 -o out.tar d.xfs
+[ -e "out.tar.tmp.$host.$live.abcdef" ]
+ok $? "a running process's temporary stays"
+kill $live; wait $live 2>/dev/null
 rm -f ./*.tmp.*
 
 # ---- -o onto an input: refused before anything is written, in every tool ----
