@@ -358,7 +358,7 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 	size_t off = 0;
 	ptrdiff_t size;
 	int64_t version = -1, v = 0;
-	int r = 0, seen_format = 0;
+	int r = 0, seen_format = 0, seen_tensors = 0;
 	struct xf_err e;
 
 	lim.max_record = MANIFEST_MAX;
@@ -437,6 +437,7 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 				c->input[d] = v;
 			}
 		} else if (key_is(k, "tensors")) {
+			seen_tensors = 1;
 			if (val->type != MSGPACK_OBJECT_ARRAY) {
 				r = xf_errf(err, "manifest: tensors is not an array");
 				break;
@@ -446,6 +447,8 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 		} else if (key_is(k, "meta"))
 			r = manifest_meta(c, val, err);
 	}
+	if (r == 0 && !seen_tensors)
+		r = xf_errf(err, "manifest: no tensors");
 	if (r == 0 && c->arch[0] == 0)
 		r = xf_errf(err, "manifest: no arch");
 	if (r == 0 && c->input[0] == 0)
@@ -455,6 +458,20 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 out:
 	msgpack_unpacked_destroy(&up);
 	return r;
+}
+
+int
+xf_ckpt_manifest(const void *buf, size_t len, struct xf_ckpt *c,
+    struct xf_err *err)
+{
+	if (len > MANIFEST_MAX)
+		return xf_errf(err, "manifest: %zu bytes, over the limit of %u",
+		    len, MANIFEST_MAX);
+	if (manifest_parse(c, buf, len, err) < 0) {
+		xf_ckpt_free(c);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- reading ---- */

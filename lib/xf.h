@@ -335,6 +335,11 @@ const struct xf_meta *xf_ckpt_get(const struct xf_ckpt *c, const char *key);
 int xf_ckpt_read(const char *path, struct xf_ckpt *c, struct xf_err *err);
 int xf_ckpt_read_mem(const void *buf, size_t len, struct xf_ckpt *c,
     struct xf_err *err);
+/* The manifest alone (the bytes of manifest.msgpack) into c: the fields,
+ * the tensors' names and shapes with no data, the metadata.  Returns 0, or
+ * -1 with err set and c emptied. */
+int xf_ckpt_manifest(const void *buf, size_t len, struct xf_ckpt *c,
+    struct xf_err *err);
 /*
  * Writes c to path atomically: a temporary file in the same directory,
  * fsync, rename, fsync of the directory.  On failure the temporary file is

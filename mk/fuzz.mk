@@ -83,7 +83,12 @@ tests/fuzz/mkseeds.bin: tests/fuzz/mkseeds.c libxf.a
 
 .SECONDARY: $(FUZZ_OBJ)
 
-# make check replays the corpus (tests/tool/fuzz-replay.sh).
-check check-unit: $(REPLAY_BIN)
+# The manifest as xf reads it, for tests/tool/differential.sh.
+tests/fuzz/manifest_json.bin: tests/fuzz/manifest_json.c libxf.a
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
+
+# make check replays the corpus (tests/tool/fuzz-replay.sh) and compares it
+# with Python's msgpack (tests/tool/differential.sh).
+check check-unit: $(REPLAY_BIN) tests/fuzz/manifest_json.bin
 
 .PHONY: fuzz fuzz-replay fuzz-afl fuzz-seeds
