@@ -134,7 +134,9 @@ def stream(data):
     need(n is None or n == 0 or n <= left // (xsize + 1 if xsize else 1),
          "count over the bytes")
     f32 = h.get("dtype") == "float32"
-    out = [json.dumps(norm({k: h[k] for k in h if k in KNOWN}))]
+    # An empty module is no module (formats/stream.md).
+    out = [json.dumps(norm({k: h[k] for k in h if k in KNOWN and
+                            not (k == "module" and h[k] == "")}))]
     i = 0
     for r, _ in it:
         need(n is None or i < n, "more records than count")
