@@ -174,6 +174,17 @@ xf_ckpt_get(const struct xf_ckpt *c, const char *key)
 	return NULL;
 }
 
+void
+xf_shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (int d = 0; d < ndim && off < size; d++)
+		off += snprintf(buf + off, size - off, d ? "x%lld" : "%lld",
+		    (long long)shape[d]);
+}
+
 /* ---- manifest ---- */
 
 static void

@@ -8,17 +8,6 @@
 
 #include "landscape.h"
 
-static void
-shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-	size_t off = 0;
-
-	buf[0] = 0;
-	for (int d = 0; d < ndim && off < size; d++)
-		off += snprintf(buf + off, size - off, d ? "x%lld" : "%lld",
-		    (long long)shape[d]);
-}
-
 int
 xf_model_same_arch(const struct xf_model *a, const struct xf_model *b,
     struct xf_err *err)
@@ -50,8 +39,8 @@ xf_model_same_arch(const struct xf_model *a, const struct xf_model *b,
 			    ta->name);
 		if (ta->ndim != tb->ndim || memcmp(ta->shape, tb->shape,
 		    ta->ndim * sizeof *ta->shape) != 0) {
-			shape_str(want, sizeof want, ta->ndim, ta->shape);
-			shape_str(got, sizeof got, tb->ndim, tb->shape);
+			xf_shape_str(want, sizeof want, ta->ndim, ta->shape);
+			xf_shape_str(got, sizeof got, tb->ndim, tb->shape);
 			return xf_errf(err, "tensor %s: shape %s, want %s", ta->name,
 			    got, want);
 		}

@@ -367,17 +367,6 @@ xf_model_create(const char *spec, int c, int h, int w, int n_classes,
 	return m == NULL ? NULL : model_alloc(m, err);
 }
 
-static void
-dims_str(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-	int n = 0;
-
-	buf[0] = 0;
-	for (int d = 0; d < ndim && n >= 0 && (size_t)n < size; d++)
-		n += snprintf(buf + n, size - n, d ? "x%lld" : "%lld",
-		    (long long)shape[d]);
-}
-
 /*
  * The model of c's arch and input, n_classes classes.  Every tensor's shape
  * is checked against c's (all but the head's with skip_head) before the
@@ -410,8 +399,8 @@ xf_model_create_ckpt(const struct xf_ckpt *c, int n_classes, int skip_head,
 		}
 		if (src->ndim != t->ndim ||
 		    memcmp(src->shape, t->shape, t->ndim * sizeof *t->shape)) {
-			dims_str(want, sizeof want, t->ndim, t->shape);
-			dims_str(got, sizeof got, src->ndim, src->shape);
+			xf_shape_str(want, sizeof want, t->ndim, t->shape);
+			xf_shape_str(got, sizeof got, src->ndim, src->shape);
 			xf_errf(err, "tensor %s: shape %s, arch \"%s\" wants %s",
 			    t->name, got, c->arch, want);
 			goto fail;

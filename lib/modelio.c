@@ -4,17 +4,6 @@
 
 #include "train.h"
 
-static void
-shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-	size_t off = 0;
-
-	buf[0] = 0;
-	for (int d = 0; d < ndim && off < size; d++)
-		off += snprintf(buf + off, size - off, d ? "x%lld" : "%lld",
-		    (long long)shape[d]);
-}
-
 static int
 add_tensors(struct xf_ckpt *c, const struct xf_model_tensor *t,
     struct xf_err *err)
@@ -59,8 +48,8 @@ copy_tensor(const struct xf_model_tensor *t, const struct xf_ckpt *c,
 		return xf_errf(err, "tensor %s: missing", t->name);
 	if (src->ndim != t->ndim ||
 	    memcmp(src->shape, t->shape, t->ndim * sizeof *t->shape) != 0) {
-		shape_str(want, sizeof want, t->ndim, t->shape);
-		shape_str(got, sizeof got, src->ndim, src->shape);
+		xf_shape_str(want, sizeof want, t->ndim, t->shape);
+		xf_shape_str(got, sizeof got, src->ndim, src->shape);
 		return xf_errf(err, "tensor %s: shape %s, want %s", t->name, got,
 		    want);
 	}

@@ -317,6 +317,8 @@ void xf_ckpt_free(struct xf_ckpt *c);
  */
 struct xf_tensor *xf_ckpt_add(struct xf_ckpt *c, const char *name, int ndim,
     const int64_t *shape, float *data, int copy, struct xf_err *err);
+/* A shape as "16x1x3x3" into buf, for messages. */
+void xf_shape_str(char *buf, size_t size, int ndim, const int64_t *shape);
 /* The tensor of that name, or NULL. */
 struct xf_tensor *xf_ckpt_find(const struct xf_ckpt *c, const char *name);
 /* Metadata: set replaces a key's value; get returns NULL when absent. */
