@@ -72,6 +72,11 @@ rm -f ./*.tmp.*
 # IN standing for an input that must come out byte for byte the same.
 xf-import synthetic --count 300 -s 1 -o in.xfs
 xf-train -a mlp --steps 1 -o in.tar in.xfs
+# IDX files for xf-import idx: two 28x28 images and their labels.
+/usr/bin/python3 -c 'import struct
+open("img.idx", "wb").write(struct.pack(">IIII", 0x803, 2, 28, 28) + bytes(2 * 784))
+open("lab.idx", "wb").write(struct.pack(">II", 0x801, 2) + bytes([3, 4]))'
+sum_idx=$(md5sum < img.idx)
 sum_xfs=$(md5sum < in.xfs) sum_tar=$(md5sum < in.tar)
 while read -r cmd; do
 	[ -z "$cmd" ] && continue
@@ -79,6 +84,7 @@ while read -r cmd; do
 	rc=$?
 	if [ "$rc" = 1 ] && one_line err && grep -q 'is also an input: refusing' err &&
 	    [ "$(md5sum < in.xfs)" = "$sum_xfs" ] && [ "$(md5sum < in.tar)" = "$sum_tar" ] &&
+	    [ "$(md5sum < img.idx)" = "$sum_idx" ] &&
 	    [ -z "$(ls | grep '\.tmp\.')" ]; then
 		pass "onto an input: $cmd: exit 1, inputs intact, no temporary: $(cat err)"
 	else
@@ -87,6 +93,7 @@ while read -r cmd; do
 		xf-train -a mlp --steps 1 -o in.tar in.xfs
 	fi
 done <<'CMDS'
+xf-import idx img.idx lab.idx -o img.idx
 xf-shuffle -b 4 -o in.xfs in.xfs
 xf-shuffle -b 4 < in.xfs >> in.xfs
 xf-cat -o in.xfs in.xfs

@@ -154,7 +154,8 @@ open("fnan.xfs", "wb").write(msgpack.packb(h) + b"".join(msgpack.packb(r) for r 
 check 1 'fnan.xfs: record 3: "x" has NaN at element 2' xf-cka f.xfs fnan.xfs
 # 9
 mani good.tar arch.tar 'm["arch"] = "c4k99999,f"'
-check 1 'arch.tar: arch "c4k99999,f"' xf-interp -m arch.tar -m good.tar good.xfs
+check 1 'arch.tar: arch "c4k99999,f": spec '\''c4k99999,f'\'': over 4294967296 bytes of parameters' \
+    xf-interp -m arch.tar -m good.tar good.xfs
 mani good.tar arch2.tar 'm["arch"] = "c4k99,f"'
 check 1 'arch2.tar: tensor conv1.weight: shape 16x1x3x3, arch "c4k99,f" wants 4x1x99x99' \
     xf-eval -m arch2.tar good.xfs
