@@ -149,7 +149,12 @@ CMDS
 # SIGTERM mid-write removes the temporary too.
 xf-import synthetic --count 200000 -s 1 -o old.out &
 pid=$!
-sleep 0.3
+# Once the output is being written: its temporary exists (or, in a tool
+# that wrote in place, old.out has changed).
+for i in $(seq 200); do
+	ls | grep -q '\.tmp\.' || [ "$(md5sum < old.out)" != "$sum_old" ] && break
+	sleep 0.05
+done
 kill -TERM $pid 2>/dev/null
 wait $pid 2>/dev/null
 [ "$(md5sum < old.out)" = "$sum_old" ] && [ -z "$(ls | grep '\.tmp\.')" ]
