@@ -631,6 +631,25 @@ check_sample(struct xf_stream *s, struct xf_err *err)
 	return 0;
 }
 
+/* A table's record is a flat map of scalars: nil, bool, int, float, str. */
+static int
+check_table(struct xf_stream *s, struct xf_err *err)
+{
+	struct xf_value k, v;
+
+	for (size_t i = 0; i < xf_record_len(&s->rec); i++) {
+		if (xf_record_field(&s->rec, i, &k, &v) < 0)
+			return xf_errf(err, "record %llu: field %zu is not msgpack "
+			    "xf reads", (unsigned long long)s->index, i);
+		if (v.type == XF_BIN || v.type == XF_ARRAY || v.type == XF_MAP)
+			return xf_errf(err, "record %llu: field \"%.*s\" is not a "
+			    "scalar: a table's fields are nil, bool, int, float or "
+			    "str", (unsigned long long)s->index,
+			    (int)(k.n > 64 ? 64 : k.n), k.n ? k.p : "");
+	}
+	return 0;
+}
+
 /*
  * The header's count is a promise: a stream that ends before it, or goes on
  * past it, is refused at that record.
@@ -661,6 +680,8 @@ xf_stream_next(struct xf_stream *s, const struct xf_record **rec,
 		return xf_errf(err, "%s: not a map", what);
 	s->rec.map = &s->cur.data;
 	if (s->xsize > 0 && check_sample(s, err) < 0)
+		return -1;
+	if (s->xsize == 0 && check_table(s, err) < 0)
 		return -1;
 	s->index++;
 	*rec = &s->rec;

@@ -130,7 +130,10 @@ streams(void)
 	{
 		msgpack_sbuffer sb;
 		msgpack_packer pk;
-		struct xf_header log = { .kind = "log", .count = -1 };
+		/* A table holds scalars only: the nested values ride in an
+		 * image record, as a field after i, y and x. */
+		struct xf_header log = { .kind = "images", .dtype = "uint8",
+		    .ndim = 3, .shape = { 1, 1, 1 }, .n_classes = 1, .count = -1 };
 		char path[512];
 		int fd;
 
@@ -141,7 +144,13 @@ streams(void)
 		xf_writer_close(w, &e);
 		msgpack_sbuffer_init(&sb);
 		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 5);
+		msgpack_pack_map(&pk, 8);
+		msgpack_pack_str_with_body(&pk, "i", 1);
+		msgpack_pack_int(&pk, 0);
+		msgpack_pack_str_with_body(&pk, "y", 1);
+		msgpack_pack_int(&pk, 0);
+		msgpack_pack_str_with_body(&pk, "x", 1);
+		msgpack_pack_bin_with_body(&pk, "\x2a", 1);
 		msgpack_pack_str_with_body(&pk, "a", 1);
 		msgpack_pack_array(&pk, 3);
 		msgpack_pack_nil(&pk);

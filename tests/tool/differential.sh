@@ -150,6 +150,9 @@ def stream(data):
             if f32:
                 need(all(math.isfinite(x) for x in
                          struct.unpack("<%df" % (xsize // 4), r["x"])), "finite")
+        else:
+            need(all(not isinstance(v, (bytes, list, dict)) for v in r.values()),
+                 "a table field not a scalar")
         out.append(json.dumps(norm(r, f32)))
         i += 1
     need(n is None or i == n, "fewer records than count")

@@ -390,6 +390,29 @@ test_promises(void)
 		    (c[i].rec_len == 0 || strstr(err.msg, "record 0") != NULL),
 		    "refused: %s: \"%s\"", c[i].name, n < 0 ? err.msg : "accepted");
 	}
+	/* 7, tables: a flat map of scalars. */
+	static const char tab_hdr[] = "\x87\xa6" "format" "\xa9" "xf-stream"
+	    "\xa7" "version" "\x01\xa4" "kind" "\xa4" "eval\xa7" "classes" "\x00"
+	    "\xa5" "count" "\xc0\xa6" "endian" "\xa6" "little" "\xaa"
+	    "provenance" "\x90";
+	static const struct { const char *name, *rec; size_t len; int good; } t[] = {
+		{ "every scalar", R("\x85\xa1" "a\xc0\xa1" "b\xc3\xa1" "c\x05\xa1"
+		    "d\xca\x3f\x80\0\0\xa1" "e\xa0"), 1 },
+		{ "a bin", R("\x81\xa1" "a\xc4\x01\x00"), 0 },
+		{ "an array", R("\x81\xa1" "a\x91\x01"), 0 },
+		{ "a map", R("\x81\xa1" "a\x81\xa1" "b\x01"), 0 },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		size_t hl = sizeof tab_hdr - 1;
+
+		memcpy(buf, tab_hdr, hl);
+		memcpy(buf + hl, t[i].rec, t[i].len);
+		int n = read_all(buf, hl + t[i].len, &err);
+
+		ok(t[i].good ? n == 1 : n < 0 && strstr(err.msg, "record 0: field "
+		    "\"a\" is not a scalar") != NULL, "table record with %s: %s",
+		    t[i].name, n < 0 ? err.msg : "read");
+	}
 	/* The same header with all its fields is good: the cases above differ
 	 * from a valid stream only where they say. */
 	struct hdr_spec good = { 0 };
