@@ -123,7 +123,7 @@ xf_out_open(struct xf_out *o, const char *path, struct xf_err *err)
 	char host[65], *dir, *slash;
 	struct stat st;
 	mode_t mask;
-	int slot;
+	int slot, exists;
 
 	memset(o, 0, sizeof *o);
 	o->fd = -1;
@@ -134,7 +134,7 @@ xf_out_open(struct xf_out *o, const char *path, struct xf_err *err)
 		o->fd = 1;
 		return 0;
 	}
-	if (stat(path, &st) == 0) {
+	if ((exists = stat(path, &st) == 0)) {
 		if (is_input(&st))
 			return xf_errf(err, "is also an input: refusing to write "
 			    "onto it");
@@ -181,9 +181,10 @@ xf_out_open(struct xf_out *o, const char *path, struct xf_err *err)
 	open_tmp[slot] = o->tmp;
 	o->slot = slot;
 	o->own = 1;
+	/* The file replaced keeps its mode; a new one gets 0666 less umask. */
 	mask = umask(0);
 	umask(mask);
-	fchmod(o->fd, 0666 & ~mask);
+	fchmod(o->fd, exists ? st.st_mode & 07777 : 0666 & ~mask);
 	return 0;
 }
 
