@@ -480,6 +480,20 @@ out:
 	return ret;
 }
 
+/* min and max that keep a NaN (fmin and fmax drop it): a summary of
+ * points with a NaN loss is NaN, never a finite number. */
+static double
+nan_min(double a, double b)
+{
+	return isnan(a) || isnan(b) ? NAN : fmin(a, b);
+}
+
+static double
+nan_max(double a, double b)
+{
+	return isnan(a) || isnan(b) ? NAN : fmax(a, b);
+}
+
 double
 xf_barrier(const double *x, const double *v, size_t n)
 {
@@ -488,6 +502,8 @@ xf_barrier(const double *x, const double *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		double line = (1.0 - x[i]) * v[0] + x[i] * v[n - 1];
 
+		if (isnan(v[i]) || isnan(line))
+			return NAN;
 		if (v[i] - line > best)
 			best = v[i] - line;
 	}
@@ -505,10 +521,10 @@ xf_interp_summarise(const struct xf_interp *opt,
 	s->barrier = s->barrier_loss = NAN;
 	s->grad_norm = s->grad_change_max = s->lipschitz_max = NAN;
 	for (size_t i = 0; i < n; i++) {
-		s->loss_min = fmin(s->loss_min, pts[i].loss);
-		s->loss_max = fmax(s->loss_max, pts[i].loss);
-		s->error_min = fmin(s->error_min, pts[i].error);
-		s->error_max = fmax(s->error_max, pts[i].error);
+		s->loss_min = nan_min(s->loss_min, pts[i].loss);
+		s->loss_max = nan_max(s->loss_max, pts[i].loss);
+		s->error_min = nan_min(s->error_min, pts[i].error);
+		s->error_max = nan_max(s->error_max, pts[i].error);
 		s->loss_mean += pts[i].loss / n;
 		s->error_mean += pts[i].error / n;
 	}
@@ -535,10 +551,10 @@ xf_interp_summarise(const struct xf_interp *opt,
 		for (size_t i = 0; i < n; i++) {
 			if (pts[i].x == 0)
 				s->grad_norm = pts[i].grad_norm;
-			s->grad_change_max = fmax(s->grad_change_max,
+			s->grad_change_max = nan_max(s->grad_change_max,
 			    pts[i].grad_change);
 			if (pts[i].step > 0)
-				s->lipschitz_max = fmax(s->lipschitz_max,
+				s->lipschitz_max = nan_max(s->lipschitz_max,
 				    pts[i].grad_change / pts[i].step);
 		}
 	}

@@ -4,17 +4,6 @@
 
 #include "train.h"
 
-void
-xf_shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-	size_t off = 0;
-
-	buf[0] = 0;
-	for (int d = 0; d < ndim && off < size; d++)
-		off += snprintf(buf + off, size - off, d ? "x%lld" : "%lld",
-		    (long long)shape[d]);
-}
-
 static int
 add_tensors(struct xf_ckpt *c, const struct xf_model_tensor *t,
     struct xf_err *err)
@@ -72,14 +61,9 @@ struct xf_model *
 xf_model_load(const struct xf_ckpt *c, struct xf_err *err)
 {
 	struct xf_model *m;
-	struct xf_err e;
 
-	m = xf_model_create(c->arch, (int)c->input[0], (int)c->input[1],
-	    (int)c->input[2], (int)c->n_classes, &e);
-	if (m == NULL) {
-		xf_errf(err, "arch \"%s\": %s", c->arch, e.msg);
+	if ((m = xf_model_create_ckpt(c, (int)c->n_classes, 0, err)) == NULL)
 		return NULL;
-	}
 	if (xf_model_copy(m, c, -1, 0, err) < 0) {
 		xf_model_free(m);
 		return NULL;

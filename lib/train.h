@@ -65,6 +65,15 @@ int xf_model_to_ckpt(const struct xf_model *m, const struct xf_sgd *opt,
  */
 struct xf_model *xf_model_load(const struct xf_ckpt *c, struct xf_err *err);
 /*
+ * The model of c's arch and input with n_classes classes, parameters zero.
+ * Every tensor's shape (all but the head's, with skip_head) is checked
+ * against c's before anything is allocated, so a hostile arch costs no
+ * more memory than c holds.  Returns the model, or NULL with err naming
+ * the tensor.
+ */
+struct xf_model *xf_model_create_ckpt(const struct xf_ckpt *c, int n_classes,
+    int skip_head, struct xf_err *err);
+/*
  * Copies the tensors of m's modules [0, n_modules) from c, by name and
  * shape.  Modules whose shapes differ are an error, unless they are the
  * head and skip_head is set.  n_modules < 0 means all.  Returns 0, or -1.
@@ -84,9 +93,6 @@ int xf_model_check_input(const struct xf_model *m, int c, int h, int w,
  * batch norm); *n_layers gets the number of layers.  Modules of layer L are
  * [first[L], first[L + 1]).  first has room for n_modules + 1. */
 void xf_model_layers(const struct xf_model *m, int *first, int *n_layers);
-
-/* A tensor shape as text, "32x1x3x3", for messages; cut to fit size. */
-void xf_shape_str(char *buf, size_t size, int ndim, const int64_t *shape);
 
 /* ---- per-module measurements ---- */
 
@@ -264,5 +270,13 @@ void xf_train_settings_load(struct xf_train_settings *s,
 int xf_trainer_restore(struct xf_trainer *t, const struct xf_ckpt *c,
     struct xf_err *err);
 void xf_trainer_free(struct xf_trainer *t);
+
+/*
+ * The train.* settings of a checkpoint for --resume, each within the range
+ * of the xf-train option that sets it (train.lr as -l, train.batch as -b,
+ * ...), and train.step and train.epoch within the run.  Returns 0, or -1
+ * with err naming the key.
+ */
+int xf_train_settings_check(const struct xf_ckpt *c, struct xf_err *err);
 
 #endif

@@ -17,7 +17,7 @@
  */
 struct xf_writer {
 	int fd;
-	int own_fd;
+	struct xf_out out;      /* xf_writer_open's file; out.own when open */
 	int unbuffered;
 	int werrno;
 	char *buf;
@@ -93,23 +93,19 @@ xf_writer_fdopen(int fd, struct xf_err *err)
 	return w;
 }
 
+/* Through xf_out: a temporary renamed over path by a clean close. */
 struct xf_writer *
 xf_writer_open(const char *path, struct xf_err *err)
 {
 	struct xf_writer *w;
-	int fd;
+	struct xf_out o;
 
-	if (path == NULL || strcmp(path, "-") == 0)
-		return xf_writer_fdopen(1, err);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		xf_errf(err, "%s", strerror(errno));
+	if (xf_out_open(&o, path, err) < 0)
 		return NULL;
-	}
-	if ((w = xf_writer_fdopen(fd, err)) == NULL)
-		close(fd);
+	if ((w = xf_writer_fdopen(o.fd, err)) == NULL)
+		xf_out_abort(&o);
 	else
-		w->own_fd = 1;
+		w->out = o;
 	return w;
 }
 
@@ -258,8 +254,10 @@ xf_writer_close(struct xf_writer *w, struct xf_err *err)
 		return 0;
 	if (flush(w) < 0)
 		r = report(w, err);
-	if (w->own_fd && close(w->fd) < 0 && r == 0)
-		r = xf_errf(err, "close: %s", strerror(errno));
+	if (r < 0)
+		xf_out_abort(&w->out);
+	else if ((w->out.own || w->out.tmp) && xf_out_commit(&w->out, err) < 0)
+		r = -1;
 	free(w->buf);
 	free(w);
 	return r;

@@ -44,6 +44,10 @@ struct xf_writer *tool_writer_open(const char *path, const struct xf_header *h);
 /* tool_table_header and tool_writer_open in one. */
 struct xf_writer *tool_table_open(const char *path, const char *kind,
     const struct xf_header *data, const char *self);
+/* A text output: "-" or NULL is stdout, a file is written beside path and
+ * renamed over it by tool_fclose; an input as output is refused (exit 1). */
+FILE *tool_fopen(const char *path);
+void tool_fclose(FILE *f, const char *path);
 void tool_record_end(struct xf_writer *w, const char *path);
 /* Flushes and closes w (NULL is fine). */
 void tool_writer_close(struct xf_writer *w, const char *path);

@@ -258,17 +258,14 @@ main(int argc, char **argv)
 	    (c.h->shape[0] != 1 && c.h->shape[0] != 3)))
 		errx(1, "%s: --png wants uint8 images of 1 or 3 channels, "
 		    "not a stream of %s", tool_in_name(c.in), c.h->kind);
-	if (out == NULL || strcmp(out, "-") == 0)
-		c.f = stdout;
-	else if ((c.f = fopen(out, "w")) == NULL)
-		err(1, "%s", out);
+	c.f = tool_fopen(out);
 	switch (format) {
 	case HEADER: h_cat(&c); break;
 	case JSON: j_cat(&c); break;
 	case PNG: p_cat(&c, rows, cols, scale); break;
 	default: t_cat(&c); break;
 	}
-	tool_fshut(c.f, c.oname);
+	tool_fclose(c.f, out);
 	xf_stream_close(c.s);
 	return 0;
 }

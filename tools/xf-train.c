@@ -190,11 +190,10 @@ setup_model(struct run *r, const struct xf_ckpt *from)
 	} else {
 		int new_head = o->new_head || from->n_classes != d->n_classes;
 
-		r->m = xf_model_create(from->arch, (int)from->input[0],
-		    (int)from->input[1], (int)from->input[2],
-		    new_head ? d->n_classes : (int)from->n_classes, &e);
+		r->m = xf_model_create_ckpt(from, new_head ? d->n_classes :
+		    (int)from->n_classes, new_head, &e);
 		if (r->m == NULL)
-			errx(1, "%s: arch \"%s\": %s", src, from->arch, e.msg);
+			errx(1, "%s: %s", src, e.msg);
 		xf_model_init(r->m, &init_rng);
 		xf_model_layers(r->m, r->layers, &r->n_layers);
 		if (o->set.copy > r->n_layers - 1)
@@ -324,7 +323,8 @@ start(struct run *r, struct xf_ckpt *from)
 		errx(1, "%s: %s", o->init, e.msg);
 	r->parent = o->init;
 	if (o->resume) {
-		if (xf_ckpt_read(o->resume, from, &e) < 0)
+		if (xf_ckpt_read(o->resume, from, &e) < 0 ||
+		    xf_train_settings_check(from, &e) < 0)
 			errx(1, "%s: %s", o->resume, e.msg);
 		/* A resumed run keeps the parent of the run it continues. */
 		xf_train_settings_load(&o->set, from);
