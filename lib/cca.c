@@ -19,44 +19,19 @@ struct xf_cca_side {
 	double	 norm2;	/* |Xc|_F^2 */
 };
 
-/* As cka.c: one thread for small products, where BLIS's barriers cost more
- * than they save on a busy machine. */
-static rntm_t *
-rntm_work(rntm_t *r, int threads, double flops)
-{
-	if (threads <= 0)
-		return NULL;
-	bli_rntm_init(r);
-	bli_rntm_set_num_threads(flops < 5e7 ? 1 : threads, r);
-	return r;
-}
-
-/* c (m, k) = a' b for a (n, m) with row stride lda, b (n, k) stride ldb. */
+/* c (m, k), row stride ldc, = op(a) b: a' b for a (n, m) (trans) or a b
+ * for a (m, n), row stride lda; b (n, k), row stride ldb. */
 static void
-gemm_tn(double *c, const double *a, size_t lda, size_t m, const double *b,
-    size_t ldb, size_t k, size_t n, int threads)
+gemm(double *c, size_t ldc, int trans, const double *a, size_t lda,
+    size_t m, const double *b, size_t ldb, size_t k, size_t n, int threads)
 {
 	double one = 1, zero = 0;
 	rntm_t r;
 
-	bli_dgemm_ex(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)k,
-	    (dim_t)n, &one, (double *)a, (inc_t)lda, 1, (double *)b,
-	    (inc_t)ldb, 1, &zero, c, (inc_t)k, 1, NULL,
-	    rntm_work(&r, threads, 2.0 * m * k * n));
-}
-
-/* c (m, k) = a b for a (m, n) stride lda, b (n, k) stride ldb. */
-static void
-gemm_nn(double *c, size_t ldc, const double *a, size_t lda, size_t m,
-    const double *b, size_t ldb, size_t k, size_t n, int threads)
-{
-	double one = 1, zero = 0;
-	rntm_t r;
-
-	bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)k,
-	    (dim_t)n, &one, (double *)a, (inc_t)lda, 1, (double *)b,
-	    (inc_t)ldb, 1, &zero, c, (inc_t)ldc, 1, NULL,
-	    rntm_work(&r, threads, 2.0 * m * k * n));
+	bli_dgemm_ex(trans ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+	    BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)k, (dim_t)n, &one, (double *)a,
+	    (inc_t)lda, 1, (double *)b, (inc_t)ldb, 1, &zero, c, (inc_t)ldc, 1,
+	    NULL, xf_rntm(&r, threads, 2.0 * m * k * n));
 }
 
 /* Xc (n, p) in double, columns centred about means summed in double. */
@@ -117,7 +92,7 @@ xf_cca_side_new(const float *X, size_t n, size_t p, int threads,
 	/* The Gram matrix of the smaller side: Xc'Xc (p, p) or Xc Xc' (n, n). */
 	bli_dsyrk_ex(BLIS_LOWER, p <= n ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
 	    (dim_t)m, (dim_t)(p <= n ? n : p), &one, xc, (inc_t)p, 1, &zero,
-	    g, (inc_t)m, 1, NULL, rntm_work(&rt, threads, (double)m * m * n));
+	    g, (inc_t)m, 1, NULL, xf_rntm(&rt, threads, (double)m * m * n));
 	for (size_t i = 0; i < m; i++)
 		s->norm2 += g[i * m + i];
 	if (xf_symeig(w, g, m, 1, err) < 0)
@@ -141,7 +116,7 @@ xf_cca_side_new(const float *X, size_t n, size_t p, int threads,
 		s->s[i] = sqrt(w[i]);
 	if (p <= n) {
 		/* g holds V (p, p): P = Xc V_r, G = V_r S_r. */
-		gemm_nn(s->P, r, xc, p, n, g, m, r, p, threads);
+		gemm(s->P, r, 0, xc, p, n, g, m, r, p, threads);
 		for (size_t j = 0; j < p; j++)
 			for (size_t i = 0; i < r; i++)
 				s->G[j * r + i] = g[j * m + i] * s->s[i];
@@ -153,7 +128,7 @@ xf_cca_side_new(const float *X, size_t n, size_t p, int threads,
 		bli_dgemm_ex(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)p,
 		    (dim_t)r, (dim_t)n, &one, xc, (inc_t)p, 1, g, (inc_t)m, 1,
 		    &zero, s->G, (inc_t)r, 1, NULL,
-		    rntm_work(&rt, threads, 2.0 * p * r * n));
+		    xf_rntm(&rt, threads, 2.0 * p * r * n));
 	}
 	free(xc);
 	free(g);
@@ -241,7 +216,7 @@ xf_cca(double *rho, double *alpha, size_t *kx, size_t *ky,
 		goto out;
 	}
 	/* Ux' Uy = Sx^-1 Px' Py Sy^-1 on the kept directions. */
-	gemm_tn(m, a->P, a->r, k[0], b->P, b->r, k[1], a->n, threads);
+	gemm(m, k[1], 1, a->P, a->r, k[0], b->P, b->r, k[1], a->n, threads);
 	for (size_t i = 0; i < k[0]; i++)
 		for (size_t j = 0; j < k[1]; j++)
 			m[i * k[1] + j] /= a->s[i] * b->s[j];
@@ -255,7 +230,7 @@ xf_cca(double *rho, double *alpha, size_t *kx, size_t *ky,
 		 * neurons, without touching the n examples again. */
 		double sum = 0;
 
-		gemm_nn(h, c, a->G, a->r, a->p, u, c, c, k[0], threads);
+		gemm(h, c, 0, a->G, a->r, a->p, u, c, c, k[0], threads);
 		for (size_t i = 0; i < c; i++)
 			alpha[i] = 0;
 		for (size_t j = 0; j < a->p; j++)
@@ -336,7 +311,7 @@ xf_procrustes(double *d, const struct xf_cca_side *a,
 		    a->r, b->r);
 	}
 	/* |Xc'Yc|_* = |Vx Px' Py Vy'|_* = |Px' Py|_*. */
-	gemm_tn(m, a->P, a->r, a->r, b->P, b->r, b->r, a->n, threads);
+	gemm(m, b->r, 1, a->P, a->r, a->r, b->P, b->r, b->r, a->n, threads);
 	if (xf_svd(s, NULL, NULL, m, a->r, b->r, err) < 0) {
 		free(m);
 		free(s);

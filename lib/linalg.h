@@ -22,6 +22,15 @@
 
 #include "xf.h"
 
+struct rntm_s;	/* BLIS's rntm_t; blis.h is not included here because its
+		 * lsame_ clashes with lapacke.h's */
+
+/* The BLIS runtime for one product of `flops`: NULL (BLIS's default) when
+ * threads <= 0, one thread under 5e7 flops, where BLIS's spinning barriers
+ * cost more than they save on a busy machine (as cka.c), else threads.
+ * r is the caller's.  In linalg_blis.c. */
+struct rntm_s *xf_rntm(struct rntm_s *r, int threads, double flops);
+
 /* Eigen of the symmetric a (n, n), lower triangle read: on return w (n)
  * holds the eigenvalues in descending order and, if vectors, a holds the
  * matching eigenvectors in its columns. */

@@ -8,16 +8,6 @@
 #include "linalg.h"
 #include "transfer.h"
 
-static rntm_t *
-rntm_work(rntm_t *r, int threads, double flops)
-{
-	if (threads <= 0)
-		return NULL;
-	bli_rntm_init(r);
-	bli_rntm_set_num_threads(flops < 5e7 ? 1 : threads, r);
-	return r;
-}
-
 static int
 check_input(const float *f, size_t n, size_t d, const int *y, int k,
     struct xf_err *err)
@@ -126,7 +116,7 @@ xf_logme(double *score, const float *f, size_t n, size_t d, const int *y,
 	/* The smaller Gram matrix, F'F (d <= n) or F F'. */
 	bli_dsyrk_ex(BLIS_LOWER, d <= n ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
 	    (dim_t)m, (dim_t)(d <= n ? n : d), &one, fd, (inc_t)d, 1, &zero, g,
-	    (inc_t)m, 1, NULL, rntm_work(&rt, threads, (double)m * m * n));
+	    (inc_t)m, 1, NULL, xf_rntm(&rt, threads, (double)m * m * n));
 	if (xf_symeig(w, g, m, 1, err) < 0)
 		goto out;
 	while (r < m && w[r] > 1e-12 * w[0])
@@ -142,7 +132,7 @@ xf_logme(double *score, const float *f, size_t n, size_t d, const int *y,
 		bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)n,
 		    (dim_t)r, (dim_t)d, &one, fd, (inc_t)d, 1, g, (inc_t)m, 1,
 		    &zero, u, (inc_t)r, 1, NULL,
-		    rntm_work(&rt, threads, 2.0 * n * r * d));
+		    xf_rntm(&rt, threads, 2.0 * n * r * d));
 	}
 	for (size_t i = 0; i < n; i++)
 		for (size_t c = 0; c < r; c++)
@@ -261,7 +251,7 @@ xf_hscore(double *score, const float *f, size_t n, size_t d, const int *y,
 			mu[c * d + j] /= cnt[c];
 	bli_dsyrk_ex(BLIS_LOWER, BLIS_TRANSPOSE, (dim_t)d, (dim_t)n, &one, fc,
 	    (inc_t)d, 1, &zero, cov, (inc_t)d, 1, NULL,
-	    rntm_work(&rt, threads, (double)d * d * n));
+	    xf_rntm(&rt, threads, (double)d * d * n));
 	if (xf_symeig(w, cov, d, 1, err) < 0)
 		goto out;
 	/* tr(C^+ Cg) = sum_i (1/w_i) v_i' Cg v_i, Cg = sum_c n_c mu_c mu_c' /
