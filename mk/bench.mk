@@ -106,9 +106,11 @@ bench-measures: tests/bench/bench_measures all
 	    fi; \
 	    echo "$$m $$a $$b"; \
 	  done; \
-	done | awk '{ t[$$1] = t[$$1] " " $$2; r[$$1] = r[$$1] " " $$4; \
+	done | tee /dev/stderr | awk '{ t[$$1] = t[$$1] " " $$2; r[$$1] = r[$$1] " " $$4; \
 	    q[$$1] = q[$$1] " " ($$2 > 0 ? $$4 / $$2 : 0); v[$$1] = $$3; w[$$1] = $$5 } \
-	  function med(s,  a, n) { n = split(s, a, " "); asort(a); return a[int((n + 1) / 2)] } \
+	  function med(s,  a, n, i, j, t) { n = split(s, a, " "); \
+	    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) \
+	      { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t } return a[int((n + 1) / 2)] } \
 	  END { n = split("svcca pwcca logme hessian", o, " "); \
 	    for (i = 1; i <= n; i++) { m = o[i]; \
 	      printf "%-8s xf %7.3f s  ref %7.3f s  ref/xf %5.2f  (xf %.6g, ref %.6g)\n", \
