@@ -161,6 +161,53 @@ dot(const double *a, const double *b, size_t n)
 	return s;
 }
 
+/*
+ * The top Ritz vector y = Q z again, with a step of 2h: its Rayleigh
+ * quotient must agree with the top Ritz value within XF_HESSIAN_STEP_TOL.
+ * Where units sit exactly on a ReLU kink (a zero bias on a zero
+ * background), central differences grow like 1/h instead of converging:
+ * that is reported as a failure, never as an eigenvalue (2h rather than
+ * h/2: the float32 rounding would dominate at h/2 for a small block).  w
+ * is work space.
+ */
+static int
+check_step(struct xf_hessian_result *r, struct hvp *c, const double *q,
+    const double *z, size_t m, double *w, struct xf_err *err)
+{
+	struct xf_hessian_opts fine = *c->o;
+	const struct xf_hessian_opts *keep = c->o;
+	size_t n = c->len, col = m - 1;
+	double *y = calloc(n, sizeof *y), *hy = malloc(n * sizeof *hy), rq, yy;
+	int ret;
+
+	(void)w;
+	if (y == NULL || hy == NULL) {
+		free(y);
+		free(hy);
+		return xf_errf(err, "out of memory for %zu parameters", n);
+	}
+	for (size_t i = 0; i < m; i++)
+		for (size_t l = 0; l < n; l++)
+			y[l] += z[i * m + col] * q[i * n + l];
+	fine.step = keep->step * 2;
+	c->o = &fine;
+	ret = apply(hy, c, y, err);
+	c->o = keep;
+	if (ret == 0) {
+		yy = dot(y, y, n);
+		rq = dot(y, hy, n) / yy;
+		if (!(fabs(rq - r->eig[0]) <= XF_HESSIAN_STEP_TOL * fabs(r->eig[0])))
+			ret = xf_errf(err, "the top eigenvalue depends on the "
+			    "step: %.6g at h = %g, %.6g at h = %g (units on a ReLU "
+			    "or max-pool kink, or a saturated softmax: central "
+			    "differences do not hold here)", r->eig[0], keep->step, rq,
+			    fine.step);
+	}
+	free(y);
+	free(hy);
+	return ret;
+}
+
 /* Lanczos with full reorthogonalisation: the top k Ritz values. */
 static int
 lanczos(struct xf_hessian_result *r, struct hvp *c, struct xf_rng *rng,
@@ -223,7 +270,7 @@ lanczos(struct xf_hessian_result *r, struct hvp *c, struct xf_rng *rng,
 			worst = fmax(worst, r->resid[i]);
 		}
 		if (worst <= o->tol * top || m == n || beta[j] == 0) {
-			ret = 0;
+			ret = check_step(r, c, q, z, m, w, err);
 			goto out;
 		}
 next:

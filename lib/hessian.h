@@ -34,6 +34,11 @@
  *   top k Ritz values (largest first) are converged when each residual
  *   bound beta_j |z_ji| is at most opts.tol times the largest |Ritz value|.
  *   When they are not, the call fails and says so: no value is returned.
+ *   Then the top Ritz vector's Rayleigh quotient is computed again with a
+ *   step of 2h; if it moves by more than 1% the call fails: units on a
+ *   kink (a ReLU at exactly zero, e.g. a zero bias on a zero background,
+ *   as in an untrained model) make central differences grow like 1/h, and
+ *   that must not come out as an eigenvalue.
  *
  * Hutchinson
  *   tr H ~ (1/m) sum z' H z over m Rademacher z, with the standard error
@@ -50,6 +55,7 @@
 #include "train.h"
 
 #define XF_HESSIAN_STEP	1e-4
+#define XF_HESSIAN_STEP_TOL 1e-2	/* top eigenvalue at h against 2h */
 
 struct xf_hessian_opts {
 	int	 k;		/* top eigenvalues (0: none) */

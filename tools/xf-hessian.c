@@ -29,26 +29,33 @@ usage(void)
 	exit(2);
 }
 
+/* One output record, kept until every block is computed, so that a failure
+ * leaves no partial table. */
+struct rec {
+	const char *module, *what;
+	size_t params;
+	int index, steps;
+	double value, error;
+};
+
 static void
-emit(struct xf_writer *w, const char *out, const char *module, size_t params,
-    const char *what, int index, double value, double error, int steps)
+emit(struct xf_writer *w, const char *out, const struct rec *r)
 {
 	xf_writer_begin(w, 7);
-	xf_writer_str(w, "module", module);
-	xf_writer_int(w, "params", (int64_t)params);
-	xf_writer_str(w, "quantity", what);
-	xf_writer_int(w, "index", index);
-	xf_writer_float(w, "value", value);
-	xf_writer_float(w, "error", error);
-	xf_writer_int(w, "steps", steps);
+	xf_writer_str(w, "module", r->module);
+	xf_writer_int(w, "params", (int64_t)r->params);
+	xf_writer_str(w, "quantity", r->what);
+	xf_writer_int(w, "index", r->index);
+	xf_writer_float(w, "value", r->value);
+	xf_writer_float(w, "error", r->error);
+	xf_writer_int(w, "steps", r->steps);
 	tool_record_end(w, out);
 }
 
-/* One block: the whole network (k < 0) or module k. */
+/* One block, the whole network (k < 0) or module k, appended to *recs. */
 static void
-block(struct xf_writer *w, const char *out, const char *path,
-    struct xf_model *m, const struct xf_dataset *d, int k,
-    const struct xf_hessian_opts *o)
+block(struct rec **recs, int *n_recs, const char *path, struct xf_model *m,
+    const struct xf_dataset *d, int k, const struct xf_hessian_opts *o)
 {
 	const char *name = k < 0 ? "all" : xf_model_module(m, k)->name;
 	double *eig = calloc(o->k + 1, sizeof *eig);
@@ -56,16 +63,17 @@ block(struct xf_writer *w, const char *out, const char *path,
 	struct xf_hessian_result r = { .eig = eig, .resid = resid };
 	struct xf_err e;
 
-	if (eig == NULL || resid == NULL)
+	*recs = realloc(*recs, (*n_recs + o->k + 1) * sizeof **recs);
+	if (eig == NULL || resid == NULL || *recs == NULL)
 		err(1, NULL);
 	if (xf_hessian(&r, m, d, k, o, &e) < 0)
 		errx(1, "%s: %s: %s", path, name, e.msg);
 	for (int i = 0; i < o->k; i++)
-		emit(w, out, name, r.params, "eigenvalue", i + 1, eig[i], resid[i],
-		    r.steps);
+		(*recs)[(*n_recs)++] = (struct rec){ name, "eigenvalue", r.params,
+		    i + 1, r.steps, eig[i], resid[i] };
 	if (o->draws > 0)
-		emit(w, out, name, r.params, "trace", 0, r.trace, r.trace_se,
-		    o->draws);
+		(*recs)[(*n_recs)++] = (struct rec){ name, "trace", r.params, 0,
+		    o->draws, r.trace, r.trace_se };
 	free(eig);
 	free(resid);
 }
@@ -126,7 +134,8 @@ main(int argc, char **argv)
 	struct xf_writer *w;
 	struct xf_err e;
 	char *self = xf_prov_argv(argc, argv);
-	int ch;
+	struct rec *recs = NULL;
+	int ch, n_recs = 0;
 
 	while ((ch = getopt_long(argc, argv, "b:j:k:m:o:s:", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -165,12 +174,10 @@ main(int argc, char **argv)
 		hvp_mode(out, hvp, path, m, &d, &o);
 		goto done;
 	}
-	xf_header_add_prov(&h, self);
-	w = tool_writer_open(out, &h);
-	block(w, out, path, m, &d, -1, &o);
+	block(&recs, &n_recs, path, m, &d, -1, &o);
 	if (modules != NULL && strcmp(modules, "all") == 0) {
 		for (int k = 0; k < xf_model_n_modules(m); k++)
-			block(w, out, path, m, &d, k, &o);
+			block(&recs, &n_recs, path, m, &d, k, &o);
 	} else if (modules != NULL) {
 		char *list = strdup(modules), *p = list, *tok;
 
@@ -180,11 +187,16 @@ main(int argc, char **argv)
 			if (k < 0)
 				errx(2, "--modules %s: %s has no module %s", modules,
 				    path, tok);
-			block(w, out, path, m, &d, k, &o);
+			block(&recs, &n_recs, path, m, &d, k, &o);
 		}
 		free(list);
 	}
+	xf_header_add_prov(&h, self);
+	w = tool_writer_open(out, &h);
+	for (int i = 0; i < n_recs; i++)
+		emit(w, out, &recs[i]);
 	tool_writer_close(w, out);
+	free(recs);
 done:
 	xf_model_free(m);
 	xf_dataset_free(&d);

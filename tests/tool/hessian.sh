@@ -32,6 +32,7 @@ run() { xf-hessian "$@" > out 2> err; rc=$?; }
 err_table "bad input" <<'T'
 1|Lanczos did not converge in 3 steps|-k 2 --iterations 3 --tol 1e-9 -m m.tar d.xfs
 1|batch norm|-m bn.tar d.xfs
+1|the top eigenvalue depends on the step|-m v.tar d.xfs
 2|nothing to compute|-k 0 -m m.tar d.xfs
 2|more than --iterations|-k 5 --iterations 3 -m m.tar d.xfs
 2|has no module|--modules fc9 -m m.tar d.xfs
