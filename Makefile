@@ -8,10 +8,15 @@ ARCH_FLAGS ?= -march=x86-64-v3
 BLIS_INC ?= /usr/include/x86_64-linux-gnu/blis-pthread
 BLIS_LIB ?= /usr/lib/x86_64-linux-gnu/blis-pthread
 
+# libvips (and its glib) for xf-import's --resize; libjpeg-turbo for JPEG.
+VIPS_CFLAGS := $(shell pkg-config --cflags vips 2>/dev/null)
+VIPS_LIBS   := $(shell pkg-config --libs vips 2>/dev/null || echo -lvips -lgobject-2.0 -lglib-2.0)
+
 XF_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
-            $(ARCH_FLAGS) -pthread -Ilib -isystem $(BLIS_INC) $(SAN_FLAGS)
+            $(ARCH_FLAGS) -pthread -Ilib -isystem $(BLIS_INC) $(SAN_FLAGS) \
+            $(VIPS_CFLAGS)
 LDLIBS    = -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -larchive -lmsgpackc \
-            -lpng -lz -lm -pthread
+            -lpng -ljpeg $(VIPS_LIBS) -lz -lm -pthread
 
 # make SAN=1 check: everything under ASan and UBSan.  A sanitizer report
 # exits 86, so a test that expects exit 1 for bad data cannot mistake one
