@@ -286,8 +286,8 @@ classify(struct xf_source *s, struct array *a, enum xf_layout layout,
 	if (h->ndim == 3 && (layout == XF_LAYOUT_AUTO || layout == XF_LAYOUT_NHW))
 		layout = XF_LAYOUT_NHW;
 	else if (h->ndim == 4 && layout == XF_LAYOUT_AUTO) {
-		int last = d[3] == 1 || d[3] == 3 || d[3] == 4;
-		int first = d[1] == 1 || d[1] == 3 || d[1] == 4;
+		int last = d[3] == 1 || d[3] == 3;
+		int first = d[1] == 1 || d[1] == 3;
 
 		if (last == first)
 			return xf_errf(err, "%s: shape %s: channels first or last? "
@@ -501,7 +501,9 @@ npz_member(struct in *in, const char *path, const char *name, int64_t *size,
 		return xf_errf(err, "out of memory");
 	archive_read_support_format_zip(in->a);
 	if (archive_read_open_filename(in->a, path, 1 << 16) != ARCHIVE_OK) {
-		r = xf_errf(err, "%s: %s", path, archive_error_string(in->a));
+		r = xf_errf(err, "%s: %s%s", path, archive_errno(in->a) ==
+		    EILSEQ ? "not a zip file (npz): " : "",
+		    archive_error_string(in->a));
 		in_close(in);
 		return r;
 	}

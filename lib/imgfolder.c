@@ -137,7 +137,7 @@ static int
 list_dir(const char *root, const char *rel, struct names *dirs,
     struct names *files, struct xf_err *err)
 {
-	char *full = join(root, rel);
+	char *full = strcmp(rel, ".") == 0 ? strdup(root) : join(root, rel);
 	DIR *d;
 	struct dirent *e;
 	int r = 0;
