@@ -13,11 +13,11 @@
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_WORK    ?= $(or $(TMPDIR),/tmp)/xf-fuzz
-FUZZ_TARGETS  = stream ckpt
+FUZZ_TARGETS  = stream ckpt npy
 # Only the readers' and writers' sources, so half-written lib files elsewhere
 # do not stop a fuzz build.
 FUZZ_LIB_SRC  = lib/err.c lib/msgcheck.c lib/stream.c lib/render.c \
-                lib/writer.c lib/ckpt.c
+                lib/writer.c lib/ckpt.c lib/npy.c
 FUZZ_OBJ      = $(FUZZ_LIB_SRC:lib/%.c=tests/fuzz/obj/%.o)
 FUZZ_CFLAGS   = -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall \
                 -Wextra -Wno-unused-parameter -Ilib
