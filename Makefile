@@ -44,7 +44,13 @@ UNIT      = $(patsubst tests/unit/%.c,tests/unit/%.t,$(wildcard tests/unit/*.c))
 MAN1      = $(wildcard man/man1/*.1)
 MAN5      = $(wildcard man/man5/*.5)
 
-all: libxf.a $(TOOLS)
+all: libxf.a $(TOOLS) bin/torch2xf.py
+
+# The Python converter, on PATH beside the tools (it imports xf2torch from
+# the directory it really lives in).
+bin/torch2xf.py: tools/torch2xf.py
+	@mkdir -p bin
+	ln -sf ../tools/torch2xf.py $@
 
 .build-flags: FORCE
 	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
@@ -85,7 +91,8 @@ paper: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	           $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TOOLS) tools/torch2xf.py tools/xf2torch.py \
+	    $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5
 
