@@ -372,16 +372,28 @@ array_close(struct xf_source *s)
 	free(a);
 }
 
-/* Sets s up over a, whose header has been read. */
+/*
+ * Reads a's header (size: the bytes its file or member holds) and sets s
+ * up over it.  On failure a is freed and s left empty.
+ */
 static int
-array_source(struct xf_source *s, struct array *a, enum xf_layout layout,
-    struct xf_err *err)
+array_source(struct xf_source *s, struct array *a, int64_t size,
+    enum xf_layout layout, struct xf_err *err)
 {
-	if (classify(s, a, layout, err) < 0)
+	int r = read_header(&a->in, size, &a->h, err);
+
+	if (r == 0 && (r = classify(s, a, layout, err)) == 0 &&
+	    ((a->buf = malloc(a->row + 1)) == NULL ||
+	    (s->y = calloc(s->n + 1, 1)) == NULL))
+		r = xf_errf(err, "%s: out of memory", a->in.where);
+	if (r < 0) {
+		in_close(&a->in);
+		free(a->buf);
+		free(a);
+		free(s->y);
+		memset(s, 0, sizeof *s);
 		return -1;
-	if ((a->buf = malloc(a->row + 1)) == NULL ||
-	    (s->y = calloc(s->n + 1, 1)) == NULL)
-		return xf_errf(err, "%s: out of memory", a->in.where);
+	}
 	s->read = array_read;
 	s->close = array_close;
 	s->impl = a;
@@ -449,16 +461,8 @@ xf_npy_open(struct xf_source *s, const char *path, const char *labels,
 		free(a);
 		return -1;
 	}
-	if (read_header(&a->in, size, &a->h, err) < 0 ||
-	    array_source(s, a, layout, err) < 0) {
-		if (s->impl == NULL) {
-			in_close(&a->in);
-			free(a->buf);
-			free(a);
-		}
-		xf_source_free(s);
+	if (array_source(s, a, size, layout, err) < 0)
 		return -1;
-	}
 	module_name(s->module, sizeof s->module, path);
 	if (prov_sha(s, "npy", path, err) < 0)
 		goto fail;
@@ -551,16 +555,8 @@ xf_npz_open(struct xf_source *s, const char *path, const char *x,
 		return r < 0 ? -1 : xf_errf(err, "%s: no array %s (it has: %s)",
 		    path, x, names[0] ? names : "nothing");
 	}
-	if (read_header(&a->in, size, &a->h, err) < 0 ||
-	    array_source(s, a, layout, err) < 0) {
-		if (s->impl == NULL) {
-			in_close(&a->in);
-			free(a->buf);
-			free(a);
-		}
-		xf_source_free(s);
+	if (array_source(s, a, size, layout, err) < 0)
 		return -1;
-	}
 	snprintf(s->module, sizeof s->module, "%s", x);
 	if (y == NULL || *y != 0) {
 		if ((r = npz_member(&lin, path, y ? y : "y", &size, names,
