@@ -111,6 +111,14 @@ names_add(struct names *l, char *s)
 	return 0;
 }
 
+/* Byte order (qsort is not given a NULL array, even of 0 items). */
+static void
+names_sort(struct names *l)
+{
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof *l->v, cmp_str);
+}
+
 static void
 names_free(struct names *l)
 {
@@ -260,12 +268,12 @@ list_class(struct folder *f, const char *cls, int label, struct xf_err *err)
 
 	r = walk(f->dir, cls, NULL, &all, err);
 	/* os.walk's roots, sorted as strings; files by name in each. */
-	qsort(all.v, all.n, sizeof *all.v, cmp_str);
+	names_sort(&all);
 	for (size_t i = 0; r == 0 && i < all.n; i++) {
 		struct names dirs = { 0 }, files = { 0 };
 
 		r = list_dir(f->dir, all.v[i], &dirs, &files, err);
-		qsort(files.v, files.n, sizeof *files.v, cmp_str);
+		names_sort(&files);
 		for (size_t j = 0; r == 0 && j < files.n; j++) {
 			if (add_file(f, files.v[j], label) < 0)
 				r = xf_errf(err, "out of memory");
@@ -293,7 +301,7 @@ list_classes(const char *dir, struct names *classes, struct xf_err *err)
 		for (size_t i = 0; i < classes->n; i++)
 			memmove(classes->v[i], classes->v[i] + 2,
 			    strlen(classes->v[i]) - 1);
-		qsort(classes->v, classes->n, sizeof *classes->v, cmp_str);
+		names_sort(classes);
 		if (classes->n == 0)
 			r = xf_errf(err, "%s: no class folders", dir);
 		else if (classes->n > MAX_CLASSES)
