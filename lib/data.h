@@ -230,6 +230,22 @@ int xf_sha256_file(const char *path, char hex[65], struct xf_err *err);
  * resize_w are set: then libvips resizes the others to it (vips_resize,
  * its default Lanczos-3 kernel).  At most 256 classes.
  */
+struct xf_image {
+	int w, h, c;              /* c: 1 grey or 3 colour, after decoding */
+};
+/*
+ * Decodes the PNG or JPEG file in data[0..len) (told apart by its first
+ * bytes) with libpng or libjpeg into *in and, when pix is not NULL, its
+ * pixels (H, W, C) into *pix, realloc'd to *cap bytes as needed (the caller
+ * frees it).  Neither library prints: their errors, and JPEG's warnings
+ * about corrupt data, come back in err.  At most 64 MiB decoded.  Returns
+ * 0, or -1 with err set.
+ */
+int xf_image_decode(const void *data, size_t len, struct xf_image *in,
+    uint8_t **pix, size_t *cap, struct xf_err *err);
+/* Grows *p (of *cap bytes) to hold n bytes; returns 0, or -1 (p kept). */
+int xf_grow(uint8_t **p, size_t *cap, size_t n);
+
 struct xf_folder_opts {
 	int channels;             /* 0: as the images are; 1 or 3 */
 	int resize_h, resize_w;   /* 0: no resizing */

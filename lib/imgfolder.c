@@ -1,14 +1,11 @@
 #include <dirent.h>
 #include <errno.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
-#include <jpeglib.h>
-#include <png.h>
 #include <vips/vips.h>
 
 #include "data.h"
@@ -18,28 +15,11 @@
  * ImageFolder does, then reads every file once: its sha256, and its header
  * (size, grey or colour), so that a mixed size or a file that is no image
  * is found before any record goes out.  Reading a record reads the file
- * again and decodes it.  libpng and libjpeg report errors by longjmp: each
- * decode has its own jmp_buf, set before the library is called, and its
- * own cleanup on the way back; neither library prints anything.
+ * again and decodes it (imgdecode.c).
  */
 
 #define MAX_CLASSES 256
-#define MAX_PIXELS  (64 << 20)    /* bytes of one decoded image, at most */
-
-/*
- * The decoders' state lives in struct decoder, which the caller owns, not
- * in the function that calls setjmp: what a library changes before it
- * longjmps back is then well defined when the cleanup reads it.
- */
-struct decoder {
-	const unsigned char *p;   /* PNG input */
-	size_t len, off;
-	jmp_buf jmp;
-	char *msg;                /* (msg_cap) the library's error text */
-	size_t msg_cap;
-	struct jpeg_decompress_struct cinfo;
-	struct jpeg_error_mgr jerr;
-};
+#define MAX_FILE    (64 << 20)    /* bytes of one image file, at most */
 
 struct file {
 	char *path;               /* relative to the folder: "cat/a.png" */
@@ -58,7 +38,6 @@ struct folder {
 	uint8_t *pix, *pix2;      /* (H, W, C) decoded, converted */
 	size_t pix_cap, pix2_cap;
 	int vips_on;
-	struct decoder dec;
 };
 
 /* ---- listing ---- */
@@ -336,9 +315,9 @@ read_file(struct folder *f, const char *rel, struct xf_err *err)
 			size_t cap = f->data_cap ? 2 * f->data_cap : 1 << 16;
 			unsigned char *p;
 
-			if (cap > MAX_PIXELS || (p = realloc(f->data, cap)) == NULL) {
+			if (cap > MAX_FILE || (p = realloc(f->data, cap)) == NULL) {
 				r = xf_errf(err, "%s: over %d MiB", path,
-				    MAX_PIXELS >> 20);
+				    MAX_FILE >> 20);
 				break;
 			}
 			f->data = p;
@@ -357,211 +336,16 @@ read_file(struct folder *f, const char *rel, struct xf_err *err)
 	return r;
 }
 
-/* What one file holds: size and channels (1 or 3) after decoding. */
-struct info {
-	int w, h, c;
-};
-
-static int
-grow(uint8_t **p, size_t *cap, size_t n)
-{
-	uint8_t *q;
-
-	if (n <= *cap)
-		return 0;
-	if ((q = realloc(*p, n)) == NULL)
-		return -1;
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
-static void
-png_fail(png_structp png, png_const_charp msg)
-{
-	struct decoder *d = png_get_error_ptr(png);
-
-	snprintf(d->msg, d->msg_cap, "libpng: %s", msg);
-	longjmp(d->jmp, 1);
-}
-
-static void
-png_quiet(png_structp png, png_const_charp msg)
-{
-}
-
-static void
-png_mem_read(png_structp png, png_bytep out, size_t n)
-{
-	struct decoder *d = png_get_io_ptr(png);
-
-	if (d->len - d->off < n)
-		png_error(png, "truncated");
-	memcpy(out, d->p + d->off, n);
-	d->off += n;
-}
-
-/* Decodes (pix != NULL) or only reads the header of the PNG in data. */
-static int
-png_decode(struct decoder *d, const unsigned char *data, size_t len,
-    struct info *in, uint8_t **pix, size_t *cap)
-{
-	png_structp png;
-	png_infop info = NULL;
-	png_bytep *volatile rows = NULL;
-
-	d->p = data, d->len = len, d->off = 0;
-	png = png_create_read_struct(PNG_LIBPNG_VER_STRING, d, png_fail,
-	    png_quiet);
-	if (png == NULL || (info = png_create_info_struct(png)) == NULL) {
-		png_destroy_read_struct(&png, NULL, NULL);
-		snprintf(d->msg, d->msg_cap, "out of memory");
-		return -1;
-	}
-	if (setjmp(d->jmp)) {
-		free(rows);
-		png_destroy_read_struct(&png, &info, NULL);
-		return -1;
-	}
-	png_set_benign_errors(png, 0);
-	png_set_user_limits(png, 1 << 16, 1 << 16);
-	png_set_read_fn(png, d, png_mem_read);
-	png_read_info(png, info);
-	png_set_expand(png);
-	png_set_strip_16(png);
-	png_set_strip_alpha(png);
-	png_set_interlace_handling(png);
-	png_read_update_info(png, info);
-	in->w = (int)png_get_image_width(png, info);
-	in->h = (int)png_get_image_height(png, info);
-	in->c = png_get_channels(png, info);
-	if ((in->c != 1 && in->c != 3) || png_get_bit_depth(png, info) != 8)
-		png_error(png, "unexpected channels or depth after expansion");
-	if ((size_t)in->w * in->h * in->c > MAX_PIXELS)
-		png_error(png, "image over 64 MiB decoded");
-	if (pix != NULL) {
-		size_t stride = (size_t)in->w * in->c;
-
-		if (grow(pix, cap, stride * in->h) < 0 ||
-		    (rows = malloc(in->h * sizeof *rows)) == NULL)
-			png_error(png, "out of memory");
-		for (int y = 0; y < in->h; y++)
-			rows[y] = *pix + y * stride;
-		png_read_image(png, rows);
-		png_read_end(png, NULL);
-	}
-	free(rows);
-	png_destroy_read_struct(&png, &info, NULL);
-	return 0;
-}
-
-static void
-jpeg_exit(j_common_ptr cinfo)
-{
-	struct decoder *d = cinfo->client_data;
-	char text[JMSG_LENGTH_MAX];
-
-	cinfo->err->format_message(cinfo, text);
-	snprintf(d->msg, d->msg_cap, "libjpeg: %s", text);
-	longjmp(d->jmp, 1);
-}
-
-/* Warnings (corrupt data, premature end) are errors; nothing is printed. */
-static void
-jpeg_emit(j_common_ptr cinfo, int level)
-{
-	if (level < 0)
-		jpeg_exit(cinfo);
-}
-
-static void
-jpeg_quiet(j_common_ptr cinfo)
-{
-}
-
-static void
-jpeg_refuse(struct decoder *d, const char *why)
-{
-	snprintf(d->msg, d->msg_cap, "libjpeg: %s", why);
-	longjmp(d->jmp, 1);
-}
-
-static int
-jpeg_decode(struct decoder *d, const unsigned char *data, size_t len,
-    struct info *in, uint8_t **pix, size_t *cap)
-{
-	struct jpeg_decompress_struct *cinfo = &d->cinfo;
-
-	memset(cinfo, 0, sizeof *cinfo);
-	cinfo->client_data = d;   /* kept by jpeg_create_decompress */
-	cinfo->err = jpeg_std_error(&d->jerr);
-	d->jerr.error_exit = jpeg_exit;
-	d->jerr.emit_message = jpeg_emit;
-	d->jerr.output_message = jpeg_quiet;
-	if (setjmp(d->jmp)) {
-		jpeg_destroy_decompress(cinfo);
-		return -1;
-	}
-	jpeg_create_decompress(cinfo);
-	jpeg_mem_src(cinfo, data, (unsigned long)len);
-	jpeg_read_header(cinfo, TRUE);
-	if (cinfo->jpeg_color_space == JCS_GRAYSCALE)
-		cinfo->out_color_space = JCS_GRAYSCALE;
-	else if (cinfo->jpeg_color_space == JCS_YCbCr ||
-	    cinfo->jpeg_color_space == JCS_RGB)
-		cinfo->out_color_space = JCS_RGB;
-	else
-		jpeg_refuse(d, "CMYK and YCCK JPEGs are not supported");
-	in->w = (int)cinfo->image_width;
-	in->h = (int)cinfo->image_height;
-	in->c = cinfo->out_color_space == JCS_GRAYSCALE ? 1 : 3;
-	if ((size_t)in->w * in->h * in->c > MAX_PIXELS)
-		jpeg_refuse(d, "image over 64 MiB decoded");
-	if (pix != NULL) {
-		size_t stride = (size_t)in->w * in->c;
-
-		if (grow(pix, cap, stride * in->h) < 0)
-			jpeg_refuse(d, "out of memory");
-		jpeg_start_decompress(cinfo);
-		while (cinfo->output_scanline < cinfo->output_height) {
-			JSAMPROW row = *pix + cinfo->output_scanline * stride;
-
-			jpeg_read_scanlines(cinfo, &row, 1);
-		}
-		jpeg_finish_decompress(cinfo);
-	}
-	jpeg_destroy_decompress(cinfo);
-	return 0;
-}
-
 /* The current file (f->data): header only, or decoded into f->pix. */
 static int
-decode(struct folder *f, const char *rel, struct info *in, int pixels,
+decode(struct folder *f, const char *rel, struct xf_image *in, int pixels,
     struct xf_err *err)
 {
-	static const unsigned char png_sig[8] = { 0x89, 'P', 'N', 'G', '\r',
-	    '\n', 0x1a, '\n' };
-	char msg[256];
-	int r;
+	struct xf_err e;
 
-	f->dec.msg = msg;
-	f->dec.msg_cap = sizeof msg;
-	if (f->len == 0)
-		return xf_errf(err, "%s/%s: empty file", f->dir, rel);
-	if (f->len >= 8 && memcmp(f->data, png_sig, 8) == 0)
-		r = png_decode(&f->dec, f->data, f->len, in, pixels ? &f->pix :
-		    NULL, &f->pix_cap);
-	else if (f->len >= 3 && f->data[0] == 0xff && f->data[1] == 0xd8 &&
-	    f->data[2] == 0xff)
-		r = jpeg_decode(&f->dec, f->data, f->len, in, pixels ? &f->pix :
-		    NULL, &f->pix_cap);
-	else
-		return xf_errf(err, "%s/%s: not a PNG or JPEG file", f->dir, rel);
-	if (r < 0)
-		return xf_errf(err, "%s/%s: %s", f->dir, rel, msg);
-	if (in->w < 1 || in->h < 1)
-		return xf_errf(err, "%s/%s: image of %dx%d", f->dir, rel, in->w,
-		    in->h);
+	if (xf_image_decode(f->data, f->len, in, pixels ? &f->pix : NULL,
+	    &f->pix_cap, &e) < 0)
+		return xf_errf(err, "%s/%s: %s", f->dir, rel, e.msg);
 	return 0;
 }
 
@@ -594,7 +378,7 @@ resize(struct folder *f, const char *rel, int w, int h, struct xf_err *err)
 	    size != (size_t)f->w * f->h * f->channels)
 		r = xf_errf(err, "%s/%s: libvips made %dx%d, want %dx%d", f->dir,
 		    rel, out->Ysize, out->Xsize, f->h, f->w);
-	else if (grow(&f->pix2, &f->pix2_cap, size) < 0)
+	else if (xf_grow(&f->pix2, &f->pix2_cap, size) < 0)
 		r = xf_errf(err, "out of memory");
 	else
 		memcpy(f->pix2, mem, size);
@@ -612,7 +396,7 @@ folder_read(struct xf_source *s, size_t idx, void *x, struct xf_err *err)
 {
 	struct folder *f = s->impl;
 	const char *rel = f->files[idx].path;
-	struct info in;
+	struct xf_image in;
 	size_t hw;
 	uint8_t *out = x;
 
@@ -622,7 +406,7 @@ folder_read(struct xf_source *s, size_t idx, void *x, struct xf_err *err)
 		return xf_errf(err, "%s/%s: %dx%d, the folder's images are %dx%d",
 		    f->dir, rel, in.h, in.w, f->h, f->w);
 	hw = (size_t)in.w * in.h;
-	if (grow(&f->pix2, &f->pix2_cap, hw * 3) < 0)
+	if (xf_grow(&f->pix2, &f->pix2_cap, hw * 3) < 0)
 		return xf_errf(err, "out of memory");
 	/* Channels: PIL's convert("L") and convert("RGB"). */
 	for (size_t p = 0; p < hw; p++) {
@@ -669,7 +453,7 @@ folder_check(struct xf_source *s, struct folder *f,
     const struct xf_folder_opts *o, struct xf_err *err)
 {
 	GChecksum *list = g_checksum_new(G_CHECKSUM_SHA256);
-	struct info first = { 0 }, in;
+	struct xf_image first = { 0 }, in;
 	size_t first_at = 0;
 	int r = 0;
 
