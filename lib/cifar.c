@@ -118,6 +118,36 @@ scan(struct xf_source *s, struct cifar *c, int k, int label_at,
 	return 0;
 }
 
+/*
+ * The class names the distribution has beside the batches (batches.meta.txt,
+ * coarse_label_names.txt, fine_label_names.txt: one a line), into the
+ * provenance when the file is there and has one per class.
+ */
+static void
+class_names(struct xf_source *s, const char *dir, const char *name)
+{
+	char path[4096], line[256], *names[100];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\r\n")] = 0;
+		if (line[0] == 0)
+			continue;
+		if (n == (size_t)s->n_classes || (names[n] = strdup(line)) == NULL)
+			break;
+		n++;
+	}
+	if (feof(f) && n == (size_t)s->n_classes)
+		xf_source_prov_classes(s, (const char *const *)names, n);
+	fclose(f);
+	for (size_t k = 0; k < n; k++)
+		free(names[k]);
+}
+
 int
 xf_cifar_open(struct xf_source *s, const char *dir, int test, int fine,
     struct xf_err *err)
@@ -187,6 +217,8 @@ xf_cifar_open(struct xf_source *s, const char *dir, int test, int fine,
 	if (hundred)
 		xf_source_prov(s, "# cifar-100, %s labels", fine ? "fine" :
 		    "coarse");
+	class_names(s, dir, !hundred ? "batches.meta.txt" : fine ?
+	    "fine_label_names.txt" : "coarse_label_names.txt");
 	return 0;
 fail:
 	xf_source_free(s);

@@ -212,6 +212,9 @@ int xf_source_images(struct xf_source *s, struct xf_images *set,
 /* Appends a printf-formatted provenance line (dropped when full). */
 void xf_source_prov(struct xf_source *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* "# classes 0 NAME, 1 NAME, ...", in lines of about 1000 bytes. */
+void xf_source_prov_classes(struct xf_source *s, const char *const *names,
+    size_t n);
 /* The sha256 of a file as 64 hex digits.  Returns 0, or -1 with err. */
 int xf_sha256_file(const char *path, char hex[65], struct xf_err *err);
 
@@ -302,7 +305,9 @@ int xf_npz_open(struct xf_source *s, const char *path, const char *x,
  * 3072 pixel bytes; CIFAR-100's train.bin or test.bin, records of a coarse
  * and a fine label byte and the pixels.  Which one dir holds is told by
  * those names.  fine picks CIFAR-100's fine labels (100 classes) over the
- * coarse ones (20).  The pixels are already 3×32×32, channel first.
+ * coarse ones (20).  The pixels are already 3×32×32, channel first.  The
+ * class names of batches.meta.txt (or fine_ or coarse_label_names.txt),
+ * when dir has it, go into the provenance.
  */
 int xf_cifar_open(struct xf_source *s, const char *dir, int test, int fine,
     struct xf_err *err);

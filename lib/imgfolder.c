@@ -505,8 +505,6 @@ xf_folder_open(struct xf_source *s, const char *dir,
 {
 	struct folder *f = calloc(1, sizeof *f);
 	struct names classes = { 0 };
-	char line[1024];
-	size_t off = 0;
 	int r;
 
 	memset(s, 0, sizeof *s);
@@ -537,16 +535,7 @@ xf_folder_open(struct xf_source *s, const char *dir,
 	s->xsize = (size_t)f->channels * f->h * f->w;
 	s->n = f->n;
 	s->n_classes = (int64_t)classes.n;
-	/* The class mapping, in lines of about 1000 bytes. */
-	for (size_t k = 0; k < classes.n; k++) {
-		if (off > 900) {
-			xf_source_prov(s, "%s", line);
-			off = 0;
-		}
-		off += snprintf(line + off, sizeof line - off, "%s%zu %.400s",
-		    off ? ", " : "# classes ", k, classes.v[k]);
-	}
-	xf_source_prov(s, "%s", line);
+	xf_source_prov_classes(s, (const char *const *)classes.v, classes.n);
 	names_free(&classes);
 	return 0;
 }

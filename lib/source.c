@@ -41,6 +41,25 @@ xf_source_prov(struct xf_source *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+xf_source_prov_classes(struct xf_source *s, const char *const *names,
+    size_t n)
+{
+	char line[1024];
+	size_t off = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		if (off > 900) {
+			xf_source_prov(s, "%s", line);
+			off = 0;
+		}
+		off += snprintf(line + off, sizeof line - off, "%s%zu %.400s",
+		    off ? ", " : "# classes ", k, names[k]);
+	}
+	if (off > 0)
+		xf_source_prov(s, "%s", line);
+}
+
 /* ---- an image set already in memory ---- */
 
 static int

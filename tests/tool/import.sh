@@ -210,6 +210,7 @@ for name, n in [("data_batch_%d.bin" % b, b) for b in range(1, 6)] + [("test_bat
     with open("c10/" + name, "wb") as f:
         for r in range(n):
             f.write(bytes([(r + n) % 10]) + rng.integers(0, 256, 3072, dtype=np.uint8).tobytes())
+open("c10/batches.meta.txt", "w").write("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n")
 for name, n in [("train.bin", 4), ("test.bin", 2)]:
     with open("c100/" + name, "wb") as f:
         for r in range(n):
@@ -325,6 +326,8 @@ PY
 	ok $? "cifar-10 train: the five batches' 15 records, labels and pixels"
 	xf-import cifar c10 --split test | xf-cat --header | grep -q '"shape":\[3,32,32\],"classes":10,"count":3'
 	ok $? "cifar-10 test: 3 records of 3x32x32"
+	xf-import cifar c10 --split test | xf-cat --header | grep -q '"# classes 0 airplane, 1 automobile, 2 bird, .*, 9 truck"'
+	ok $? "cifar-10: the class names of batches.meta.txt in the provenance"
 	xf-import cifar c100 --labels coarse | xf-cat --no-x | tail -n +2 | cut -f2 | tr '\n' ' ' >t
 	[ "$(cat t)" = "0 1 2 3 " ]
 	ok $? "cifar-100 --labels coarse: the first label byte"
