@@ -12,6 +12,13 @@
  *   - shuffle.c permutes b×b blocks (or all values) of images, for the
  *     block-shuffling experiment of Neyshabur et al. 2020.
  *   - png.c draws a grid of images as a PNG.
+ *   - A source (struct xf_source, source.c) streams the files users bring,
+ *     one record at a time:
+ *       imgfolder.c  torchvision's ImageFolder layout; imgdecode.c decodes
+ *                    its PNGs (libpng) and JPEGs (libjpeg), and libvips
+ *                    resizes
+ *       npy.c        the .npy header; arrays.c .npy and .npz arrays
+ *       cifar.c      CIFAR-10 and CIFAR-100 binary batches
  *
  * Like all of lib, nothing here prints or exits: failures return -1 and
  * fill a struct xf_err.
