@@ -263,6 +263,19 @@ for r, (p, _) in zip(u, ds.samples):
 	awk -F'\t' '{ n = split($3, v, " "); for (k = 1; k <= n; k++) if (v[k] != ($1 == 0 ? 200 : 60)) bad = 1 }
 	    END { exit bad || NR != 2 || n != 72 }' t
 	ok $? "folder --resize 4,6: the 8x8 image resized to 4x6, flat colours kept"
+	mkdir -p rz/a && "$py" -c '
+import numpy as np; from PIL import Image
+r = np.random.default_rng(0)
+Image.fromarray(r.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save("rz/a/n.png")'
+	xf-import folder --resize 12,16 rz | "$py" -c '
+import sys, msgpack, numpy as np; from PIL import Image
+u = msgpack.Unpacker(sys.stdin.buffer, raw=False); next(u)
+ours = np.frombuffer(next(u)["x"], np.uint8).reshape(3, 12, 16).transpose(1, 2, 0).astype(int)
+ref = np.asarray(Image.open("rz/a/n.png").resize((16, 12), Image.LANCZOS)).astype(int)
+d = np.abs(ours - ref)
+print("# max |xf - PIL LANCZOS| %d, mean %.2f" % (d.max(), d.mean()))
+sys.exit(0 if d.max() <= 8 and d.mean() <= 1.5 else 1)'
+	ok $? "folder --resize: shrinking noise 2x is PIL's Lanczos-3 to a few levels"
 
 	# npz and npy: NHWC to CHW, labels, the two layouts, --arrays.
 	xf-import npz hwc.npz | xf-cat >t 2>err && "$py" - t <<'PY'
