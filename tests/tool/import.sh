@@ -360,6 +360,7 @@ open("bad/crc/b/0.png", "wb").write(b)'
 	mkdir -p bad/jzero/a && : >bad/jzero/a/z.jpg
 	mkdir -p bad/jgarbage/a && printf '\377\330\377\340garbage' >bad/jgarbage/a/g.jpg
 	cp -r m bad/mixed
+	cp -r g bad/kinds && cp m/a/big.png bad/kinds/b/2.png
 	cp -r g bad/empty && mkdir bad/empty/c
 	cp -r g bad/loop && ln -s .. bad/loop/a/up
 	cp -r g bad/loop2 && ln -s l2 bad/loop2/a/l1 && ln -s l1 bad/loop2/a/l2
@@ -396,6 +397,7 @@ PY
 1|bad/jgarbage/a/g.jpg: libjpeg: |folder bad/jgarbage
 1|bad/mixed/b/small.png: 4x6, but a/big.png is 8x8 (give --resize H,W)|folder bad/mixed
 1|bad/empty/c: no image files (an empty class folder)|folder bad/empty
+1|bad/kinds/b/2.png: colour, but a/0.png is grey (give --channels 1 or 3)|folder --resize 4,7 bad/kinds
 1|bad/loop/a/up/a: symbolic link loop|folder bad/loop
 1|bad/loop2/a/l1: symbolic link loop|folder bad/loop2
 1|bad/none: no class folders|folder bad/none
