@@ -425,6 +425,7 @@ file_in(struct in *in, const char *path, int64_t *size, struct xf_err *err)
 	snprintf(in->where, sizeof in->where, "%s", path);
 	if ((in->f = fopen(path, "rb")) == NULL)
 		return xf_errf(err, "%s: %s", path, strerror(errno));
+	xf_input_note(fileno(in->f));
 	if (fstat(fileno(in->f), &st) < 0 || !S_ISREG(st.st_mode)) {
 		in_close(in);
 		return xf_errf(err, "%s: not a regular file", path);
@@ -504,6 +505,7 @@ npz_member(struct in *in, const char *path, const char *name, int64_t *size,
 	if ((in->a = archive_read_new()) == NULL)
 		return xf_errf(err, "out of memory");
 	archive_read_support_format_zip(in->a);
+	xf_input_note_path(path);
 	if (archive_read_open_filename(in->a, path, 1 << 16) != ARCHIVE_OK) {
 		r = xf_errf(err, "%s: %s%s", path, archive_errno(in->a) ==
 		    EILSEQ ? "not a zip file (npz): " : "",

@@ -204,6 +204,7 @@ xf_cifar_open(struct xf_source *s, const char *dir, int test, int fine,
 			c->n_files = k;
 			goto fail;
 		}
+		xf_input_note(c->fd[k]);
 		if (scan(s, c, k, label_at, err) < 0) {
 			c->n_files = k + 1;
 			goto fail;

@@ -307,6 +307,7 @@ read_file(struct folder *f, const char *rel, struct xf_err *err)
 		free(path);
 		return r;
 	}
+	xf_input_note(fileno(fp));
 	f->len = 0;
 	for (;;) {
 		size_t k;

@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "data.h"
 #include "tool.h"
@@ -225,18 +223,6 @@ open_file(struct xf_source *src, const char *source, int argc, char **argv,
 		errx(1, "%s", e.msg);
 }
 
-/* An output file that a failure would leave half-written goes. */
-static void
-fail(const char *out, const char *msg)
-{
-	struct stat st;
-
-	if (out != NULL && strcmp(out, "-") != 0 && stat(out, &st) == 0 &&
-	    S_ISREG(st.st_mode))
-		unlink(out);
-	errx(1, "%s", msg);
-}
-
 static void
 write_stream(struct xf_source *src, const struct xf_selection *sel,
     const char *prov, const char *out)
@@ -263,8 +249,10 @@ write_stream(struct xf_source *src, const struct xf_selection *sel,
 		xf_header_add_prov(&h, src->prov[i]);
 	w = tool_writer_open(out, &h);
 	for (size_t k = 0; k < sel->n; k++) {
+		/* The output is a temporary until closed: a failure here
+		 * leaves any old file as it was (lib/outfile.c). */
 		if (xf_source_read(src, sel->idx[k], x, &e) < 0)
-			fail(out, e.msg);
+			errx(1, "%s", e.msg);
 		xf_writer_begin(w, 2 + labelled);
 		xf_writer_int(w, "i", (int64_t)sel->idx[k]);
 		if (labelled)

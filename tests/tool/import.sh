@@ -387,7 +387,8 @@ PY
 	mkdir bad/c10 && head -c 3074 c10/test_batch.bin >bad/c10/test_batch.bin
 	mkdir bad/c10label && printf '\014' >bad/c10label/test_batch.bin && head -c 3072 /dev/zero >>bad/c10label/test_batch.bin
 	: >bad/empty.npy
-	run() { xf-import -o out.xfs "$@" >out 2>err; rc=$?; [ ! -e out.xfs ] || rc="$rc, out.xfs left"; }
+	run() { xf-import -o out.xfs "$@" >out 2>err; rc=$?
+		! ls out.xfs* >/dev/null 2>&1 || rc="$rc, $(ls out.xfs*) left"; }
 	err_table xf-import <<'EOF'
 1|bad/zero/a/0.png: empty file|folder bad/zero
 1|bad/trunc/a/1.png: libpng: truncated|folder bad/trunc
@@ -424,6 +425,10 @@ PY
 2|--labels|--labels medium cifar c100
 2|--layout|--layout hwc npy nhw.npy
 EOF
+	echo old >keep.xfs
+	xf-import -o keep.xfs folder bad/crc 2>err
+	[ $? = 1 ] && [ "$(cat keep.xfs)" = old ] && ! ls keep.xfs.* >/dev/null 2>&1
+	ok $? "a file that fails while decoding leaves the old -o file as it was"
 else
 	skip "no python3 numpy, PIL and torchvision"
 fi
