@@ -9,11 +9,16 @@
 #     torch.optim.SGD applies it to one parameter group) from the same
 #     checkpoint on a one-batch stream, batch norm in train mode (momentum
 #     0.1, running_var from the unbiased variance), against torch in
-#     float64: to 1e-4 relative for resnet-8 and a small spec.  resnet-20
-#     and resnet-18 amplify rounding from step to step (torch's own float32
-#     run strays 0.1-0.3 from float64 in 3 steps on these batches, in the
-#     biases that the next batch norm nearly cancels), so they take one
-#     step, within 3x torch float32's own error or 1e-4;
+#     float64: every entry to 1e-4 relative for resnet-8 and a small spec.
+#     resnet-20 and resnet-18 amplify rounding from step to step (torch's
+#     own float32 run strays 0.1-0.3 from float64 in 3 steps on these
+#     batches), and a single ReLU whose input rounds to the other side of 0
+#     moves a few entries of the tensors below it by percents (a unit of
+#     resnet-18's layer2.1.bn1 sits 4e-7 from 0 in float64, and float32
+#     puts it on the other side, which shifts every weight gradient below
+#     it): so they take one step, and the update of all tensors together
+#     must match to 5e-3 in relative L2 (a lost branch or a wrong shortcut
+#     is off by O(1));
 #   - the average pool divides by H*W (adaptive_avg_pool2d(x, 1));
 #   - seeded residual runs give the same bytes at -j1 and -j2 and across a
 #     --resume.
@@ -120,19 +125,31 @@ for k in range(1, n_cases + 1):
         def worst(a, b):
             return max((rel(a[key], b[key]), key) for key in b)
 
+        def update_error(a, b):
+            # ||update_xf - update_exact|| / ||update_exact|| over every
+            # parameter and buffer together.
+            num = den = 0.0
+            for key in b:
+                num += float((a[key] - b[key]).norm()) ** 2
+                den += float((b[key] - init[key]).norm()) ** 2
+            return (num / den) ** 0.5
+
+        init, _ = xf2torch.load("init.%d.tar" % k)
+        init = {key: v.double() for key, v in init.state_dict().items()}
         exact, t32 = sgd(torch.float64), sgd(torch.float32)
         ours, _ = xf2torch.load("sgd.%d.tar" % k)
         ours = {key: v.double() for key, v in ours.state_dict().items()}
-        e_xf, e_t32 = worst(ours, exact), worst(t32, exact)
-        # In deep batch-norm nets the gradient of a bias that the next
-        # batch norm nearly cancels is mostly rounding: there torch's own
-        # float32 step strays from float64 by more than 1e-4, and xf's may
-        # stray as far as torch's does.
-        tol = max(1e-4, 3 * e_t32[0])
-        report(e_xf[0] <= tol, "%s: after %d SGD steps every tensor matches "
-               "torch in float64 (xf max rel %.2g at %s; torch float32 %.2g; "
-               "tolerance %.2g)" % (name, steps, e_xf[0], e_xf[1], e_t32[0],
-                                    tol))
+        if steps > 1:
+            e_xf, e_t32 = worst(ours, exact), worst(t32, exact)
+            report(e_xf[0] <= 1e-4, "%s: after %d SGD steps every tensor "
+                   "matches torch in float64 to 1e-4 (xf max rel %.2g at %s; "
+                   "torch float32 %.2g)" % (name, steps, e_xf[0], e_xf[1],
+                                            e_t32[0]))
+        else:
+            e_xf, e_t32 = update_error(ours, exact), update_error(t32, exact)
+            report(e_xf <= 5e-3, "%s: after 1 SGD step the whole update "
+                   "matches torch in float64 to 5e-3 in relative L2 (xf %.2g, "
+                   "torch float32 %.2g)" % (name, e_xf, e_t32))
     except Exception as e:
         report(False, "%s: SGD: %s" % (name, e))
 

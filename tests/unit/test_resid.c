@@ -211,10 +211,12 @@ test_names(void)
 
 /*
  * The whole-model gradient of residual specs against central differences,
- * per parameter tensor and relative to that tensor's largest gradient: a
- * wrong shortcut or a lost branch shows in the tensors below it.  Batch
- * norm in train mode; the step crosses no ReLU kink for almost all
- * entries, and 2e-2 of a tensor's scale allows for float32 losses.
+ * per parameter tensor, with test_model.c's bound doubled: 2% of the tensor's
+ * largest gradient (truncation, and steps across a ReLU or pool kink) plus
+ * twice the float32 loss's resolution q = ulp(L) / 2h; the blocks double
+ * the ReLUs a step can cross, and 1% leaves some at 1.1x.  A lost branch or
+ * a wrong shortcut shows in the tensors below it.  Batch norm in train
+ * mode.
  */
 static void
 test_model_gradient(const char *spec, int c, int h, int w)
@@ -222,11 +224,12 @@ test_model_gradient(const char *spec, int c, int h, int w)
 	struct xf_model *m = model(spec, c, h, w, 3, 5);
 	struct xf_err e;
 	struct xf_rng r;
-	int nx = 6, y[6] = { 0, 1, 2, 1, 0, 2 };
-	size_t img = (size_t)c * h * w, n;
+	int nx = 24, y[24], bad = 0, n_param = 0;
+	size_t img = (size_t)c * h * w;
 	uint8_t *x = malloc(nx * img);
 	float loss, lp, lm;
-	double worst = 0;
+	const float step = 3e-4f;
+	double q, worst = 0;
 	const char *where = "";
 
 	if (m == NULL)
@@ -234,37 +237,42 @@ test_model_gradient(const char *spec, int c, int h, int w)
 	xf_rng_seed(&r, 3);
 	for (size_t i = 0; i < nx * img; i++)
 		x[i] = (uint8_t)xf_rng_below(&r, 256);
-	xf_model_params(m, &n);
+	for (int i = 0; i < nx; i++)
+		y[i] = i % 3;
 	xf_model_forward(m, x, y, nx, 1, &loss, &e);
 	xf_model_zero_grad(m);
 	xf_model_backward(m);
+	q = ((double)nextafterf(loss, INFINITY) - loss) / (2.0 * step);
 	for (int t = 0; t < xf_model_n_tensors(m); t++) {
 		const struct xf_model_tensor *tt = xf_model_tensor(m, t);
 		double scale = 0, err = 0;
 
 		if (!tt->is_param)
 			continue;
+		n_param++;
 		for (size_t i = 0; i < tt->count; i++)
 			scale = fmax(scale, fabs(tt->grad[i]));
 		for (size_t i = 0; i < tt->count; i++) {
-			float keep = tt->data[i], hh = 1e-3f;
+			float keep = tt->data[i];
 
-			tt->data[i] = keep + hh;
+			tt->data[i] = keep + step;
 			xf_model_forward(m, x, y, nx, 1, &lp, &e);
-			tt->data[i] = keep - hh;
+			tt->data[i] = keep - step;
 			xf_model_forward(m, x, y, nx, 1, &lm, &e);
 			tt->data[i] = keep;
-			err = fmax(err, fabs(((double)lp - lm) / (2.0 * hh) -
+			err = fmax(err, fabs(((double)lp - lm) / (2.0 * step) -
 			    tt->grad[i]));
 		}
-		if (getenv("XF_DEBUG")) printf("# ""%s scale %.3g err %.3g\n", tt->name, scale, err);
-		if (scale > 0 && err / scale > worst) {
-			worst = err / scale;
+		if (err > 2e-2 * scale + 2.0 * q)
+			bad++;
+		if (err / (2e-2 * scale + 2.0 * q) > worst) {
+			worst = err / (2e-2 * scale + 2.0 * q);
 			where = tt->name;
 		}
 	}
-	ok(worst < 2e-2, "%s: gradient vs central differences per tensor: "
-	    "max err %.2g of its scale (%s)", spec, worst, where);
+	ok(bad == 0, "%s: gradient of each of %d tensors vs central "
+	    "differences within 2%% of its scale + 2q (%d outside; worst %s at "
+	    "%.2g of its bound)", spec, n_param, bad, where, worst);
 	free(x);
 	xf_model_free(m);
 }
@@ -276,7 +284,8 @@ test_spec_errors(void)
 		const char *spec;
 		const char *want;
 	} bad[] = {
-		{ "c4,r4s4,r4s4,g,f", "stride 4 does not fit input" },
+		{ "c4,pk3s2,pk3s2,pk3s2,f", "pool on an input under its window" },
+		{ "c4,r0,f", "bad item at 'r0'" },
 		{ "f4,r4,f", "residual block after a linear layer" },
 		{ "c4,g,g,f", "global average pool on flat features" },
 		{ "c4,pk9,f", "pool on an input under its window" },
@@ -302,7 +311,6 @@ main(void)
 	xf_nn_set_threads(1);
 	test_kernel_gradients();
 	test_names();
-	test_model_gradient("c4n,b,c4n,b,c4n,b,g,f", 1, 8, 8);
 	test_model_gradient("c4n,b,r4,g,f", 1, 8, 8);
 	test_model_gradient("c4n,b,r4,r4,g,f", 1, 8, 8);
 	test_model_gradient("c4n,b,r4,r6s2,r6,g,f", 2, 8, 8);
