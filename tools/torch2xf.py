@@ -6,11 +6,14 @@
 
 Reads STATE_DICT (a file written by torch.save(model.state_dict())) with
 torch.load(weights_only=True): a pickle that would run code when loaded is
-refused, never run.  ARCH is an xf preset (mlp, cnn, cnn-s, cnn-bn) or spec
-string, as in xf-train(1); the tensors must be exactly that network's, with
-xf's names (conv1.weight, bn1.running_mean, fc2.bias, ...; the names of
-xf2torch.XfNet) or, with --by-order, in xf's order under any names (an
-nn.Sequential's "0.weight", "3.bias", ...).  BatchNorm's num_batches_tracked
+refused, never run.  ARCH is an xf preset (mlp, cnn, cnn-s, cnn-bn, the
+residual resnet-8, resnet-20, resnet-18, resnet-18-cifar) or spec string,
+as in xf-train(1); the tensors must be exactly that network's, with xf's
+names (conv1.weight, bn1.running_mean, fc2.bias, layer1.0.conv1.weight,
+...; the names of xf2torch.XfNet) or, with --by-order, in xf's order under
+any names (an nn.Sequential's "0.weight", "3.bias", ...).  xf's resnet-18
+has torchvision's names and layout, so a state dict of torchvision's
+resnet18 goes in by name: -a resnet-18 --input 3,224,224.  BatchNorm's num_batches_tracked
 is dropped.  A missing, unexpected or mis-shaped key is one line naming it
 and exit 1; nothing is skipped.
 
@@ -43,12 +46,13 @@ USAGE = ("usage: torch2xf.py -a ARCH [--by-order] [--classes K] "
          "[--input C,H,W]\n"
          "                   [--key NAME] -o FILE STATE_DICT\n")
 
-# Architectures that are not plain xf stacks get a mapping function here:
+# Architectures whose names are not xf's get a mapping function here:
 # name -> function(state_dict, input, classes) -> (arch, [(name, tensor)]).
-# torchvision's resnet18 and resnet34 join when xf has residual networks
-# (issue 17).
+# torchvision's resnet18 and resnet34 (with --stem cifar|imagenet) join with
+# issue 17; xf's own residual presets (resnet-18 has torchvision's tensor
+# names) already go through by name.
 ARCH_MAPS = {}
-RESIDUAL = ("resnet18", "resnet34", "resnet-8", "resnet-20", "resnet-18")
+RESIDUAL = ("resnet18", "resnet34")
 
 
 class Refused(Exception):
@@ -201,7 +205,7 @@ def _weights(sd):
             and k != "num_batches_tracked"]
 
 
-def head_classes(arch, sd, by_order, path):
+def head_classes(arch, input_shape, sd, by_order, path):
     """The class count: the head's rows."""
     if by_order:
         two_d = [v for _, v in _weights(sd) if v.dim() == 2]
@@ -209,8 +213,10 @@ def head_classes(arch, sd, by_order, path):
             raise Refused("%s: no linear layer to take the class count from" %
                           path)
         return int(two_d[-1].shape[0])
-    n_fc = sum(1 for it in xf2torch.parse_spec(arch) if it[0] == "f")
-    head = "fc%d.weight" % n_fc
+    # The head is the xf network's last linear layer ("fc3", or "fc" in a
+    # residual network); a network of one class names it.
+    probe = xf2torch.XfNet(arch, input_shape, 1)
+    head = [k for k, v in probe.state_dict().items() if v.dim() == 2][-1]
     if head not in sd:
         raise Refused("%s: key %s: missing" % (path, head))
     return int(sd[head].shape[0])
@@ -309,16 +315,21 @@ def main(argv):
         if arch in ARCH_MAPS:
             raise Usage("internal: no mapping for %s" % arch)
         if arch in RESIDUAL:
-            raise Usage("-a %s: residual networks are not in xf yet "
-                        "(issue 17)" % arch)
+            raise Usage("-a %s: torchvision's names are not mapped yet "
+                        "(issue 17); xf's resnet-18 preset has its layout"
+                        % arch)
         spec = xf2torch.PRESETS.get(arch, arch)
         try:
             xf2torch.parse_spec(spec)
         except ValueError as e:
             raise Usage("-a %s: %s" % (arch, e))
         sd, digest = load_state_dict(path, opts["key"])
-        classes = opts["classes"] or head_classes(spec, sd, opts["by_order"],
-                                                  path)
+        try:
+            classes = opts["classes"] or head_classes(
+                spec, opts["input"], sd, opts["by_order"], path)
+        except (ValueError, RuntimeError) as e:
+            raise Refused("-a %s with input %s: %s" %
+                          (arch, _shape(opts["input"]), e))
         try:
             want = xf_tensors(spec, opts["input"], classes)
         except (ValueError, RuntimeError) as e:
