@@ -52,7 +52,7 @@ def logme(f, y):
 def hessian(ckpt, data):
     import torch
     import torch.nn.functional as F
-    sys.path.insert(0, "tools")
+    sys.path.insert(0, __file__.rsplit("/", 1)[0] + "/../../tools")
     import xf2torch
     torch.set_num_threads(2)
     model, _ = xf2torch.load(ckpt)
