@@ -385,18 +385,27 @@ result(len(rows) == 4 and all(l.count(" | ") == len(report.HEADERS) - 1 and
        "every row has the estimate, the interval, n, the rule and the verdict")
 result(re.search(r"\| P-T/P-T barrier: 0\.00[0-9]+ \(no interval\) \| 1 \(", md),
        "one pair: the estimate without an interval, n = 1")
+
+
+def refused(adir, want, what):
+    """collect(adir) raises a TableError whose message holds want."""
+    try:
+        report.collect(adir)
+        result(False, what + ": accepted")
+    except report.TableError as e:
+        result(want in str(e), "%s: %s" % (what, e))
+
+
 with open(os.path.join(adir, "basins.tsv"), "a") as f:
     f.write("ptrit\tabc\t0\t0\t0\n")
-try:
-    report.collect(adir)
-    result(False, "a bad value in a table is an error")
-except report.TableError as e:
-    result("basins.tsv: line 5: barrier: 'abc' is not float" in str(e),
-           "a bad value is an error naming the file, line and column: %s" % e)
+refused(adir, "basins.tsv: line 5: barrier: 'abc' is not float",
+        "a bad value is an error naming the file, line and column")
 write(adir, "basins.tsv", ["pair", "barrier"], [("ptpt", 0.1)])
-try:
-    report.collect(adir)
-    result(False, "a table with missing columns is an error")
-except report.TableError as e:
-    result("basins.tsv: columns pair barrier, want" in str(e),
-           "missing columns are an error naming the file: %s" % e)
+refused(adir, "basins.tsv: columns pair barrier, want",
+        "missing columns are an error naming the file")
+basins(adir, {"ptpt": 0.002, "ritrit": 0.3, "ptrit": 0.3}, reps=1)
+write(adir, "mistakes.tsv", ["pair", "a", "b", "n", "both_right", "both_wrong",
+                             "same_wrong", "only_a_wrong", "only_b_wrong"],
+      [("ptpt", "x", "y", 10, 5, 1, 1, 2, 2)])
+refused(adir, "mistakes.tsv: no ritrit, ptrit pair",
+        "a missing pair is an error naming it")
