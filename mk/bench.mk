@@ -75,3 +75,12 @@ bench: bench-data
 accuracy: all
 	tests/bench/accuracy.sh
 .PHONY: accuracy
+
+# ---- xf-align: a 512x512 assignment (goal < 50 ms), weight matching of
+# cnn (goal < 1 s); fastest and median of 5 runs ----
+tests/bench/bench_align: tests/bench/bench_align.c libxf.a
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
+bench-align: tests/bench/bench_align
+	@tests/bench/bench_align -t 2
+bench: bench-align
+.PHONY: bench-align
