@@ -21,26 +21,16 @@ struct view {
 };
 
 static size_t
-tensor_offset(const struct xf_model *m, int t)
-{
-	size_t off = 0;
-
-	for (int i = 0; i < t; i++)
-		off += xf_model_tensor(m, i)->count;
-	return off;
-}
-
-static size_t
 snapshot_count(const struct xf_model *m)
 {
-	return tensor_offset(m, xf_model_n_tensors(m));
+	return xf_snapshot_offset(m, xf_model_n_tensors(m));
 }
 
 static struct view
 axis_view(const struct xf_model *m, const struct xf_align_axis *ax)
 {
 	const struct xf_model_tensor *t = xf_model_tensor(m, ax->tensor);
-	struct view v = { tensor_offset(m, ax->tensor), 1, ax->block, 0 };
+	struct view v = { xf_snapshot_offset(m, ax->tensor), 1, ax->block, 0 };
 
 	for (int d = 0; d < ax->axis; d++)
 		v.outer *= (size_t)t->shape[d];
