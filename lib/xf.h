@@ -2,17 +2,34 @@
  * xf.h: libxf, the library under every xf tool.
  *
  * Overview
- *   - Errors: lib never prints and never exits.  A function that can fail
- *     returns 0 (or a non-negative count) on success and -1 on failure, and
- *     fills a caller-owned struct xf_err with one line of text naming what
- *     and where ("record 12: key 'x': bin of 784 bytes, want 28x28x1").  The
- *     tool prefixes its own name and the file: "xf-cat: a.xfs: record 12: ...".
- *   - Streams (stream.c): msgpack maps, a header then records; see
- *     formats/stream.md.
+ *   - Errors (err.c): lib never prints and never exits.  A function that can
+ *     fail returns 0 (or a non-negative count) on success and -1 on failure,
+ *     and fills a caller-owned struct xf_err with one line of text naming
+ *     what and where ("record 12: key 'x': bin of 784 bytes, want 28x28x1").
+ *     The tool prefixes its own name and the file: "xf-cat: a.xfs: record
+ *     12: ...".
+ *   - Streams: msgpack maps, a header then records; see formats/stream.md.
+ *     stream.c reads them (msgcheck.c vets the bytes first), writer.c
+ *     writes them, render.c prints values as JSON or text.
  *   - Checkpoints (ckpt.c): tar files of a msgpack manifest and raw float32
  *     tensors; see formats/checkpoint.md.
- *   - Options (opt.c): range-checked number parsing for getopt_long tools.
- *   - Output (io.c): checked writes, quiet exit on a closed pipe, atomic files.
+ *   - Random numbers (rng.c) and the choice of BLIS kernels (gemm.c).
+ *   - Option parsing and checked output belong to the tools, not lib:
+ *     tools/tool.c.
+ *
+ * Map of lib: which header covers which files
+ *	xf.h		err.c stream.c msgcheck.c writer.c render.c ckpt.c rng.c,
+ *			and xf_blis_setup in gemm.c
+ *	nn.h		the engine.  Layers: conv.c conv_direct.c linear.c
+ *			relu_maxpool.c batchnorm.c; BLIS glue gemm.c; the thread
+ *			pool threads.c; models model.c; SGD optim.c.  nn_impl.h
+ *			is the layers' private header.
+ *	data.h		image data: idx.c mnistjson.c synth.c images.c select.c
+ *			shuffle.c png.c
+ *	train.h		data in memory dataset.c, models in checkpoints
+ *			modelio.c, the training loop trainer.c
+ *	cka.h		cka.c
+ *	landscape.h	interp.c critic.c
  *
  * Usage
  *	struct xf_err err;
