@@ -216,6 +216,8 @@ for p in mlp cnn-s cnn-bn; do
 		not_ok "$p: activations: against torch and scipy"
 	fi
 done
+awk -F'\t' '$1 == "total" { exit !($5 > $4) }' w-cnn-s.tsv
+ok $? "cnn-s from two random inits: weight matching raises Σ⟨W_A, π(W_B)⟩ over the identity"
 awk -F'\t' '$1 == "total" { exit !($5 > $4) }' a-cnn-s.tsv
 ok $? "cnn-s: activation matching raises the correlation sum over the identity"
 
