@@ -456,4 +456,14 @@ int	xf_lr_parse(struct xf_lr_schedule *s, const char *text, float lr,
 /* The rate for step (counted from 0 over the whole run) in epoch (from 0). */
 float	xf_lr_at(const struct xf_lr_schedule *s, long step, int epoch);
 
+/*
+ * Threads outside this pool, and why.  critic.c's workers each run whole
+ * forwards on a model copy of their own, with the engine set to one
+ * thread; the pool cannot carry them, since its jobs are the kernels such
+ * a forward calls (a job that runs kernels would wait on itself).  cka.c
+ * builds the two sides of a CKA pair on two threads at once, each giving
+ * BLIS half of the threads for its own ssyrk: BLIS threads, not the
+ * engine's, do that work, and the pool never runs during it.
+ */
+
 #endif
