@@ -253,5 +253,10 @@ err_table data '-o x.tar' <<'EOF'
 EOF
 [ ! -e x.tar ]
 ok $? "no output after a failure"
+cp cnn-2.tar b-copy.tar
+run -a cnn-1.tar -b b-copy.tar -o b-copy.tar
+expect_err "-o onto B is refused" 1 "b-copy.tar: is also an input"
+cmp -s cnn-2.tar b-copy.tar
+ok $? "and B is left as it was"
 
 tap_done
