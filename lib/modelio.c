@@ -123,7 +123,8 @@ xf_model_layers(const struct xf_model *m, int *first, int *n_layers)
 	int n = 0;
 
 	for (int k = 0; k < xf_model_n_modules(m); k++)
-		if (xf_model_module(m, k)->kind != XF_MODULE_BN)
+		if (k == 0 || xf_model_module(m, k)->group !=
+		    xf_model_module(m, k - 1)->group)
 			first[n++] = k;
 	first[n] = xf_model_n_modules(m);
 	*n_layers = n;
