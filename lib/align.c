@@ -134,6 +134,141 @@ fail:
 	return -1;
 }
 
+/* A new group for module k's rows, its units in module act's activation. */
+static struct xf_align_group *
+new_group(const struct xf_model *m, struct xf_align_groups *g, int k, int act,
+    const char *name)
+{
+	struct xf_align_group *grp = &g->g[g->n++];
+
+	snprintf(grp->name, sizeof grp->name, "%s", name);
+	grp->n = (int)xf_model_tensor(m, xf_model_module(m, k)->first_tensor)->
+	    shape[0];
+	grp->act_module = act;
+	return grp;
+}
+
+/* Module "block.suffix", or -1. */
+static int
+block_part(const struct xf_model *m, const char *block, const char *suffix)
+{
+	char name[80];
+
+	snprintf(name, sizeof name, "%s.%s", block, suffix);
+	return xf_model_find_module(m, name);
+}
+
+/*
+ * A basic block (nn.h: conv1-bn1-ReLU-conv2-bn2 plus the shortcut) reading
+ * the stream of group *cur: conv1's outputs are a group of their own, read
+ * by conv2; conv2 and bn2 write into the stream, so they join *cur when the
+ * shortcut is the identity, and with a projection they and the projection
+ * start the next stream's group.
+ */
+static int
+add_block(const struct xf_model *m, struct xf_align_groups *g, int k,
+    int *cur, char *done, struct xf_err *err)
+{
+	const char *name = xf_model_module(m, k)->name;
+	int c1 = block_part(m, name, "conv1"), b1 = block_part(m, name, "bn1");
+	int c2 = block_part(m, name, "conv2"), b2 = block_part(m, name, "bn2");
+	int d0 = block_part(m, name, "downsample.0");
+	int d1 = block_part(m, name, "downsample.1");
+	struct xf_align_group *h, *out;
+
+	if (c1 < 0 || b1 < 0 || c2 < 0 || b2 < 0 || (d0 < 0) != (d1 < 0) ||
+	    *cur < 0)
+		return xf_errf(err, "%s: not a basic residual block after a "
+		    "conv", name);
+	done[c1] = done[b1] = done[c2] = done[b2] = 1;
+	if (add_reader(m, &g->g[*cur], c1, err) < 0)
+		return -1;
+	h = new_group(m, g, c1, c1, xf_model_module(m, c1)->name);
+	if (add_module_rows(m, h, c1, err) < 0 ||
+	    add_module_rows(m, h, b1, err) < 0 || add_reader(m, h, c2, err) < 0)
+		return -1;
+	if (d0 < 0) {
+		out = &g->g[*cur];
+	} else {
+		done[d0] = done[d1] = 1;
+		if (add_reader(m, &g->g[*cur], d0, err) < 0)
+			return -1;
+		*cur = g->n;
+		out = new_group(m, g, c2, k, name);
+		if (add_module_rows(m, out, d0, err) < 0 ||
+		    add_module_rows(m, out, d1, err) < 0)
+			return -1;
+	}
+	return add_module_rows(m, out, c2, err) < 0 ? -1 :
+	    add_module_rows(m, out, b2, err);
+}
+
+int
+xf_align_groups_resid(const struct xf_model *m, struct xf_align_groups *g,
+    struct xf_err *err)
+{
+	int nm = xf_model_n_modules(m), cur = -1;
+	char *done;
+
+	memset(g, 0, sizeof *g);
+	if (nm < 1 || xf_model_module(m, nm - 1)->kind != XF_MODULE_LINEAR)
+		return xf_errf(err, "model has no linear head");
+	g->g = calloc(nm, sizeof *g->g);
+	done = calloc(nm, 1);
+	if (g->g == NULL || done == NULL) {
+		free(done);
+		xf_align_groups_free(g);
+		return xf_errf(err, "out of memory");
+	}
+	for (int k = 0; k < nm; k++) {
+		const struct xf_module *mod = xf_model_module(m, k);
+		struct xf_align_group *grp;
+
+		if (done[k])
+			continue;
+		if (mod->kind == XF_MODULE_BLOCK) {
+			if (add_block(m, g, k, &cur, done, err) < 0)
+				goto fail;
+			continue;
+		}
+		if (mod->kind == XF_MODULE_BN) {
+			xf_errf(err, "%s: a batch norm after no conv", mod->name);
+			goto fail;
+		}
+		if (cur >= 0 && add_reader(m, &g->g[cur], k, err) < 0)
+			goto fail;
+		if (k == nm - 1)
+			break;
+		cur = g->n;
+		grp = new_group(m, g, k, k, mod->name);
+		if (add_module_rows(m, grp, k, err) < 0)
+			goto fail;
+		for (int r = k + 1; r < nm && xf_model_module(m, r)->kind ==
+		    XF_MODULE_BN && xf_model_module(m, r)->stage == mod->stage;
+		    r++) {
+			done[r] = 1;
+			if (add_module_rows(m, grp, r, err) < 0)
+				goto fail;
+		}
+	}
+	free(done);
+	return 0;
+fail:
+	free(done);
+	xf_align_groups_free(g);
+	return -1;
+}
+
+int
+xf_align_groups(const struct xf_model *m, struct xf_align_groups *g,
+    struct xf_err *err)
+{
+	for (int k = 0; k < xf_model_n_modules(m); k++)
+		if (xf_model_module(m, k)->kind == XF_MODULE_BLOCK)
+			return xf_align_groups_resid(m, g, err);
+	return xf_align_groups_plain(m, g, err);
+}
+
 void
 xf_align_groups_free(struct xf_align_groups *g)
 {

@@ -27,24 +27,24 @@
  *   - A permutation perm of a group maps A's unit i to B's unit perm[i]: the
  *     permuted B has unit perm[i] of B at position i.
  *
- * Generalising to residual networks (issue 17)
+ * Residual networks (issue 17)
  *   Nothing below looks at the kind of layer once the groups exist: the
- *   solvers and xf_align_apply only walk groups and their axes.  A residual
- *   preset adds a builder beside xf_align_groups_plain that, for each stage
- *   of the residual stream, makes ONE group whose axes are the output axis of
- *   every layer that writes into the stream (the stage's first conv or
- *   shortcut projection, the last conv of every block and its bn) and the
- *   input axis of every layer that reads it (each block's first conv, the
- *   shortcut, the next stage's projection, the head); act_module names the
- *   module whose activation is the stream after the addition.  Weight
- *   matching then sums each tensor's contribution into the shared group's
- *   cost matrix, as git re-basin's resnet permutation spec does.
+ *   solvers and xf_align_apply only walk groups and their axes.  So residual
+ *   networks are one more builder, xf_align_groups_resid: for each stretch
+ *   of the residual stream it makes ONE group whose axes are the output axis
+ *   of every layer that writes into the stream (the stem, or the projecting
+ *   block's shortcut conv and bn; conv2 and bn2 of every block on it) and
+ *   the input axis of every layer that reads it (each block's conv1, the
+ *   next projection, the head); act_module names the module whose
+ *   activation carries the stream.  Weight matching then sums each tensor's
+ *   contribution into the shared group's cost matrix, as git re-basin's
+ *   resnet permutation spec does.  Another architecture is another builder.
  *
  * Usage
  *	struct xf_align_groups g;
  *	int **perm;
  *
- *	if (xf_align_groups_plain(mb, &g, &err) < 0 ||
+ *	if (xf_align_groups(mb, &g, &err) < 0 ||
  *	    (perm = xf_align_perms_alloc(&g)) == NULL ||
  *	    xf_align_weights(ma, a, b, &g, &opt, perm, stats, &err) < 0)
  *		errx(1, "%s", err.msg);
@@ -72,10 +72,11 @@ struct xf_align_axis {
 	int block;
 };
 
-#define XF_ALIGN_MAX_AXES 16
+#define XF_ALIGN_MAX_AXES 64
 
 struct xf_align_group {
-	char name[16];        /* the module whose units these are: "conv2" */
+	char name[32];        /* the module whose units these are: "conv2",
+	                       * "layer2.0" for a residual stream */
 	int n;                /* units */
 	int act_module;       /* module whose activation holds the units */
 	int n_axes;
@@ -93,6 +94,20 @@ struct xf_align_groups {
  * head, in module order.  Returns 0, or -1 with err.
  */
 int xf_align_groups_plain(const struct xf_model *m, struct xf_align_groups *g,
+    struct xf_err *err);
+/*
+ * The groups of a residual network (nn.h's r items): the plain stages as
+ * above, and per basic block one group for its conv1's outputs and one
+ * residual stream shared by every layer that writes into it (the stem or
+ * the projecting block's downsample conv and bn, and conv2 and bn2 of each
+ * block on that stream) and read by every layer that reads it (each
+ * block's conv1, the next projection, the layer after the last block).
+ * act_module of a stream is the stem conv, or the block that starts it.
+ */
+int xf_align_groups_resid(const struct xf_model *m, struct xf_align_groups *g,
+    struct xf_err *err);
+/* xf_align_groups_resid for a model with residual blocks, else _plain. */
+int xf_align_groups(const struct xf_model *m, struct xf_align_groups *g,
     struct xf_err *err);
 void xf_align_groups_free(struct xf_align_groups *g);
 /* perm[k] for every group k, each the identity; NULL when out of memory.

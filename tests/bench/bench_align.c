@@ -95,7 +95,7 @@ main(int argc, char **argv)
 	if ((a = xf_model_snapshot(ma, &count)) == NULL ||
 	    (b = xf_model_snapshot(mb, &count)) == NULL)
 		err(1, NULL);
-	if (xf_align_groups_plain(mb, &g, &e) < 0)
+	if (xf_align_groups(mb, &g, &e) < 0)
 		errx(1, "%s", e.msg);
 	for (int r = 0; r < runs; r++) {
 		int **perm = xf_align_perms_alloc(&g);

@@ -1,6 +1,7 @@
 #!/bin/bash
-# xf-align's contract (TAP): for every preset the aligned B2 gives B's
-# predictions and loss (xf-eval); B2 is B under one permutation per group,
+# xf-align's contract (TAP): for every preset, plain and residual, the
+# aligned B2 gives B's predictions and loss (xf-eval); for the plain ones
+# B2 is B under one permutation per group,
 # applied to every tensor that carries the units (checked by a numpy
 # re-implementation of the permutation spec); the objectives in the log are
 # recomputed in numpy; weight matching ends at a coordinate-wise optimum
@@ -22,7 +23,7 @@ xf-import synthetic --count 256 -s 1 -o d.xfs &&
 xf-import synthetic --count 64 -s 2 -o t.xfs &&
 xf-import synthetic --count 20 --shape 1,12,12 -s 1 -o small.xfs ||
 	{ echo "Bail out! cannot make test data"; exit 1; }
-for p in mlp cnn cnn-s cnn-bn; do
+for p in mlp cnn cnn-s cnn-bn resnet-8 resnet-20; do
 	for s in 1 2; do
 		xf-train -a $p -e 2 -b 32 -s $s -o $p-$s.tar d.xfs 2>/dev/null ||
 			{ echo "Bail out! cannot train $p"; exit 1; }
@@ -40,7 +41,7 @@ same_function() {
 	awk -F'\t' 'NR == 2 { a = $6 } NR == 3 { b = $6 } END {
 	    d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * a) }' eval.tsv
 }
-for p in mlp cnn cnn-s cnn-bn; do
+for p in mlp cnn cnn-s cnn-bn resnet-8 resnet-20; do
 	xf-align -s 3 --log w-$p.xfs -a $p-1.tar -b $p-2.tar -o w-$p.tar 2>err &&
 	    same_function $p-2.tar w-$p.tar
 	ok $? "$p: weight matching keeps B's predictions and loss"
@@ -172,9 +173,9 @@ else:
     def acts(m):
         out, h, last = {}, x, None
         with torch.no_grad():
-            for kind, name, relu in m.ops:
+            for kind, name, relu, arg in m.ops:
                 if kind == "pool":
-                    h = torch.nn.functional.max_pool2d(h, 2)
+                    h = torch.nn.functional.max_pool2d(h, *arg)
                     continue
                 if kind == "fc":
                     h = torch.flatten(h, 1)
@@ -218,6 +219,8 @@ for p in mlp cnn-s cnn-bn; do
 done
 awk -F'\t' '$1 == "total" { exit !($5 > $4) }' w-cnn-s.tsv
 ok $? "cnn-s from two random inits: weight matching raises Σ⟨W_A, π(W_B)⟩ over the identity"
+awk -F'\t' '$1 == "total" { exit !($5 > $4) } $1 == "layer2.0" { s = 1 } END { exit !s }' w-resnet-20.tsv
+ok $? "resnet-20: one group per residual stream (layer2.0), and weight matching raises the total"
 awk -F'\t' '$1 == "total" { exit !($5 > $4) }' a-cnn-s.tsv
 ok $? "cnn-s: activation matching raises the correlation sum over the identity"
 
