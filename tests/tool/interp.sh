@@ -54,7 +54,7 @@ EOF
 xf-interp -n 5 --summary sum.xfs -m a.tar -m b.tar d.xfs | xf-cat >line.tsv
 xf-eval -m a.tar -m b.tar d.xfs | xf-cat >eval.tsv
 check "line: fields" test "$(head -1 line.tsv)" = \
-    "$(printf 'lambda\tn\tcorrect\tacc\terror\tloss')"
+    "$(printf 'lambda\tn\tcorrect\tacc\terror\tloss\tens_acc\tens_error\tens_loss')"
 check "line: 5 points, 0 .. 1" test "$(field lambda <line.tsv | tr '\n' ' ')" = "0 0.25 0.5 0.75 1 "
 # ends ROW FILE: the loss and acc of line ROW (head or tail) of table FILE.
 ends() {
