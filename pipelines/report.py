@@ -531,6 +531,9 @@ FIGURES = [
     ("cka.png", "Linear CKA per module for the four pairs."),
     ("interp.png", "Error along the line between two solutions (λ = 0 and 1 "
      "are the endpoints)."),
+    ("interp-aligned.png", "Error along the line before and after B is "
+     "permuted to match A (xf-align, weight matching), for P-T and RI-T "
+     "pairs, with the error of the endpoints' output ensemble."),
     ("critic-pt.png", "Criticality heatmap of P-T: mean error over (α, σ) per "
      "module, on a log colour scale; white circles mark the feasible cells "
      "(mean error ≤ ε).  The valley of feasible cells narrows from conv1 to "
