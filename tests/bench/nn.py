@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The nn part of `make bench`: xf against PyTorch, interleaved.
 
-    nn.py [-q] [-r reps] [-s seconds] [-j threads] [-b batch] [PRESET[@CxHxW] ...]
+    nn.py [-qx] [-r reps] [-s seconds] [-j threads] [-b batch] [PRESET[@CxHxW] ...]
 
 For each preset (default: mlp, cnn, cnn-s, cnn-bn, resnet-8 and resnet-20
 on 1x28x28, resnet-20 on 3x32x32), runs the BLIS sgemm ceiling
@@ -12,7 +12,8 @@ medians of xf's and PyTorch's images/s, the median of the per-pair ratios
 xf / PyTorch with their range, xf's training GFLOP/s as a share of the
 ceiling measured just before its pair (median), and the peak RSS of
 training on each side (median), then the ceiling's median and range.
-Without an importable torch, the PyTorch columns are "-".
+With -x, or without an importable torch, xf only: the PyTorch columns
+are "-".
 -q (or BENCH_QUICK=1): 2 reps of 0.05 s on mlp and resnet-8, to test the
 mechanism in seconds; its numbers mean nothing.
 """
@@ -51,7 +52,8 @@ def med(v, fmt):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("-q", action="store_true")
+    ap.add_argument("-q", action="store_true", help="quick: a test")
+    ap.add_argument("-x", action="store_true", help="xf only")
     ap.add_argument("-r", type=int, default=3, help="pairs per preset")
     ap.add_argument("-s", type=float, default=2.0, help="seconds per measure")
     ap.add_argument("-j", type=int, default=2)
@@ -61,7 +63,7 @@ def main():
     if a.q or os.environ.get("BENCH_QUICK", "") not in ("", "0"):
         a.r, a.s, a.presets = 2, 0.05, a.presets or QUICK
     presets = a.presets or PRESETS
-    torch = subprocess.run([PY, "-c", "import importlib.util as u; "
+    torch = not a.x and subprocess.run([PY, "-c", "import importlib.util as u; "
                             "exit(u.find_spec('torch') is None)"]).returncode == 0
     common = ["-j", str(a.j), "-s", str(a.s)]
     xf = [os.path.join(HERE, "bench_nn")] + common + ["-b", str(a.b)]
@@ -69,7 +71,7 @@ def main():
     ceilings, blis = [], None
     print("batch %d, %d threads, %d pairs of %g s per measure, 10 classes; "
           "medians, per-pair ratios xf/PyTorch as median [min-max]%s"
-          % (a.b, a.j, a.r, a.s, "" if torch else "; no python3-torch: xf only"))
+          % (a.b, a.j, a.r, a.s, "" if torch else "; xf only"))
     print("%-18s %8s %8s %-18s %6s %8s %8s %-18s %7s %7s" % (
         "preset@input", "xf-tr/s", "pt-tr/s", "train xf/pt", "%ceil",
         "xf-ev/s", "pt-ev/s", "eval xf/pt", "xf-MB", "pt-MB"))
