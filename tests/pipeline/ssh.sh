@@ -25,6 +25,8 @@ sshd_start() {
 	local i user=$(id -un)
 	mkdir -p "$tmp/ssh" && chmod 700 "$tmp/ssh"
 	port=$(free_port) || sshd_fail "no free port"
+	command -v rsync >/dev/null ||
+	    sshd_fail "rsync is missing (parallel's transfers; make deps installs it)"
 	command -v /usr/sbin/sshd >/dev/null ||
 	    sshd_fail "/usr/sbin/sshd is missing (make deps installs openssh-server)"
 	ssh-keygen -q -t ed25519 -N '' -f "$tmp/ssh/host" ||
