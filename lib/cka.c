@@ -33,6 +33,10 @@ struct xf_cka_side {
 	double  self;		/* <Kc, Kc> */
 };
 
+/* Rows of a last batch too short for the unbiased HSIC (which needs 4),
+ * merged into the batch before it. */
+#define MERGE 3
+
 struct xf_cka_acc {
 	size_t p, q, batch;
 	struct xf_cka_opts o;
@@ -40,7 +44,7 @@ struct xf_cka_acc {
 	double value;
 	size_t rows;		/* rows that counted */
 	/* minibatch (batch > 0) */
-	float  *bx, *by;	/* (batch, p), (batch, q) */
+	float  *bx, *by;	/* (batch + MERGE, p), (batch + MERGE, q) */
 	size_t fill;
 	double hkl, hkk, hll;
 	size_t batches;
@@ -812,10 +816,13 @@ xf_cka_acc_new(size_t p, size_t q, size_t batch, const struct xf_cka_opts *o,
 	a->q = q;
 	a->batch = batch;
 	if (batch > 0) {
-		if (n_check(batch, a->o.debiased, err) == -1)
+		/* Nguyen et al.'s estimator is the unbiased HSIC of each batch,
+		 * whatever o->debiased says. */
+		a->o.debiased = 1;
+		if (n_check(batch, 1, err) == -1)
 			goto fail;
-		a->bx = malloc(batch * p * sizeof *a->bx);
-		a->by = malloc(batch * q * sizeof *a->by);
+		a->bx = malloc((batch + MERGE) * p * sizeof *a->bx);
+		a->by = malloc((batch + MERGE) * q * sizeof *a->by);
 		bad = a->bx == NULL || a->by == NULL;
 	} else {
 		if (a->o.kernel != XF_CKA_LINEAR) {
@@ -857,7 +864,11 @@ fail:
 	return NULL;
 }
 
-/* One batch of m rows in a->bx, a->by: add its normalised HSIC terms. */
+/*
+ * One batch of m rows in a->bx, a->by: add its unbiased HSIC terms.  The
+ * U-centred <Kc, Lc> is n (n - 3) times Song et al.'s unbiased HSIC, so
+ * every batch adds an estimate of the same HSIC, whatever its size.
+ */
 static int
 batch_add(struct xf_cka_acc *a, size_t m, struct xf_err *err)
 {
@@ -869,9 +880,7 @@ batch_add(struct xf_cka_acc *a, size_t m, struct xf_err *err)
 		return -1;
 	rc = side_dot(&dot, kx, ky, err);
 	if (rc == 0) {
-		/* HSIC's own scaling, so a short last batch weighs right */
-		c = a->o.debiased ? (double)m * (double)(m - 3) :
-		    (double)(m - 1) * (double)(m - 1);
+		c = (double)m * (double)(m - 3);
 		a->hkl += dot / c;
 		a->hkk += kx->self / c;
 		a->hll += ky->self / c;
@@ -982,7 +991,19 @@ xf_cka_acc_add(struct xf_cka_acc *a, const float *X, const float *Y,
 			    XF_CKA_CHUNK;
 			exact_add(a, X + done * a->p, Y + done * a->q, take);
 		} else {
-			take = a->batch - a->fill;
+			/* A batch goes only when rows beyond the MERGE held
+			 * after it come: then what follows it is a batch of
+			 * its own (4 rows or more), not a remainder to merge. */
+			if (a->fill == a->batch + MERGE) {
+				if (batch_add(a, a->batch, err) == -1)
+					return batch_errf(a, err);
+				memmove(a->bx, a->bx + a->batch * a->p,
+				    MERGE * a->p * sizeof *a->bx);
+				memmove(a->by, a->by + a->batch * a->q,
+				    MERGE * a->q * sizeof *a->by);
+				a->fill = MERGE;
+			}
+			take = a->batch + MERGE - a->fill;
 			if (take > rows - done)
 				take = rows - done;
 			memcpy(a->bx + a->fill * a->p, X + done * a->p,
@@ -990,11 +1011,6 @@ xf_cka_acc_add(struct xf_cka_acc *a, const float *X, const float *Y,
 			memcpy(a->by + a->fill * a->q, Y + done * a->q,
 			    take * a->q * sizeof *Y);
 			a->fill += take;
-			if (a->fill == a->batch) {
-				a->fill = 0;
-				if (batch_add(a, a->batch, err) == -1)
-					return batch_errf(a, err);
-			}
 		}
 		done += take;
 	}
@@ -1078,7 +1094,7 @@ out:
 int
 xf_cka_acc_finish(double *cka, struct xf_cka_acc *a, struct xf_err *err)
 {
-	size_t least = a->o.debiased ? 4 : 2;
+	size_t least = MERGE + 1;
 
 	if (a->finished) {
 		if (a->status == 0)
@@ -1092,6 +1108,8 @@ xf_cka_acc_finish(double *cka, struct xf_cka_acc *a, struct xf_err *err)
 		a->status = exact_finish(&a->value, a, err);
 	} else {
 		a->status = 0;
+		/* The rows held: a last batch of 4 or more rows, or a full
+		 * batch with the 1 to 3 rows after it merged in. */
 		if (a->fill >= least && batch_add(a, a->fill, err) == -1)
 			a->status = batch_errf(a, err);
 		a->fill = 0;

@@ -37,7 +37,8 @@
  *
  * Streaming
  *   struct xf_cka_acc takes rows in chunks of any size.  With batch > 0
- *   it is minibatch CKA: memory O(batch (p + q) + batch^2), whatever n.
+ *   it is minibatch CKA of unbiased HSICs: memory O(batch (p + q) +
+ *   batch^2), whatever n.
  *   With batch == 0 it is the exact linear CKA in one pass (feature form,
  *   memory O((p + q)^2) doubles).
  *
@@ -131,19 +132,23 @@ void xf_cka_side_free(struct xf_cka_side *s);
 
 /*
  * Streaming CKA of X (n, p) and Y (n, q) fed in row chunks.
- *   batch > 0: minibatch CKA.  Rows are cut into consecutive batches of
- *     `batch` rows whatever the chunk sizes; for each, h = <Kc, Lc> / c
- *     with c = m (m - 3) (debiased, as Nguyen et al.) or (m - 1)^2
- *     (biased), and CKA = sum h(K,L) / sqrt(sum h(K,K) sum h(L,L)).  A
- *     trailing partial batch counts when it has m > 3 rows (m > 1 biased);
- *     smaller leftovers are dropped: xf_cka_acc_rows says how many rows
- *     counted.  Either kernel.
+ *   batch > 0: minibatch CKA (Nguyen et al. 2021), always with the
+ *     unbiased HSIC of Song et al. 2012 (o->debiased is not read).  Rows
+ *     are cut into consecutive batches of `batch` rows whatever the chunk
+ *     sizes; for each, h = <Ku, Lu> / (m (m - 3)), the unbiased HSIC of
+ *     its m rows, and CKA = sum h(K,L) / sqrt(sum h(K,K) sum h(L,L)):
+ *     every batch weighs the same, as in the paper's mean over batches.
+ *     A last batch of 4 rows or more is a batch of its own; a last 1 to 3
+ *     rows, too few for the unbiased HSIC, are merged into the batch
+ *     before them (which then has batch + 1 .. batch + 3 rows), so every
+ *     row counts.  With the RBF kernel the median distance is each
+ *     batch's own.  Either kernel.
  *   batch == 0: the exact linear CKA (feature form, either estimator),
  *     from XtX, YtY, XtY, column sums and a few row-norm moments summed in
  *     double about a shift (the first chunk's column means), so a large
  *     common offset does not cancel.  Memory (p^2 + q^2 + p q) doubles.
  * Returns an accumulator the caller frees with xf_cka_acc_free, or NULL
- * with err filled (bad sizes, RBF with batch 0, batch <= 3 debiased).
+ * with err filled (bad sizes, RBF with batch 0, batch <= 3).
  */
 struct xf_cka_acc;
 
@@ -160,7 +165,8 @@ int xf_cka_acc_add(struct xf_cka_acc *a, const float *X, const float *Y,
  * Adding after finish is an error; finishing again returns the same value. */
 int xf_cka_acc_finish(double *cka, struct xf_cka_acc *a, struct xf_err *err);
 
-/* Rows that counted so far (complete batches; all rows when batch == 0). */
+/* Rows that counted so far (batches summed; all rows when batch == 0).
+ * After a successful finish with batch > 0, all rows. */
 size_t xf_cka_acc_rows(const struct xf_cka_acc *a);
 
 /* Frees a; NULL is a no-op. */

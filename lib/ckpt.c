@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <archive_entry.h>
 #include <msgpack.h>
 
+#include "pack.h"
 #include "xf.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -175,16 +175,18 @@ xf_ckpt_get(const struct xf_ckpt *c, const char *key)
 	return NULL;
 }
 
-/* ---- manifest ---- */
-
-static void
-pack_str(msgpack_packer *pk, const char *s)
+void
+xf_shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
 {
-	size_t n = strlen(s);
+	size_t off = 0;
 
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
+	buf[0] = 0;
+	for (int d = 0; d < ndim && off < size; d++)
+		off += snprintf(buf + off, size - off, d ? "x%lld" : "%lld",
+		    (long long)shape[d]);
 }
+
+/* ---- manifest ---- */
 
 static void
 manifest_pack(const struct xf_ckpt *c, msgpack_sbuffer *sb)
@@ -193,47 +195,47 @@ manifest_pack(const struct xf_ckpt *c, msgpack_sbuffer *sb)
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 7);
-	pack_str(&pk, "format");
-	pack_str(&pk, "xf-checkpoint");
-	pack_str(&pk, "version");
+	xf_pack_str(&pk, "format");
+	xf_pack_str(&pk, "xf-checkpoint");
+	xf_pack_str(&pk, "version");
 	msgpack_pack_int(&pk, XF_CKPT_VERSION);
-	pack_str(&pk, "arch");
-	pack_str(&pk, c->arch);
-	pack_str(&pk, "input");
+	xf_pack_str(&pk, "arch");
+	xf_pack_str(&pk, c->arch);
+	xf_pack_str(&pk, "input");
 	msgpack_pack_array(&pk, 3);
 	for (int d = 0; d < 3; d++)
 		msgpack_pack_int64(&pk, c->input[d]);
-	pack_str(&pk, "classes");
+	xf_pack_str(&pk, "classes");
 	msgpack_pack_int64(&pk, c->n_classes);
-	pack_str(&pk, "tensors");
+	xf_pack_str(&pk, "tensors");
 	msgpack_pack_array(&pk, c->n_tensors);
 	for (size_t i = 0; i < c->n_tensors; i++) {
 		const struct xf_tensor *t = &c->tensors[i];
 
 		msgpack_pack_map(&pk, 4);
-		pack_str(&pk, "name");
-		pack_str(&pk, t->name);
-		pack_str(&pk, "dtype");
-		pack_str(&pk, "float32");
-		pack_str(&pk, "shape");
+		xf_pack_str(&pk, "name");
+		xf_pack_str(&pk, t->name);
+		xf_pack_str(&pk, "dtype");
+		xf_pack_str(&pk, "float32");
+		xf_pack_str(&pk, "shape");
 		msgpack_pack_array(&pk, t->ndim);
 		for (int d = 0; d < t->ndim; d++)
 			msgpack_pack_int64(&pk, t->shape[d]);
-		pack_str(&pk, "bytes");
+		xf_pack_str(&pk, "bytes");
 		msgpack_pack_uint64(&pk, t->count * 4);
 	}
-	pack_str(&pk, "meta");
+	xf_pack_str(&pk, "meta");
 	msgpack_pack_map(&pk, c->n_meta);
 	for (size_t i = 0; i < c->n_meta; i++) {
 		const struct xf_meta *m = &c->meta[i];
 
-		pack_str(&pk, m->key);
+		xf_pack_str(&pk, m->key);
 		if (m->type == XF_INT)
 			msgpack_pack_int64(&pk, m->i);
 		else if (m->type == XF_FLOAT)
 			msgpack_pack_double(&pk, m->f);
 		else
-			pack_str(&pk, m->s ? m->s : "");
+			xf_pack_str(&pk, m->s ? m->s : "");
 	}
 }
 
@@ -359,7 +361,7 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 	size_t off = 0;
 	ptrdiff_t size;
 	int64_t version = -1, v = 0;
-	int r = 0, seen_format = 0;
+	int r = 0, seen_format = 0, seen_tensors = 0;
 	struct xf_err e;
 
 	lim.max_record = MANIFEST_MAX;
@@ -378,6 +380,10 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 		return xf_errf(err, "manifest: malformed msgpack");
 	}
 	const msgpack_object *m = &up.data;
+	if (xf_msgpack_keys(m, &e) < 0) {
+		r = xf_errf(err, "manifest: %s", e.msg);
+		goto out;
+	}
 	if (m->type != MSGPACK_OBJECT_MAP) {
 		r = xf_errf(err, "manifest: not a map");
 		goto out;
@@ -434,6 +440,7 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 				c->input[d] = v;
 			}
 		} else if (key_is(k, "tensors")) {
+			seen_tensors = 1;
 			if (val->type != MSGPACK_OBJECT_ARRAY) {
 				r = xf_errf(err, "manifest: tensors is not an array");
 				break;
@@ -443,6 +450,8 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 		} else if (key_is(k, "meta"))
 			r = manifest_meta(c, val, err);
 	}
+	if (r == 0 && !seen_tensors)
+		r = xf_errf(err, "manifest: no tensors");
 	if (r == 0 && c->arch[0] == 0)
 		r = xf_errf(err, "manifest: no arch");
 	if (r == 0 && c->input[0] == 0)
@@ -452,6 +461,20 @@ manifest_parse(struct xf_ckpt *c, const char *buf, size_t len,
 out:
 	msgpack_unpacked_destroy(&up);
 	return r;
+}
+
+int
+xf_ckpt_manifest(const void *buf, size_t len, struct xf_ckpt *c,
+    struct xf_err *err)
+{
+	if (len > MANIFEST_MAX)
+		return xf_errf(err, "manifest: %zu bytes, over the limit of %u",
+		    len, MANIFEST_MAX);
+	if (manifest_parse(c, buf, len, err) < 0) {
+		xf_ckpt_free(c);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- reading ---- */
@@ -671,6 +694,7 @@ xf_ckpt_read(const char *path, struct xf_ckpt *c, struct xf_err *err)
 	if (path != NULL && strcmp(path, "-") != 0 &&
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return xf_errf(err, "%s", strerror(errno));
+	xf_input_note(fd);
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		size = (uint64_t)st.st_size;
 	if ((a = reader_new()) == NULL) {
@@ -750,55 +774,17 @@ write_fd(int fd, const struct xf_ckpt *c, struct xf_err *err)
 	return r;
 }
 
+/* Through xf_out: a temporary beside path, renamed over it when whole. */
 int
 xf_ckpt_write(const char *path, const struct xf_ckpt *c, struct xf_err *err)
 {
-	char *tmp, *dircopy;
-	int fd, dfd, r;
-	struct stat st;
+	struct xf_out o;
 
-	if (path == NULL || strcmp(path, "-") == 0)
-		return write_fd(1, c, err);
-	/*
-	 * A device or a pipe (/dev/full, /dev/stdout, a FIFO) is written in
-	 * place: renaming a file over it would replace the device node.
-	 */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-			return xf_errf(err, "%s", strerror(errno));
-		r = write_fd(fd, c, err);
-		if (close(fd) < 0 && r == 0)
-			r = xf_errf(err, "close: %s", strerror(errno));
-		return r;
+	if (xf_out_open(&o, path, err) < 0)
+		return -1;
+	if (write_fd(o.fd, c, err) < 0) {
+		xf_out_abort(&o);
+		return -1;
 	}
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-		return xf_errf(err, "out of memory");
-	if ((fd = mkstemp(tmp)) < 0) {
-		r = xf_errf(err, "%s: %s", tmp, strerror(errno));
-		free(tmp);
-		return r;
-	}
-	fchmod(fd, 0644);
-	r = write_fd(fd, c, err);
-	if (r == 0 && fsync(fd) < 0)
-		r = xf_errf(err, "fsync: %s", strerror(errno));
-	if (close(fd) < 0 && r == 0)
-		r = xf_errf(err, "close: %s", strerror(errno));
-	if (r == 0 && rename(tmp, path) < 0)
-		r = xf_errf(err, "rename: %s", strerror(errno));
-	if (r < 0) {
-		unlink(tmp);
-		free(tmp);
-		return r;
-	}
-	free(tmp);
-	/* The rename is durable only once the directory is synced. */
-	if ((dircopy = strdup(path)) != NULL) {
-		if ((dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY)) >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-		free(dircopy);
-	}
-	return 0;
+	return xf_out_commit(&o, err);
 }

@@ -78,15 +78,10 @@ struct worker {
 static void
 module_params(struct xf_model *m, int k, float *v, int store)
 {
-	const struct xf_module *mod = xf_model_module(m, k);
+	const struct xf_model_tensor *t;
 	size_t off = 0;
 
-	for (int i = 0; i < mod->n_tensors; i++) {
-		const struct xf_model_tensor *t =
-		    xf_model_tensor(m, mod->first_tensor + i);
-
-		if (!t->is_param)
-			continue;
+	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; ) {
 		if (store)
 			memcpy(t->data, v + off, t->count * sizeof *v);
 		else
@@ -98,16 +93,11 @@ module_params(struct xf_model *m, int k, float *v, int store)
 static size_t
 module_n_params(const struct xf_model *m, int k)
 {
-	const struct xf_module *mod = xf_model_module(m, k);
+	const struct xf_model_tensor *t;
 	size_t n = 0;
 
-	for (int i = 0; i < mod->n_tensors; i++) {
-		const struct xf_model_tensor *t =
-		    xf_model_tensor(m, mod->first_tensor + i);
-
-		if (t->is_param)
-			n += t->count;
-	}
+	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; )
+		n += t->count;
 	return n;
 }
 
@@ -116,15 +106,10 @@ static void
 set_noisy(struct xf_model *m, int k, const double *base, const float *z,
     double sigma)
 {
-	const struct xf_module *mod = xf_model_module(m, k);
+	const struct xf_model_tensor *t;
 	size_t off = 0;
 
-	for (int i = 0; i < mod->n_tensors; i++) {
-		const struct xf_model_tensor *t =
-		    xf_model_tensor(m, mod->first_tensor + i);
-
-		if (!t->is_param)
-			continue;
+	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; ) {
 		for (size_t j = 0; j < t->count; j++)
 			t->data[j] = (float)(base[off + j] + sigma * z[off + j]);
 		off += t->count;
@@ -443,4 +428,26 @@ out:
 	free(z);
 	free(snap);
 	return ret;
+}
+
+void
+xf_critic_network(struct xf_critic_module *net,
+    const struct xf_critic_module *res, int n)
+{
+	double d2 = 0, w2 = 0;
+
+	memset(net, 0, sizeof *net);
+	net->module = -1;
+	net->sigma_scale = NAN;
+	net->eps = n > 0 ? res[0].eps : NAN;
+	net->best = -1;
+	for (int s = 0; s < n; s++) {
+		net->mu += res[s].mu;
+		d2 += res[s].dist * res[s].dist;
+		w2 += res[s].weight_norm * res[s].weight_norm;
+		net->n_params += res[s].n_params;
+		net->n_feasible += res[s].n_feasible;
+	}
+	net->dist = sqrt(d2);
+	net->weight_norm = sqrt(w2);
 }

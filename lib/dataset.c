@@ -78,8 +78,10 @@ xf_dataset_read(const char *path, struct xf_dataset *d, struct xf_err *err)
 		return -1;
 	}
 	xf_header_copy(&d->header, xf_stream_header(s));
-	if (d->header.count > 0 &&
-	    reserve(d, (size_t)d->header.count, &have, err) < 0) {
+	/* The count is checked as records arrive: from a pipe, reserve no
+	 * more than 65536 records on its word alone. */
+	if (d->header.count > 0 && reserve(d, d->header.count < 65536 ?
+	    (size_t)d->header.count : 65536, &have, err) < 0) {
 		xf_stream_close(s);
 		xf_dataset_free(d);
 		return -1;

@@ -65,6 +65,7 @@ read_idx(const char *path, int ndim, uint32_t *dims, uint8_t **data,
 	if ((gz = gzopen(path, "rb")) == NULL)
 		return xf_errf(err, "%s: %s", path,
 		    errno ? strerror(errno) : "cannot open");
+	xf_input_note_path(path);
 	if (read_full(gz, path, head, 4 + 4 * (size_t)ndim, "the header", err) < 0)
 		goto fail;
 	magic = be32(head);

@@ -8,17 +8,6 @@
 
 #include "landscape.h"
 
-static void
-shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-	size_t off = 0;
-
-	buf[0] = 0;
-	for (int d = 0; d < ndim && off < size; d++)
-		off += snprintf(buf + off, size - off, d ? "x%lld" : "%lld",
-		    (long long)shape[d]);
-}
-
 int
 xf_model_same_arch(const struct xf_model *a, const struct xf_model *b,
     struct xf_err *err)
@@ -50,8 +39,8 @@ xf_model_same_arch(const struct xf_model *a, const struct xf_model *b,
 			    ta->name);
 		if (ta->ndim != tb->ndim || memcmp(ta->shape, tb->shape,
 		    ta->ndim * sizeof *ta->shape) != 0) {
-			shape_str(want, sizeof want, ta->ndim, ta->shape);
-			shape_str(got, sizeof got, tb->ndim, tb->shape);
+			xf_shape_str(want, sizeof want, ta->ndim, ta->shape);
+			xf_shape_str(got, sizeof got, tb->ndim, tb->shape);
 			return xf_errf(err, "tensor %s: shape %s, want %s", ta->name,
 			    got, want);
 		}
@@ -207,9 +196,7 @@ xf_model_eval_chunked(struct xf_model *m, const struct xf_dataset *d,
 		if (xf_model_evaluate(m, &chunk, batch, &c, NULL, NULL, NULL,
 		    err) < 0)
 			return -1;
-		r->n += c.n;
-		r->correct += c.correct;
-		r->loss_sum += c.loss_sum;
+		xf_eval_result_add(r, &c);
 	}
 	return 0;
 }
@@ -493,6 +480,20 @@ out:
 	return ret;
 }
 
+/* min and max that keep a NaN (fmin and fmax drop it): a summary of
+ * points with a NaN loss is NaN, never a finite number. */
+static double
+nan_min(double a, double b)
+{
+	return isnan(a) || isnan(b) ? NAN : fmin(a, b);
+}
+
+static double
+nan_max(double a, double b)
+{
+	return isnan(a) || isnan(b) ? NAN : fmax(a, b);
+}
+
 double
 xf_barrier(const double *x, const double *v, size_t n)
 {
@@ -501,6 +502,8 @@ xf_barrier(const double *x, const double *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		double line = (1.0 - x[i]) * v[0] + x[i] * v[n - 1];
 
+		if (isnan(v[i]) || isnan(line))
+			return NAN;
 		if (v[i] - line > best)
 			best = v[i] - line;
 	}
@@ -518,10 +521,10 @@ xf_interp_summarise(const struct xf_interp *opt,
 	s->barrier = s->barrier_loss = NAN;
 	s->grad_norm = s->grad_change_max = s->lipschitz_max = NAN;
 	for (size_t i = 0; i < n; i++) {
-		s->loss_min = fmin(s->loss_min, pts[i].loss);
-		s->loss_max = fmax(s->loss_max, pts[i].loss);
-		s->error_min = fmin(s->error_min, pts[i].error);
-		s->error_max = fmax(s->error_max, pts[i].error);
+		s->loss_min = nan_min(s->loss_min, pts[i].loss);
+		s->loss_max = nan_max(s->loss_max, pts[i].loss);
+		s->error_min = nan_min(s->error_min, pts[i].error);
+		s->error_max = nan_max(s->error_max, pts[i].error);
 		s->loss_mean += pts[i].loss / n;
 		s->error_mean += pts[i].error / n;
 	}
@@ -548,10 +551,10 @@ xf_interp_summarise(const struct xf_interp *opt,
 		for (size_t i = 0; i < n; i++) {
 			if (pts[i].x == 0)
 				s->grad_norm = pts[i].grad_norm;
-			s->grad_change_max = fmax(s->grad_change_max,
+			s->grad_change_max = nan_max(s->grad_change_max,
 			    pts[i].grad_change);
 			if (pts[i].step > 0)
-				s->lipschitz_max = fmax(s->lipschitz_max,
+				s->lipschitz_max = nan_max(s->lipschitz_max,
 				    pts[i].grad_change / pts[i].step);
 		}
 	}

@@ -271,6 +271,16 @@ int xf_critic_module(struct xf_model *m, const float *init,
     double reference, struct xf_critic_cell *cells,
     struct xf_critic_module *res, struct xf_err *err);
 
+/*
+ * The network's totals over the n modules' results res: n_params,
+ * n_feasible and mu summed (mu is the sum of the modules' criticalities),
+ * dist and weight_norm the root of their summed squares (the modules hold
+ * disjoint parameters), eps the first module's; sigma_scale NaN and best
+ * -1, as no one cell stands for the network.
+ */
+void xf_critic_network(struct xf_critic_module *net,
+    const struct xf_critic_module *res, int n);
+
 /* α_i and the unscaled σ_j of the grid. */
 double xf_critic_alpha(const struct xf_critic *opt, int i);
 double xf_critic_sigma(const struct xf_critic *opt, int j);

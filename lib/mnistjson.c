@@ -92,6 +92,7 @@ slurp(const char *path, size_t *len, struct xf_err *err)
 		xf_errf(err, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
+	xf_input_note(fileno(f));
 	for (;;) {
 		size_t r;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nn.h"
+#include "train.h"
 
 enum layer_kind { LAYER_CONV, LAYER_BN, LAYER_POOL, LAYER_LINEAR };
 
@@ -87,15 +88,19 @@ add_tensor(struct xf_model *m, int module, const char *suffix, int is_param,
 	    suffix);
 	t->ndim = ndim;
 	t->count = 1;
+	/* A spec's numbers go to 2^20 each: a product that overflows is
+	 * kept at SIZE_MAX, which the size check after parse refuses. */
 	for (int i = 0; i < ndim; i++) {
 		t->shape[i] = shape[i];
-		t->count *= shape[i];
+		if (__builtin_mul_overflow(t->count, (size_t)shape[i], &t->count))
+			t->count = SIZE_MAX;
 	}
+	if (__builtin_add_overflow(*offset, t->count, offset))
+		*offset = SIZE_MAX;
 	t->is_param = is_param;
 	t->module = module;
 	/* data and grad hold offsets until the allocations exist. */
-	t->data = (float *)(uintptr_t)*offset;
-	*offset += t->count;
+	t->data = (float *)(uintptr_t)(*offset - t->count);
 	return m->n_tensors++;
 }
 
@@ -275,13 +280,12 @@ bad:
 	return 0;
 }
 
-struct xf_model *
-xf_model_create(const char *spec, int c, int h, int w, int n_classes,
+/* The model's layers, modules and tensor shapes, with no parameters yet. */
+static struct xf_model *
+model_parse(const char *spec, int c, int h, int w, int n_classes,
     struct xf_err *err)
 {
 	struct xf_model *m;
-	size_t n_stats = 0;
-	float *stats;
 
 	if (c < 1 || h < 1 || w < 1 || n_classes < 1 || c > 4096 ||
 	    h > 4096 || w > 4096 || n_classes > 1 << 20) {
@@ -304,6 +308,25 @@ xf_model_create(const char *spec, int c, int h, int w, int n_classes,
 	m->n_classes = n_classes;
 	if (parse(m, spec, err) == -1)
 		goto fail;
+	/* No checkpoint could hold more: refused before any allocation. */
+	if (m->n_params > XF_CKPT_MAX_BYTES / 4 - m->n_buffers) {
+		xf_errf(err, "spec '%s': over %llu bytes of parameters", spec,
+		    (unsigned long long)XF_CKPT_MAX_BYTES);
+		goto fail;
+	}
+	return m;
+fail:
+	xf_model_free(m);
+	return NULL;
+}
+
+/* Allocates a parsed model's parameters, gradients and buffers. */
+static struct xf_model *
+model_alloc(struct xf_model *m, struct xf_err *err)
+{
+	size_t n_stats = 0;
+	float *stats;
+
 	for (int i = 0; i < m->n_layers; i++)
 		if (m->layers[i].kind == LAYER_BN)
 			n_stats += 2 * m->layers[i].oc;
@@ -315,7 +338,8 @@ xf_model_create(const char *spec, int c, int h, int w, int n_classes,
 	if (m->params == NULL || m->grads == NULL || m->buffers == NULL ||
 	    m->stats == NULL || m->act == NULL) {
 		xf_errf(err, "out of memory");
-		goto fail;
+		xf_model_free(m);
+		return NULL;
 	}
 	for (int i = 0; i < m->n_tensors; i++) {
 		struct xf_model_tensor *t = &m->tensors[i];
@@ -332,6 +356,57 @@ xf_model_create(const char *spec, int c, int h, int w, int n_classes,
 			stats += 2 * m->layers[i].oc;
 		}
 	return m;
+}
+
+struct xf_model *
+xf_model_create(const char *spec, int c, int h, int w, int n_classes,
+    struct xf_err *err)
+{
+	struct xf_model *m = model_parse(spec, c, h, w, n_classes, err);
+
+	return m == NULL ? NULL : model_alloc(m, err);
+}
+
+/*
+ * The model of c's arch and input, n_classes classes.  Every tensor's shape
+ * is checked against c's (all but the head's with skip_head) before the
+ * parameters are allocated, so their size is bounded by what c holds.
+ */
+struct xf_model *
+xf_model_create_ckpt(const struct xf_ckpt *c, int n_classes, int skip_head,
+    struct xf_err *err)
+{
+	struct xf_model *m;
+	struct xf_err e;
+	char want[64], got[64];
+
+	m = model_parse(c->arch, (int)c->input[0], (int)c->input[1],
+	    (int)c->input[2], n_classes, &e);
+	if (m == NULL) {
+		xf_errf(err, "arch \"%s\": %s", c->arch, e.msg);
+		return NULL;
+	}
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct xf_model_tensor *t = &m->tensors[i];
+		const struct xf_tensor *src = xf_ckpt_find(c, t->name);
+
+		if (skip_head && t->module == m->n_modules - 1)
+			continue;
+		if (src == NULL) {
+			xf_errf(err, "tensor %s: in arch \"%s\" but not in the "
+			    "checkpoint", t->name, c->arch);
+			goto fail;
+		}
+		if (src->ndim != t->ndim ||
+		    memcmp(src->shape, t->shape, t->ndim * sizeof *t->shape)) {
+			xf_shape_str(want, sizeof want, t->ndim, t->shape);
+			xf_shape_str(got, sizeof got, src->ndim, src->shape);
+			xf_errf(err, "tensor %s: shape %s, arch \"%s\" wants %s",
+			    t->name, got, c->arch, want);
+			goto fail;
+		}
+	}
+	return model_alloc(m, err);
 fail:
 	xf_model_free(m);
 	return NULL;

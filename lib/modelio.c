@@ -4,17 +4,6 @@
 
 #include "train.h"
 
-static void
-shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-	size_t off = 0;
-
-	buf[0] = 0;
-	for (int d = 0; d < ndim && off < size; d++)
-		off += snprintf(buf + off, size - off, d ? "x%lld" : "%lld",
-		    (long long)shape[d]);
-}
-
 static int
 add_tensors(struct xf_ckpt *c, const struct xf_model_tensor *t,
     struct xf_err *err)
@@ -59,8 +48,8 @@ copy_tensor(const struct xf_model_tensor *t, const struct xf_ckpt *c,
 		return xf_errf(err, "tensor %s: missing", t->name);
 	if (src->ndim != t->ndim ||
 	    memcmp(src->shape, t->shape, t->ndim * sizeof *t->shape) != 0) {
-		shape_str(want, sizeof want, t->ndim, t->shape);
-		shape_str(got, sizeof got, src->ndim, src->shape);
+		xf_shape_str(want, sizeof want, t->ndim, t->shape);
+		xf_shape_str(got, sizeof got, src->ndim, src->shape);
 		return xf_errf(err, "tensor %s: shape %s, want %s", t->name, got,
 		    want);
 	}
@@ -72,14 +61,9 @@ struct xf_model *
 xf_model_load(const struct xf_ckpt *c, struct xf_err *err)
 {
 	struct xf_model *m;
-	struct xf_err e;
 
-	m = xf_model_create(c->arch, (int)c->input[0], (int)c->input[1],
-	    (int)c->input[2], (int)c->n_classes, &e);
-	if (m == NULL) {
-		xf_errf(err, "arch \"%s\": %s", c->arch, e.msg);
+	if ((m = xf_model_create_ckpt(c, (int)c->n_classes, 0, err)) == NULL)
 		return NULL;
-	}
 	if (xf_model_copy(m, c, -1, 0, err) < 0) {
 		xf_model_free(m);
 		return NULL;
@@ -145,19 +129,30 @@ xf_model_layers(const struct xf_model *m, int *first, int *n_layers)
 	*n_layers = n;
 }
 
+const struct xf_model_tensor *
+xf_module_next_param(const struct xf_model *m, int k, int *i)
+{
+	const struct xf_module *mod = xf_model_module(m, k);
+
+	while (*i < mod->n_tensors) {
+		const struct xf_model_tensor *t =
+		    xf_model_tensor(m, mod->first_tensor + (*i)++);
+
+		if (t->is_param)
+			return t;
+	}
+	return NULL;
+}
+
 double
 xf_module_grad_norm(const struct xf_model *m, int k)
 {
-	const struct xf_module *mod = xf_model_module(m, k);
+	const struct xf_model_tensor *t;
 	double s = 0;
 
-	for (int i = 0; i < mod->n_tensors; i++) {
-		const struct xf_model_tensor *t =
-		    xf_model_tensor(m, mod->first_tensor + i);
-
-		for (size_t j = 0; t->grad != NULL && j < t->count; j++)
+	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; )
+		for (size_t j = 0; j < t->count; j++)
 			s += (double)t->grad[j] * t->grad[j];
-	}
 	return sqrt(s);
 }
 
@@ -270,27 +265,4 @@ xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d, int batch,
 		r->n += n;
 	}
 	return 0;
-}
-
-void
-xf_features_pool(float *out, const float *in, size_t n, int c, int h, int w,
-    int k)
-{
-	int oh = h / k, ow = w / k;
-	float scale = 1.0f / (k * k);
-
-	for (size_t i = 0; i < n * c; i++) {
-		const float *src = in + i * h * w;
-		float *dst = out + i * oh * ow;
-
-		for (int y = 0; y < oh; y++)
-			for (int x = 0; x < ow; x++) {
-				float s = 0;
-
-				for (int dy = 0; dy < k; dy++)
-					for (int dx = 0; dx < k; dx++)
-						s += src[(y * k + dy) * w + x * k + dx];
-				dst[y * ow + x] = s * scale;
-			}
-	}
 }

@@ -1,4 +1,7 @@
+#include <stdlib.h>
 #include <string.h>
+
+#include <msgpack.h>
 
 #include "xf.h"
 
@@ -27,8 +30,9 @@ be(const unsigned char *p, int n)
 /*
  * One object's head at p (avail bytes): *head is its header size, *payload
  * the raw bytes after the header, *children the objects inside it (two per
- * map entry).  Returns 0, 1 when the header itself is cut short, or -1 for a
- * byte msgpack never uses (0xc1).
+ * map entry).  Returns 0, 1 when the header itself is cut short, -1 for a
+ * byte msgpack never uses (0xc1), -2 for an ext type (fixext 1-16, ext 8,
+ * 16 and 32, the timestamp among them), which xf refuses.
  */
 static int
 head_of(const unsigned char *p, size_t avail, size_t *head, uint64_t *payload,
@@ -61,17 +65,12 @@ head_of(const unsigned char *p, size_t avail, size_t *head, uint64_t *payload,
 	case 0xcd: case 0xd1: *payload = 2; return 0;
 	case 0xca: case 0xce: case 0xd2: *payload = 4; return 0;
 	case 0xcb: case 0xcf: case 0xd3: *payload = 8; return 0;
-	case 0xd4: *payload = 2; return 0;   /* fixext: type byte + data */
-	case 0xd5: *payload = 3; return 0;
-	case 0xd6: *payload = 5; return 0;
-	case 0xd7: *payload = 9; return 0;
-	case 0xd8: *payload = 17; return 0;
+	case 0xc7: case 0xc8: case 0xc9:
+	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+		return -2;
 	case 0xc4: case 0xd9: lenbytes = 1; break;
 	case 0xc5: case 0xda: case 0xdc: case 0xde: lenbytes = 2; break;
 	case 0xc6: case 0xdb: case 0xdd: case 0xdf: lenbytes = 4; break;
-	case 0xc7: lenbytes = 1; break;
-	case 0xc8: lenbytes = 2; break;
-	case 0xc9: lenbytes = 4; break;
 	}
 	*head = 1 + lenbytes;
 	if (avail < *head)
@@ -81,8 +80,6 @@ head_of(const unsigned char *p, size_t avail, size_t *head, uint64_t *payload,
 		*children = n;
 	else if (t == 0xde || t == 0xdf)
 		*children = 2 * n;
-	else if (t >= 0xc7 && t <= 0xc9)
-		*payload = n + 1;    /* ext: a type byte, then n bytes */
 	else
 		*payload = n;
 	return 0;
@@ -109,6 +106,9 @@ xf_msgpack_check(const char *buf, size_t len, const struct xf_limits *lim,
 			return xf_errf(err, "more than %zu objects in one record",
 			    lim->max_items);
 		r = head_of(p + off, len - off, &head, &payload, &children);
+		if (r == -2)
+			return xf_errf(err, "msgpack ext type (byte 0x%02x) at offset "
+			    "%zu: xf refuses ext", p[off], off);
 		if (r < 0)
 			return xf_errf(err, "byte 0x%02x at offset %zu is not msgpack",
 			    p[off], off);
@@ -144,4 +144,73 @@ xf_msgpack_check(const char *buf, size_t len, const struct xf_limits *lim,
 			depth--;
 		}
 	}
+}
+
+/* Orders map keys (all str by then) by length, then bytes. */
+static int
+str_cmp(const msgpack_object_str *x, const msgpack_object_str *y)
+{
+	if (x->size != y->size)
+		return x->size < y->size ? -1 : 1;
+	return x->size ? memcmp(x->ptr, y->ptr, x->size) : 0;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return str_cmp(*(const msgpack_object_str *const *)a,
+	    *(const msgpack_object_str *const *)b);
+}
+
+static int
+dup_error(const msgpack_object_str *k, struct xf_err *err)
+{
+	return xf_errf(err, "key \"%.*s\" appears twice in one map",
+	    (int)(k->size > 64 ? 64 : k->size), k->size ? k->ptr : "");
+}
+
+/*
+ * Every map's keys, at any depth: each a str, none twice.  msgpack-c keeps
+ * both entries of a duplicated key, Python's msgpack only the last: a map
+ * two readers see differently is refused.
+ */
+int
+xf_msgpack_keys(const struct msgpack_object *o, struct xf_err *err)
+{
+	if (o->type == MSGPACK_OBJECT_ARRAY) {
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			if (xf_msgpack_keys(&o->via.array.ptr[i], err) < 0)
+				return -1;
+		return 0;
+	}
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return 0;
+	uint32_t n = o->via.map.size;
+	const msgpack_object_kv *kv = o->via.map.ptr;
+	for (uint32_t i = 0; i < n; i++) {
+		if (kv[i].key.type != MSGPACK_OBJECT_STR)
+			return xf_errf(err, "map key %u is not a string", i);
+		if (xf_msgpack_keys(&kv[i].val, err) < 0)
+			return -1;
+	}
+	if (n <= 16) {
+		for (uint32_t i = 0; i < n; i++)
+			for (uint32_t j = i + 1; j < n; j++)
+				if (str_cmp(&kv[i].key.via.str, &kv[j].key.via.str) == 0)
+					return dup_error(&kv[i].key.via.str, err);
+		return 0;
+	}
+	const msgpack_object_str **keys = malloc(n * sizeof *keys);
+	int r = 0;
+
+	if (keys == NULL)
+		return xf_errf(err, "out of memory");
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = &kv[i].key.via.str;
+	qsort(keys, n, sizeof *keys, key_cmp);
+	for (uint32_t i = 1; i < n && r == 0; i++)
+		if (key_cmp(&keys[i - 1], &keys[i]) == 0)
+			r = dup_error(keys[i], err);
+	free(keys);
+	return r;
 }

@@ -2,7 +2,8 @@
  * nn.h: the neural-net engine of libxf: layers, models, SGD.
  *
  * Overview
- *   - Layers (kernels.c), llm.c style: a forward and a backward function per
+ *   - Layers (conv.c, conv_direct.c, linear.c, relu_maxpool.c,
+ *     batchnorm.c), llm.c style: a forward and a backward function per
  *     layer, outputs first, then const inputs, then dimensions.  Activations
  *     are NCHW float32; weights use PyTorch layouts: conv (OC, C, KH, KW) and
  *     bias (OC), linear (OUT, IN) and bias (OUT).  Backward functions ADD into
@@ -10,22 +11,23 @@
  *     WRITE the input gradient (din), so activation gradients need no zeroing
  *     and ReLU can run in place.  Each fast kernel has a naive _ref twin
  *     (plain loops, double accumulation) that the tests compare against.
- *   - Dense work goes through BLIS sgemm.  Debian's BLIS 0.9 picks its AVX2
- *     (haswell) kernels on CPUs it does not recognise, which halves the speed
- *     of AVX-512 machines, so when the CPU has AVX-512 the engine hands BLIS a
- *     context with an AVX-512 micro-kernel of its own (8x32, row-preferring);
- *     BLIS still does the blocking, packing and strides.  On AVX-512, stride-1
- *     convolutions with padding below the kernel size skip im2col and BLIS:
- *     a direct kernel reads a zero-padded copy of each image into the same
- *     8x32 micro-kernel (forward, and input gradient with flipped weights)
- *     and a second one forms the weight gradient; other convolutions take
- *     im2col + BLIS.
- *   - Threads (xf_nn_set_threads): one pool for the process.  Batched layers
- *     split the batch into XF_NN_PARTS fixed parts; a thread takes whole
- *     parts, each part accumulates its own partial weight gradient, and the
- *     partials are summed in part order.  Linear layers split output rows or
- *     columns, never the reduction.  So the bytes do not depend on timing or
- *     on the thread count: -j1 and -j2 give identical results.
+ *   - Dense work goes through BLIS sgemm (gemm.c).  Debian's BLIS 0.9 picks
+ *     its AVX2 (haswell) kernels on CPUs it does not recognise, which halves
+ *     the speed of AVX-512 machines, so when the CPU has AVX-512 the engine
+ *     hands BLIS a context with an AVX-512 micro-kernel of its own (8x32,
+ *     row-preferring); BLIS still does the blocking, packing and strides.
+ *     On AVX-512, stride-1 convolutions with padding below the kernel size
+ *     skip im2col and BLIS: a direct kernel (conv_direct.c) reads a
+ *     zero-padded copy of each image into the same 8x32 micro-kernel
+ *     (forward, and input gradient with flipped weights) and a second one
+ *     forms the weight gradient; other convolutions take im2col + BLIS.
+ *   - Threads (threads.c, xf_nn_set_threads): one pool for the process.
+ *     Batched layers split the batch into XF_NN_PARTS fixed parts; a thread
+ *     takes whole parts, each part accumulates its own partial weight
+ *     gradient, and the partials are summed in part order.  Linear layers
+ *     split output rows or columns, never the reduction.  So the bytes do
+ *     not depend on timing or on the thread count: -j1 and -j2 give
+ *     identical results.
  *   - Models (model.c) from a spec string; see "Spec strings" below.
  *   - SGD with momentum and weight decay and LR schedules (optim.c).
  *
@@ -84,7 +86,39 @@ void	xf_nn_run(void (*fn)(void *arg, int tid, int nthreads), void *arg);
 void	xf_nn_split(size_t count, int tid, int nt, size_t *i0, size_t *i1);
 
 /*
- * Layers (kernels.c)
+ * Instruction sets.  The engine has two paths, chosen once for the process:
+ *	generic	the plain-C loops (built for ARCH_FLAGS, x86-64-v3 by
+ *		default) and BLIS with its own kernels; im2col for every
+ *		convolution.  What a CPU without AVX-512 runs.
+ *	avx512	the engine's AVX-512 loops for the element-wise layers,
+ *		batch norm and the linear layer's bias steps, its own 8x32
+ *		BLIS micro-kernel, and the direct convolution.
+ * The best path the CPU has is the default.  XF_ISA=generic in the
+ * environment, read at the first kernel call, or xf_nn_set_isa forces the
+ * plain path, so its loops run (and are tested: make check runs the kernel
+ * and model tests once per path the machine has) on an AVX-512 machine.
+ * XF_ISA=generic also keeps xf_blis_setup from asking BLIS for its
+ * AVX-512 kernels; xf_nn_set_isa cannot change BLIS's own choice, made at
+ * its first call.  An XF_ISA the engine does not know, or one the CPU
+ * lacks, leaves the default.  Every path passes the same tests against the
+ * _ref twins, but the paths round differently: the bytes of a result are
+ * the same for one path at any thread count, not across paths.
+ */
+enum xf_nn_isa { XF_NN_ISA_GENERIC, XF_NN_ISA_AVX512 };
+#define XF_NN_N_ISAS 2
+
+/* Use path isa for every later kernel call.  Call it before any model work,
+ * from one thread, like xf_nn_set_threads: conv scratch sizes depend on the
+ * path.  Returns 0, or -1 when the CPU lacks isa (nothing changes). */
+int	xf_nn_set_isa(enum xf_nn_isa isa);
+/* The path in use. */
+enum xf_nn_isa xf_nn_isa(void);
+/* "generic", "avx512"; and back: 0, or -1 for a name it does not know. */
+const char *xf_nn_isa_name(enum xf_nn_isa isa);
+int	xf_nn_isa_parse(const char *name, enum xf_nn_isa *isa);
+
+/*
+ * Layers
  */
 
 /* Dimensions of a 2-D convolution; fill with xf_conv2d_dims. */
@@ -147,6 +181,9 @@ void	xf_relu_forward(float *out /* (count) */, const float *in /* (count) */,
 /* din = dout where out > 0, else 0; din may be dout. */
 void	xf_relu_backward(float *din /* (count) */,
 	    const float *dout /* (count) */, const float *out /* (count) */,
+	    size_t count);
+void	xf_relu_forward_ref(float *out, const float *in, size_t count);
+void	xf_relu_backward_ref(float *din, const float *dout, const float *out,
 	    size_t count);
 
 /* 2x2 max pool, stride 2; odd trailing rows and columns are dropped, as in
@@ -212,6 +249,8 @@ void	xf_softmax_xent_backward(float *dlogits /* (N, K) */,
 	    int k);
 float	xf_softmax_xent_forward_ref(float *probs, float *losses,
 	    const float *logits, const int *labels, int n, int k);
+void	xf_softmax_xent_backward_ref(float *dlogits, const float *probs,
+	    const int *labels, int n, int k);
 
 /*
  * Models (model.c)
@@ -416,5 +455,15 @@ int	xf_lr_parse(struct xf_lr_schedule *s, const char *text, float lr,
 	    long total_steps, struct xf_err *err);
 /* The rate for step (counted from 0 over the whole run) in epoch (from 0). */
 float	xf_lr_at(const struct xf_lr_schedule *s, long step, int epoch);
+
+/*
+ * Threads outside this pool, and why.  critic.c's workers each run whole
+ * forwards on a model copy of their own, with the engine set to one
+ * thread; the pool cannot carry them, since its jobs are the kernels such
+ * a forward calls (a job that runs kernels would wait on itself).  cka.c
+ * builds the two sides of a CKA pair on two threads at once, each giving
+ * BLIS half of the threads for its own ssyrk: BLIS threads, not the
+ * engine's, do that work, and the pool never runs during it.
+ */
 
 #endif

@@ -1,7 +1,9 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <msgpack.h>
@@ -84,6 +86,9 @@ next_object(struct xf_stream *s, const char *what, struct xf_err *err)
 			    MSGPACK_UNPACK_SUCCESS)
 				return xf_errf(err, "%s (byte %llu): malformed msgpack",
 				    what, (unsigned long long)s->offset);
+			if (xf_msgpack_keys(&s->cur.data, &e) < 0)
+				return xf_errf(err, "%s (byte %llu): %s", what,
+				    (unsigned long long)s->offset, e.msg);
 			s->offset += size;
 			return 1;
 		}
@@ -339,14 +344,47 @@ int_of(const struct xf_value *v, int64_t lo, int64_t hi, int64_t *out)
 	return 0;
 }
 
-/* Header map into s->h; unknown keys are ignored so later versions can add. */
+/* The header's keys, as bits of what parse_header saw. */
+enum {
+	H_FORMAT = 1, H_VERSION = 2, H_KIND = 4, H_DTYPE = 8, H_SHAPE = 16,
+	H_CLASSES = 32, H_COUNT = 64, H_ENDIAN = 128, H_PROV = 256
+};
+
+/* What a kind's records hold: images and features have "x" of this dtype
+ * and number of dimensions; every other kind is a table, with no "x". */
+static int
+kind_x(const char *kind, const char **dtype, int *ndim)
+{
+	if (strcmp(kind, "images") == 0) {
+		*dtype = "uint8";
+		*ndim = 3;
+		return 1;
+	}
+	if (strcmp(kind, "features") == 0) {
+		*dtype = "float32";
+		*ndim = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Header map into s->h.  Every key formats/stream.md calls required must be
+ * there with its allowed values; unknown keys are ignored so later versions
+ * can add.
+ */
 static int
 parse_header(struct xf_stream *s, struct xf_err *err)
 {
+	static const struct { int bit; const char *key; } required[] = {
+		{ H_KIND, "kind" }, { H_CLASSES, "classes" }, { H_COUNT, "count" },
+		{ H_ENDIAN, "endian" }, { H_PROV, "provenance" },
+	};
 	struct xf_header *h = &s->h;
 	struct xf_value top, k, v, item;
-	int seen_format = 0;
+	int seen = 0, want_ndim;
 	int64_t version = 0;
+	const char *want_dtype;
 
 	value_of(&s->cur.data, &top);
 	if (top.type != XF_MAP)
@@ -357,16 +395,19 @@ parse_header(struct xf_stream *s, struct xf_err *err)
 		if (str_is(&k, "format")) {
 			if (!str_is(&v, "xf-stream"))
 				return xf_errf(err, "header: format is not \"xf-stream\"");
-			seen_format = 1;
+			seen |= H_FORMAT;
 		} else if (str_is(&k, "version")) {
 			if (int_of(&v, 0, INT32_MAX, &version) < 0)
 				return xf_errf(err, "header: version is not an integer");
+			seen |= H_VERSION;
 		} else if (str_is(&k, "kind")) {
 			if (copy_str(h->kind, sizeof h->kind, &v) < 0)
 				return xf_errf(err, "header: kind is not a short string");
+			seen |= H_KIND;
 		} else if (str_is(&k, "dtype")) {
 			if (copy_str(h->dtype, sizeof h->dtype, &v) < 0)
 				return xf_errf(err, "header: dtype is not a short string");
+			seen |= H_DTYPE;
 		} else if (str_is(&k, "module")) {
 			if (copy_str(h->module, sizeof h->module, &v) < 0)
 				return xf_errf(err, "header: module is not a short string");
@@ -374,14 +415,20 @@ parse_header(struct xf_stream *s, struct xf_err *err)
 			if (int_of(&v, 0, 1 << 24, &h->n_classes) < 0)
 				return xf_errf(err, "header: classes is not an integer "
 				    "in 0..16777216");
+			seen |= H_CLASSES;
 		} else if (str_is(&k, "count")) {
 			if (v.type != XF_NIL && int_of(&v, 0, INT64_MAX, &h->count) < 0)
 				return xf_errf(err, "header: count is not a "
-				    "non-negative integer");
+				    "non-negative integer or nil");
+			seen |= H_COUNT;
+		} else if (str_is(&k, "endian")) {
+			if (!str_is(&v, "little"))
+				return xf_errf(err, "header: endian is not \"little\"");
+			seen |= H_ENDIAN;
 		} else if (str_is(&k, "shape")) {
-			if (v.type != XF_ARRAY || v.n > XF_MAX_DIMS)
+			if (v.type != XF_ARRAY || v.n < 1 || v.n > XF_MAX_DIMS)
 				return xf_errf(err, "header: shape is not an array of "
-				    "at most %d dimensions", XF_MAX_DIMS);
+				    "1 to %d dimensions", XF_MAX_DIMS);
 			h->ndim = (int)v.n;
 			for (size_t d = 0; d < v.n; d++) {
 				xf_value_item(&v, d, NULL, &item);
@@ -389,6 +436,7 @@ parse_header(struct xf_stream *s, struct xf_err *err)
 					return xf_errf(err, "header: shape[%zu] is not an "
 					    "integer in 1..16777216", d);
 			}
+			seen |= H_SHAPE;
 		} else if (str_is(&k, "provenance")) {
 			char line[4096];
 
@@ -401,24 +449,65 @@ parse_header(struct xf_stream *s, struct xf_err *err)
 					    "a string under 4096 bytes", d);
 				xf_header_add_prov(h, line);
 			}
+			seen |= H_PROV;
 		}
 	}
-	if (!seen_format)
+	if (!(seen & H_FORMAT))
 		return xf_errf(err, "header: no format \"xf-stream\": not an xf stream");
+	if (!(seen & H_VERSION))
+		return xf_errf(err, "header: no version");
 	if (version != XF_STREAM_VERSION)
 		return xf_errf(err, "header: version %lld, this xf reads version %d",
 		    (long long)version, XF_STREAM_VERSION);
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+		if (!(seen & required[i].bit))
+			return xf_errf(err, "header: no %s", required[i].key);
 	if (h->kind[0] == 0)
-		return xf_errf(err, "header: no kind");
+		return xf_errf(err, "header: kind is empty");
+	if (kind_x(h->kind, &want_dtype, &want_ndim)) {
+		if (!(seen & H_DTYPE) || !(seen & H_SHAPE))
+			return xf_errf(err, "header: kind \"%s\" without %s", h->kind,
+			    seen & H_DTYPE ? "shape" : "dtype");
+		if (strcmp(h->dtype, want_dtype) != 0)
+			return xf_errf(err, "header: kind \"%s\" with dtype \"%s\": "
+			    "want \"%s\"", h->kind, h->dtype, want_dtype);
+		if (h->ndim != want_ndim)
+			return xf_errf(err, "header: kind \"%s\" with a shape of %d "
+			    "dimensions: want %d", h->kind, h->ndim, want_ndim);
+	} else if (seen & (H_DTYPE | H_SHAPE))
+		return xf_errf(err, "header: kind \"%s\" is a table: no dtype "
+		    "or shape", h->kind);
 	s->xsize = xf_header_xsize(h);
-	if (h->dtype[0] != 0 && s->xsize == 0)
-		return xf_errf(err, "header: dtype \"%s\" with shape of %d dims: "
-		    "want uint8 or float32 and a shape", h->dtype, h->ndim);
 	if (s->xsize == SIZE_MAX)
 		return xf_errf(err, "header: the shape's product overflows");
 	if (s->xsize > s->lim.max_record)
 		return xf_errf(err, "header: records of %zu bytes are over the "
 		    "limit of %zu", s->xsize, s->lim.max_record);
+	return 0;
+}
+
+/* A count that the bytes left cannot hold is refused up front (a file or
+ * memory; a pipe's count is checked as records arrive). */
+static int
+check_count(struct xf_stream *s, struct xf_err *err)
+{
+	struct stat st;
+	uint64_t left, per = s->xsize > 0 ? s->xsize + 1 : 1;
+
+	if (s->h.count <= 0)
+		return 0;
+	if (s->fd < 0)
+		left = s->mem_left + (s->up.used - s->up.off);
+	else if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= s->offset)
+		left = (uint64_t)st.st_size - s->offset;
+	else
+		return 0;
+	if ((uint64_t)s->h.count > left / per)
+		return xf_errf(err, "header: count %lld, but the %llu bytes "
+		    "that follow hold at most %llu records",
+		    (long long)s->h.count, (unsigned long long)left,
+		    (unsigned long long)(left / per));
 	return 0;
 }
 
@@ -438,6 +527,8 @@ stream_new(int fd, int own_fd, const char *mem, size_t len, struct xf_err *err)
 	s->mem = mem;
 	s->mem_left = len;
 	s->lim = xf_default_limits;
+	if (fd >= 0)
+		xf_input_note(fd);
 	if (!msgpack_unpacker_init(&s->up, 256 << 10)) {
 		free(s);
 		xf_errf(err, "out of memory");
@@ -447,7 +538,7 @@ stream_new(int fd, int own_fd, const char *mem, size_t len, struct xf_err *err)
 	int r = next_object(s, "header", err);
 	if (r == 0)
 		xf_errf(err, "header: empty stream");
-	if (r <= 0 || parse_header(s, err) < 0) {
+	if (r <= 0 || parse_header(s, err) < 0 || check_count(s, err) < 0) {
 		xf_stream_close(s);
 		return NULL;
 	}
@@ -498,7 +589,11 @@ xf_stream_index(const struct xf_stream *s)
 	return s->index;
 }
 
-/* Image and feature records must carry x of the header's size and a label. */
+/*
+ * Image and feature records: "i" an integer >= 0, "x" a bin of the header's
+ * size (finite float32 values for features), "y" an integer label in
+ * 0..classes-1 (with classes 0, no "y" or an integer).
+ */
 static int
 check_sample(struct xf_stream *s, struct xf_err *err)
 {
@@ -510,6 +605,9 @@ check_sample(struct xf_stream *s, struct xf_err *err)
 	if (v.n != s->xsize)
 		return xf_errf(err, "record %llu: \"x\" has %zu bytes, the header's "
 		    "%s shape wants %zu", idx, v.n, s->h.dtype, s->xsize);
+	if (xf_record_get(&s->rec, "y", &v) == 0 && v.type != XF_INT)
+		return xf_errf(err, "record %llu: label \"y\" is not an integer",
+		    idx);
 	if (s->h.n_classes > 0) {
 		int64_t y = xf_record_y(&s->rec);
 
@@ -517,23 +615,73 @@ check_sample(struct xf_stream *s, struct xf_err *err)
 			return xf_errf(err, "record %llu: label \"y\" missing or not "
 			    "in 0..%lld", idx, (long long)s->h.n_classes - 1);
 	}
+	if (xf_record_get(&s->rec, "i", &v) < 0 || v.type != XF_INT || v.i < 0)
+		return xf_errf(err, "record %llu: index \"i\" missing or not an "
+		    "integer >= 0", idx);
+	xf_record_get(&s->rec, "x", &v);
+	if (strcmp(s->h.dtype, "float32") == 0)
+		for (size_t j = 0; j < v.n / 4; j++) {
+			float f;
+
+			memcpy(&f, v.p + 4 * j, 4);
+			if (!isfinite(f))
+				return xf_errf(err, "record %llu: \"x\" has %s at "
+				    "element %zu", idx, isnan(f) ? "NaN" : "Inf", j);
+		}
 	return 0;
 }
 
+/* A table's record is a flat map of scalars: nil, bool, int, float, str. */
+static int
+check_table(struct xf_stream *s, struct xf_err *err)
+{
+	struct xf_value k, v;
+
+	for (size_t i = 0; i < xf_record_len(&s->rec); i++) {
+		if (xf_record_field(&s->rec, i, &k, &v) < 0)
+			return xf_errf(err, "record %llu: field %zu is not msgpack "
+			    "xf reads", (unsigned long long)s->index, i);
+		if (v.type == XF_BIN || v.type == XF_ARRAY || v.type == XF_MAP)
+			return xf_errf(err, "record %llu: field \"%.*s\" is not a "
+			    "scalar: a table's fields are nil, bool, int, float or "
+			    "str", (unsigned long long)s->index,
+			    (int)(k.n > 64 ? 64 : k.n), k.n ? k.p : "");
+	}
+	return 0;
+}
+
+/*
+ * The header's count is a promise: a stream that ends before it, or goes on
+ * past it, is refused at that record.
+ */
 int
 xf_stream_next(struct xf_stream *s, const struct xf_record **rec,
     struct xf_err *err)
 {
 	char what[48];
 	int r;
+	long long count = s->h.count;
 
 	snprintf(what, sizeof what, "record %llu", (unsigned long long)s->index);
-	if ((r = next_object(s, what, err)) <= 0)
-		return r;
+	r = next_object(s, what, err);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		if (count >= 0 && s->index < (uint64_t)count)
+			return xf_errf(err, "%s: the stream ends after %llu records, "
+			    "the header's count is %lld", what,
+			    (unsigned long long)s->index, count);
+		return 0;
+	}
+	if (count >= 0 && s->index >= (uint64_t)count)
+		return xf_errf(err, "%s: more records than the header's count "
+		    "of %lld", what, count);
 	if (s->cur.data.type != MSGPACK_OBJECT_MAP)
 		return xf_errf(err, "%s: not a map", what);
 	s->rec.map = &s->cur.data;
 	if (s->xsize > 0 && check_sample(s, err) < 0)
+		return -1;
+	if (s->xsize == 0 && check_table(s, err) < 0)
 		return -1;
 	s->index++;
 	*rec = &s->rec;

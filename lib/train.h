@@ -65,6 +65,15 @@ int xf_model_to_ckpt(const struct xf_model *m, const struct xf_sgd *opt,
  */
 struct xf_model *xf_model_load(const struct xf_ckpt *c, struct xf_err *err);
 /*
+ * The model of c's arch and input with n_classes classes, parameters zero.
+ * Every tensor's shape (all but the head's, with skip_head) is checked
+ * against c's before anything is allocated, so a hostile arch costs no
+ * more memory than c holds.  Returns the model, or NULL with err naming
+ * the tensor.
+ */
+struct xf_model *xf_model_create_ckpt(const struct xf_ckpt *c, int n_classes,
+    int skip_head, struct xf_err *err);
+/*
  * Copies the tensors of m's modules [0, n_modules) from c, by name and
  * shape.  Modules whose shapes differ are an error, unless they are the
  * head and skip_head is set.  n_modules < 0 means all.  Returns 0, or -1.
@@ -86,6 +95,15 @@ int xf_model_check_input(const struct xf_model *m, int c, int h, int w,
 void xf_model_layers(const struct xf_model *m, int *first, int *n_layers);
 
 /* ---- per-module measurements ---- */
+
+/*
+ * The walk over module k's parameter tensors (its buffers left out), in
+ * model order: start with *i = 0; each call returns the next one and
+ * advances *i, or NULL after the last.
+ *	for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; )
+ */
+const struct xf_model_tensor *xf_module_next_param(const struct xf_model *m,
+    int k, int *i);
 
 /* ‖grad‖₂ of module k's parameters; sum of squares in double. */
 double xf_module_grad_norm(const struct xf_model *m, int k);
@@ -120,6 +138,22 @@ int xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d,
     int batch, struct xf_eval_result *r, int *pred, float *loss, float *prob,
     struct xf_err *err);
 
+/* sum += r: the one way results of several batches add up (xf-eval,
+ * xf_model_eval_chunked), so that their sums agree to the bit. */
+void xf_eval_result_add(struct xf_eval_result *sum,
+    const struct xf_eval_result *r);
+
+/* How two models' mistakes agree over examples (xf-eval --pairs). */
+struct xf_mistakes {
+	long both_right, both_wrong;
+	long same_wrong;          /* both wrong with the same prediction */
+	long only_a, only_b;      /* one model wrong, the other right */
+};
+
+/* Adds n examples with labels y (n) and predictions pred_a, pred_b (n). */
+void xf_mistakes_add(struct xf_mistakes *t, const int *pred_a,
+    const int *pred_b, const int *y, size_t n);
+
 /* ---- features ---- */
 
 /*
@@ -129,6 +163,37 @@ int xf_model_evaluate(struct xf_model *m, const struct xf_dataset *d,
  */
 void xf_features_pool(float *out, const float *in, size_t n, int c, int h,
     int w, int k);
+
+/*
+ * Floats per example of module k's activation in the last forward, after
+ * k×k pooling (pool) when the module's output is a conv's (c, h, w); pool
+ * does not change other modules.  Returns 0 with *width, or -1 with err
+ * ("conv1 is 7x7") when h or w is below pool.
+ */
+int xf_features_width(const struct xf_model *m, int k, int pool,
+    size_t *width, struct xf_err *err);
+
+/* Module k's activation of the last forward's n examples, pooled as
+ * xf_features_width says, into out (n, width). */
+void xf_features_take(float *out, const struct xf_model *m, int k, size_t n,
+    int pool);
+
+/* A feature stream held whole. */
+struct xf_features {
+	char module[64];          /* the header's module, or the file's name */
+	size_t n, p;              /* examples, floats per example */
+	float *x;                 /* (n, p) */
+	int64_t *index;           /* (n) each example's "i" */
+};
+
+/*
+ * Reads the feature stream path (xf-eval --features: kind "features",
+ * dtype float32) into f.  Returns 0, or -1 with err (not naming path) and
+ * nothing held.  The caller frees f with xf_features_free.
+ */
+int xf_features_read(const char *path, struct xf_features *f,
+    struct xf_err *err);
+void xf_features_free(struct xf_features *f);
 
 /* ---- the training loop's state ---- */
 
@@ -170,11 +235,48 @@ int xf_trainer_init(struct xf_trainer *t, struct xf_model *m,
 int xf_trainer_step(struct xf_trainer *t, struct xf_err *err);
 /* Steps in one epoch. */
 long xf_trainer_steps_per_epoch(const struct xf_trainer *t);
-/* Stores step, epoch, position, RNG state and seed in c's metadata. */
-void xf_trainer_save(const struct xf_trainer *t, struct xf_ckpt *c);
+/*
+ * A run's settings, which a resumed run takes over from its checkpoint,
+ * and its provenance.  Stored as the keys train.lr, train.momentum,
+ * train.wd, train.batch, train.schedule, train.copy, train.freeze,
+ * train.total_steps, prov.data and prov.parent.
+ */
+struct xf_train_settings {
+	float lr, momentum, wd;
+	int batch;
+	const char *schedule;     /* xf_lr_parse's spec */
+	int copy, freeze;         /* --copy (-1: none) and --freeze layers */
+	long total_steps;         /* 0 in a checkpoint without the key */
+	const char *prov_data;    /* the data's provenance line */
+	const char *parent;       /* the --init checkpoint; NULL or "": none */
+};
+
+/*
+ * Stores every train.* key of a checkpoint in c's metadata: s's
+ * settings and provenance, then t's step, epoch, position, RNG state and
+ * seed, which xf_trainer_restore reads back.
+ */
+void xf_trainer_save(const struct xf_trainer *t,
+    const struct xf_train_settings *s, struct xf_ckpt *c);
+
+/*
+ * The settings c holds, over those in s: each key present and in range
+ * replaces its field; the others stay.  total_steps and parent are set
+ * from c (0 and NULL when absent).  Strings point into c.
+ */
+void xf_train_settings_load(struct xf_train_settings *s,
+    const struct xf_ckpt *c);
 /* Restores them from c (after xf_trainer_init).  Returns 0, or -1. */
 int xf_trainer_restore(struct xf_trainer *t, const struct xf_ckpt *c,
     struct xf_err *err);
 void xf_trainer_free(struct xf_trainer *t);
+
+/*
+ * The train.* settings of a checkpoint for --resume, each within the range
+ * of the xf-train option that sets it (train.lr as -l, train.batch as -b,
+ * ...), and train.step and train.epoch within the run.  Returns 0, or -1
+ * with err naming the key.
+ */
+int xf_train_settings_check(const struct xf_ckpt *c, struct xf_err *err);
 
 #endif

@@ -100,9 +100,21 @@ xf_trainer_step(struct xf_trainer *t, struct xf_err *err)
 }
 
 void
-xf_trainer_save(const struct xf_trainer *t, struct xf_ckpt *c)
+xf_trainer_save(const struct xf_trainer *t, const struct xf_train_settings *s,
+    struct xf_ckpt *c)
 {
 	char rng[80];
+
+	xf_ckpt_set_float(c, "train.lr", s->lr);
+	xf_ckpt_set_float(c, "train.momentum", s->momentum);
+	xf_ckpt_set_float(c, "train.wd", s->wd);
+	xf_ckpt_set_int(c, "train.batch", s->batch);
+	xf_ckpt_set_str(c, "train.schedule", s->schedule);
+	xf_ckpt_set_int(c, "train.copy", s->copy);
+	xf_ckpt_set_int(c, "train.freeze", s->freeze);
+	xf_ckpt_set_int(c, "train.total_steps", s->total_steps);
+	xf_ckpt_set_str(c, "prov.data", s->prov_data ? s->prov_data : "");
+	xf_ckpt_set_str(c, "prov.parent", s->parent ? s->parent : "");
 
 	snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64
 	    "%016" PRIx64, t->rng.s[0], t->rng.s[1], t->rng.s[2], t->rng.s[3]);
@@ -111,6 +123,32 @@ xf_trainer_save(const struct xf_trainer *t, struct xf_ckpt *c)
 	xf_ckpt_set_int(c, "train.pos", (int64_t)t->pos);
 	xf_ckpt_set_int(c, "train.seed", (int64_t)t->seed);
 	xf_ckpt_set_str(c, "train.rng", rng);
+}
+
+void
+xf_train_settings_load(struct xf_train_settings *s, const struct xf_ckpt *c)
+{
+	const struct xf_meta *m;
+
+	if ((m = xf_ckpt_get(c, "train.lr")) != NULL)
+		s->lr = (float)m->f;
+	if ((m = xf_ckpt_get(c, "train.momentum")) != NULL)
+		s->momentum = (float)m->f;
+	if ((m = xf_ckpt_get(c, "train.wd")) != NULL)
+		s->wd = (float)m->f;
+	if ((m = xf_ckpt_get(c, "train.batch")) != NULL && m->i > 0 &&
+	    m->i <= 1 << 16)
+		s->batch = (int)m->i;
+	if ((m = xf_ckpt_get(c, "train.schedule")) != NULL && m->type == XF_STR)
+		s->schedule = m->s;
+	if ((m = xf_ckpt_get(c, "train.freeze")) != NULL && m->i >= 0 && m->i < 64)
+		s->freeze = (int)m->i;
+	if ((m = xf_ckpt_get(c, "train.copy")) != NULL && m->i >= -1 && m->i < 64)
+		s->copy = (int)m->i;
+	m = xf_ckpt_get(c, "train.total_steps");
+	s->total_steps = m != NULL && m->i > 0 ? m->i : 0;
+	m = xf_ckpt_get(c, "prov.parent");
+	s->parent = m && m->type == XF_STR && m->s[0] ? m->s : NULL;
 }
 
 static int

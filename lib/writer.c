@@ -6,6 +6,7 @@
 
 #include <msgpack.h>
 
+#include "pack.h"
 #include "xf.h"
 
 /*
@@ -16,7 +17,7 @@
  */
 struct xf_writer {
 	int fd;
-	int own_fd;
+	struct xf_out out;      /* xf_writer_open's file; out.own when open */
 	int unbuffered;
 	int werrno;
 	char *buf;
@@ -92,23 +93,19 @@ xf_writer_fdopen(int fd, struct xf_err *err)
 	return w;
 }
 
+/* Through xf_out: a temporary renamed over path by a clean close. */
 struct xf_writer *
 xf_writer_open(const char *path, struct xf_err *err)
 {
 	struct xf_writer *w;
-	int fd;
+	struct xf_out o;
 
-	if (path == NULL || strcmp(path, "-") == 0)
-		return xf_writer_fdopen(1, err);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		xf_errf(err, "%s", strerror(errno));
+	if (xf_out_open(&o, path, err) < 0)
 		return NULL;
-	}
-	if ((w = xf_writer_fdopen(fd, err)) == NULL)
-		close(fd);
+	if ((w = xf_writer_fdopen(o.fd, err)) == NULL)
+		xf_out_abort(&o);
 	else
-		w->own_fd = 1;
+		w->out = o;
 	return w;
 }
 
@@ -119,18 +116,9 @@ xf_writer_set_unbuffered(struct xf_writer *w, int on)
 }
 
 static void
-pack_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
-static void
 key(struct xf_writer *w, const char *k)
 {
-	pack_str(&w->pk, k);
+	xf_pack_str(&w->pk, k);
 }
 
 int
@@ -142,14 +130,14 @@ xf_writer_header(struct xf_writer *w, const struct xf_header *h,
 
 	msgpack_pack_map(pk, n);
 	key(w, "format");
-	pack_str(pk, "xf-stream");
+	xf_pack_str(pk, "xf-stream");
 	key(w, "version");
 	msgpack_pack_int(pk, XF_STREAM_VERSION);
 	key(w, "kind");
-	pack_str(pk, h->kind);
+	xf_pack_str(pk, h->kind);
 	if (h->dtype[0]) {
 		key(w, "dtype");
-		pack_str(pk, h->dtype);
+		xf_pack_str(pk, h->dtype);
 	}
 	if (h->ndim > 0) {
 		key(w, "shape");
@@ -159,7 +147,7 @@ xf_writer_header(struct xf_writer *w, const struct xf_header *h,
 	}
 	if (h->module[0]) {
 		key(w, "module");
-		pack_str(pk, h->module);
+		xf_pack_str(pk, h->module);
 	}
 	key(w, "classes");
 	msgpack_pack_int64(pk, h->n_classes);
@@ -169,11 +157,11 @@ xf_writer_header(struct xf_writer *w, const struct xf_header *h,
 	else
 		msgpack_pack_nil(pk);
 	key(w, "endian");
-	pack_str(pk, "little");
+	xf_pack_str(pk, "little");
 	key(w, "provenance");
 	msgpack_pack_array(pk, h->n_prov);
 	for (int i = 0; i < h->n_prov; i++)
-		pack_str(pk, h->prov[i]);
+		xf_pack_str(pk, h->prov[i]);
 	/* The header goes out at once so a reader down the pipe can start. */
 	if (flush(w) < 0)
 		return report(w, err);
@@ -228,7 +216,7 @@ void
 xf_writer_str(struct xf_writer *w, const char *k, const char *v)
 {
 	key(w, k);
-	pack_str(&w->pk, v);
+	xf_pack_str(&w->pk, v);
 }
 
 void
@@ -266,8 +254,10 @@ xf_writer_close(struct xf_writer *w, struct xf_err *err)
 		return 0;
 	if (flush(w) < 0)
 		r = report(w, err);
-	if (w->own_fd && close(w->fd) < 0 && r == 0)
-		r = xf_errf(err, "close: %s", strerror(errno));
+	if (r < 0)
+		xf_out_abort(&w->out);
+	else if ((w->out.own || w->out.tmp) && xf_out_commit(&w->out, err) < 0)
+		r = -1;
 	free(w->buf);
 	free(w);
 	return r;

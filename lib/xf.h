@@ -2,17 +2,37 @@
  * xf.h: libxf, the library under every xf tool.
  *
  * Overview
- *   - Errors: lib never prints and never exits.  A function that can fail
- *     returns 0 (or a non-negative count) on success and -1 on failure, and
- *     fills a caller-owned struct xf_err with one line of text naming what
- *     and where ("record 12: key 'x': bin of 784 bytes, want 28x28x1").  The
- *     tool prefixes its own name and the file: "xf-cat: a.xfs: record 12: ...".
- *   - Streams (stream.c): msgpack maps, a header then records; see
- *     formats/stream.md.
+ *   - Errors (err.c): lib never prints and never exits.  A function that can
+ *     fail returns 0 (or a non-negative count) on success and -1 on failure,
+ *     and fills a caller-owned struct xf_err with one line of text naming
+ *     what and where ("record 12: key 'x': bin of 784 bytes, want 28x28x1").
+ *     The tool prefixes its own name and the file: "xf-cat: a.xfs: record
+ *     12: ...".
+ *   - Streams: msgpack maps, a header then records; see formats/stream.md.
+ *     stream.c reads them (msgcheck.c vets the bytes first), writer.c
+ *     writes them, render.c prints values as JSON or text.
  *   - Checkpoints (ckpt.c): tar files of a msgpack manifest and raw float32
  *     tensors; see formats/checkpoint.md.
- *   - Options (opt.c): range-checked number parsing for getopt_long tools.
- *   - Output (io.c): checked writes, quiet exit on a closed pipe, atomic files.
+ *   - Random numbers (rng.c) and the choice of BLIS kernels (gemm.c).
+ *   - Option parsing and checked output belong to the tools, not lib:
+ *     tools/tool.c.
+ *
+ * Map of lib: which header covers which files
+ *	xf.h		err.c stream.c msgcheck.c writer.c render.c ckpt.c rng.c,
+ *			and xf_blis_setup in gemm.c; pack.h (pack.c) is the
+ *			msgpack packing writer.c and ckpt.c share
+ *	nn.h		the engine.  Layers: conv.c conv_direct.c linear.c
+ *			relu_maxpool.c batchnorm.c; BLIS glue gemm.c; the thread
+ *			pool threads.c; models model.c; SGD optim.c.  nn_impl.h
+ *			is the layers' private header.
+ *	data.h		image data: idx.c mnistjson.c synth.c images.c select.c
+ *			shuffle.c png.c
+ *	train.h		data in memory dataset.c, models in checkpoints
+ *			modelio.c, the training loop trainer.c, features of a
+ *			module features.c, evaluation sums and the mistakes
+ *			table tally.c
+ *	cka.h		cka.c
+ *	landscape.h	interp.c critic.c
  *
  * Usage
  *	struct xf_err err;
@@ -161,6 +181,13 @@ extern const struct xf_limits xf_default_limits;
 ptrdiff_t xf_msgpack_check(const char *buf, size_t len,
     const struct xf_limits *lim, struct xf_err *err);
 
+/*
+ * Checks every map in o, at any depth: its keys are str and none appears
+ * twice.  Returns 0, or -1 with err naming the key.  o is a msgpack_object.
+ */
+struct msgpack_object;
+int xf_msgpack_keys(const struct msgpack_object *o, struct xf_err *err);
+
 struct xf_stream;
 
 /*
@@ -237,6 +264,33 @@ int xf_writer_end(struct xf_writer *w, struct xf_err *err);
 int xf_writer_close(struct xf_writer *w, struct xf_err *err);
 
 /*
+ * Output files (outfile.c), under the stream writer, the checkpoint writer
+ * and the tools' text outputs.  xf_out_open refuses a path that is the same
+ * file (device and inode) as an input the readers opened in this process,
+ * before creating anything.  A regular file is written as
+ * PATH.tmp.HOST.PID.XXXXXX beside PATH: xf_out_commit syncs it and renames
+ * it over PATH, xf_out_abort removes it, so a failed run leaves the old
+ * file.  Opening also removes that output's temporaries left by this host's
+ * processes that no longer run (a run killed by SIGKILL).  "-" or NULL is
+ * stdout (refused when it is a regular file that is also an input); a
+ * device or FIFO is written in place.
+ */
+struct xf_out {
+	int fd;
+	int own;        /* fd is closed by commit or abort */
+	int slot;
+	char *path, *tmp;
+};
+int xf_out_open(struct xf_out *o, const char *path, struct xf_err *err);
+int xf_out_commit(struct xf_out *o, struct xf_err *err);
+void xf_out_abort(struct xf_out *o);
+/* Removes every temporary not yet committed: for atexit and signals. */
+void xf_out_abort_all(void);
+/* Remembers fd's file as an input (the readers call it on every open). */
+void xf_input_note(int fd);
+void xf_input_note_path(const char *path);
+
+/*
  * Checkpoints: see formats/checkpoint.md and xf-checkpoint(5).
  *
  * A checkpoint is a tar of "manifest.msgpack" and one member per tensor of
@@ -283,6 +337,8 @@ void xf_ckpt_free(struct xf_ckpt *c);
  */
 struct xf_tensor *xf_ckpt_add(struct xf_ckpt *c, const char *name, int ndim,
     const int64_t *shape, float *data, int copy, struct xf_err *err);
+/* A shape as "16x1x3x3" into buf, for messages. */
+void xf_shape_str(char *buf, size_t size, int ndim, const int64_t *shape);
 /* The tensor of that name, or NULL. */
 struct xf_tensor *xf_ckpt_find(const struct xf_ckpt *c, const char *name);
 /* Metadata: set replaces a key's value; get returns NULL when absent. */
@@ -300,6 +356,11 @@ const struct xf_meta *xf_ckpt_get(const struct xf_ckpt *c, const char *key);
  */
 int xf_ckpt_read(const char *path, struct xf_ckpt *c, struct xf_err *err);
 int xf_ckpt_read_mem(const void *buf, size_t len, struct xf_ckpt *c,
+    struct xf_err *err);
+/* The manifest alone (the bytes of manifest.msgpack) into c: the fields,
+ * the tensors' names and shapes with no data, the metadata.  Returns 0, or
+ * -1 with err set and c emptied. */
+int xf_ckpt_manifest(const void *buf, size_t len, struct xf_ckpt *c,
     struct xf_err *err);
 /*
  * Writes c to path atomically: a temporary file in the same directory,

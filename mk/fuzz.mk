@@ -1,9 +1,11 @@
 # Fuzzing: see tests/fuzz/README.md.
 #
-#   make fuzz [FUZZ_SECONDS=N]  libFuzzer (clang) on the stream and checkpoint
+#   make fuzz [FUZZ_SECONDS=N] [FUZZ_TARGETS=stream] [FUZZ_DICT=file]
+#                               libFuzzer (clang) on the stream and checkpoint
 #                               readers, N seconds each, one after the other,
-#                               starting from the committed corpus; new inputs
-#                               and crashes go under $(FUZZ_WORK), not the repo.
+#                               starting from the committed corpus, with the
+#                               msgpack dictionary (FUZZ_DICT= for none); new
+#                               inputs and crashes go under $(FUZZ_WORK).
 #   make fuzz-replay            the corpus and regression inputs through the
 #                               plain replay driver and the ordinary libxf (no
 #                               fuzzer runtime; make check does the same).
@@ -12,11 +14,14 @@
 #   make fuzz-seeds             rewrite tests/fuzz/corpus with mkseeds.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_NICE    ?= 19
 FUZZ_WORK    ?= $(or $(TMPDIR),/tmp)/xf-fuzz
-FUZZ_TARGETS  = stream ckpt
+FUZZ_TARGETS ?= stream ckpt
+# Type bytes, header, record and manifest keys, "xf-stream": see the file.
+FUZZ_DICT    ?= tests/fuzz/msgpack.dict
 # Only the readers' and writers' sources, so half-written lib files elsewhere
 # do not stop a fuzz build.
-FUZZ_LIB_SRC  = lib/err.c lib/msgcheck.c lib/stream.c lib/render.c \
+FUZZ_LIB_SRC  = lib/err.c lib/msgcheck.c lib/stream.c lib/render.c lib/outfile.c \
                 lib/writer.c lib/ckpt.c
 FUZZ_OBJ      = $(FUZZ_LIB_SRC:lib/%.c=tests/fuzz/obj/%.o)
 FUZZ_CFLAGS   = -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall \
@@ -25,7 +30,7 @@ FUZZ_SAN      = address,undefined -fno-sanitize-recover=all
 FUZZ_LIBS     = -larchive -lmsgpackc -lm
 FUZZ_OPTS     = -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=512 \
                 -rss_limit_mb=1024 -max_len=1048576 -timeout=10 \
-                -print_final_stats=1
+                -print_final_stats=1 $(if $(FUZZ_DICT),-dict=$(FUZZ_DICT))
 FUZZ_BIN      = $(FUZZ_TARGETS:%=tests/fuzz/fuzz_%.bin)
 REPLAY_BIN    = $(FUZZ_TARGETS:%=tests/fuzz/replay_%.bin)
 
@@ -48,7 +53,7 @@ fuzz: $(FUZZ_BIN)
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_WORK)/$$t || exit 1; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s, new inputs in $(FUZZ_WORK)/$$t"; \
-	    nice -n 19 ./tests/fuzz/fuzz_$$t.bin $(FUZZ_OPTS) \
+	    nice -n $(FUZZ_NICE) ./tests/fuzz/fuzz_$$t.bin $(FUZZ_OPTS) \
 	        -artifact_prefix=$(FUZZ_WORK)/$$t- $(FUZZ_WORK)/$$t \
 	        tests/fuzz/corpus/$$t tests/fuzz/regress/$$t || exit 1; \
 	done
@@ -78,7 +83,12 @@ tests/fuzz/mkseeds.bin: tests/fuzz/mkseeds.c libxf.a
 
 .SECONDARY: $(FUZZ_OBJ)
 
-# make check replays the corpus (tests/tool/fuzz-replay.sh).
-check check-unit: $(REPLAY_BIN)
+# The manifest as xf reads it, for tests/tool/differential.sh.
+tests/fuzz/manifest_json.bin: tests/fuzz/manifest_json.c libxf.a
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
+
+# make check replays the corpus (tests/tool/fuzz-replay.sh) and compares it
+# with Python's msgpack (tests/tool/differential.sh).
+check check-unit: $(REPLAY_BIN) tests/fuzz/manifest_json.bin
 
 .PHONY: fuzz fuzz-replay fuzz-afl fuzz-seeds

@@ -17,11 +17,28 @@
  * killing the tool by SIGPIPE, wherever it is (even mid-checkpoint); the
  * write's caller then ends quietly with exit 0 (tool_output_failed).
  */
+static void
+tool_killed(int sig)
+{
+	xf_out_abort_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * An output's temporary goes when the tool exits without finishing it
+ * (exit 1 after a bad record) or is stopped by SIGINT, SIGTERM or SIGHUP;
+ * only SIGKILL leaves one, which the next run onto that output removes.
+ */
 __attribute__((constructor)) static void
 tool_signals(void)
 {
 	signal(SIGXFSZ, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	atexit(xf_out_abort_all);
+	signal(SIGINT, tool_killed);
+	signal(SIGTERM, tool_killed);
+	signal(SIGHUP, tool_killed);
 }
 
 long long
@@ -156,6 +173,62 @@ tool_table_open(const char *path, const char *kind,
 	return w;
 }
 
+/* Text outputs (xf-cat's TSV, JSON and PNG) go through xf_out as well. */
+static struct {
+	FILE *f;
+	struct xf_out o;
+} text_out[4];
+
+FILE *
+tool_fopen(const char *path)
+{
+	struct xf_err e;
+	struct xf_out o;
+	FILE *f;
+	int i;
+
+	if (path == NULL || strcmp(path, "-") == 0) {
+		if (xf_out_open(&o, path, &e) < 0)
+			errx(1, "stdout: %s", e.msg);
+		return stdout;
+	}
+	for (i = 0; i < 4 && text_out[i].f != NULL; i++)
+		;
+	if (i == 4)
+		errx(1, "%s: too many text outputs", path);
+	if (xf_out_open(&o, path, &e) < 0)
+		errx(1, "%s: %s", path, e.msg);
+	if ((f = fdopen(o.fd, "w")) == NULL)
+		err(1, "%s", path);
+	o.own = 0;      /* fclose closes the descriptor */
+	text_out[i].f = f;
+	text_out[i].o = o;
+	return f;
+}
+
+void
+tool_fclose(FILE *f, const char *path)
+{
+	struct xf_err e;
+	int i;
+
+	for (i = 0; i < 4 && text_out[i].f != f; i++)
+		;
+	if (i == 4 || f == stdout) {
+		tool_fshut(f, tool_out_name(path));
+		return;
+	}
+	text_out[i].f = NULL;
+	if (fflush(f) != 0 || ferror(f))
+		tool_output_failed(path);
+	/* The descriptor stays open for the commit's own sync and close. */
+	if ((text_out[i].o.fd = dup(fileno(f))) < 0 || fclose(f) != 0)
+		tool_output_failed(path);
+	text_out[i].o.own = 1;
+	if (xf_out_commit(&text_out[i].o, &e) < 0)
+		tool_write_failed(path, &e);
+}
+
 void
 tool_record_end(struct xf_writer *w, const char *path)
 {
@@ -195,4 +268,29 @@ tool_model_load(const char *path)
 	if (n_loaded < (int)(sizeof loaded / sizeof loaded[0]))
 		loaded[n_loaded++] = m;
 	return m;
+}
+
+int
+tool_modules(const struct xf_model *m, const char *path, const char *opt,
+    const char *list, int unique, int *out, int cap)
+{
+	char *copy = strdup(list), *p = copy, *tok;
+	int n = 0;
+
+	if (copy == NULL)
+		err(1, NULL);
+	while ((tok = strsep(&p, ",")) != NULL) {
+		int k = xf_model_find_module(m, tok);
+
+		if (k < 0)
+			errx(2, "%s %s: %s has no module %s", opt, list, path, tok);
+		for (int i = 0; unique && i < n; i++)
+			if (out[i] == k)
+				errx(2, "%s %s: %s twice", opt, list, tok);
+		if (n == cap)
+			errx(2, "%s: at most %d modules", opt, cap);
+		out[n++] = k;
+	}
+	free(copy);
+	return n;
 }

@@ -44,10 +44,23 @@ struct xf_writer *tool_writer_open(const char *path, const struct xf_header *h);
 /* tool_table_header and tool_writer_open in one. */
 struct xf_writer *tool_table_open(const char *path, const char *kind,
     const struct xf_header *data, const char *self);
+/* A text output: "-" or NULL is stdout, a file is written beside path and
+ * renamed over it by tool_fclose; an input as output is refused (exit 1). */
+FILE *tool_fopen(const char *path);
+void tool_fclose(FILE *f, const char *path);
 void tool_record_end(struct xf_writer *w, const char *path);
 /* Flushes and closes w (NULL is fine). */
 void tool_writer_close(struct xf_writer *w, const char *path);
 /* The model in checkpoint path, or exit 1 naming the file and tensor. */
 struct xf_model *tool_model_load(const char *path);
+
+/*
+ * The modules of m (loaded from path) named in list, "a,b,c", into out in
+ * the list's order; returns how many.  A name m has not, a name given
+ * twice (when unique), or more than cap names is a usage error naming opt
+ * ("--modules fc1,x: a.tar has no module x"), exit 2.
+ */
+int tool_modules(const struct xf_model *m, const char *path, const char *opt,
+    const char *list, int unique, int *out, int cap);
 
 #endif

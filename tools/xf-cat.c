@@ -65,6 +65,146 @@ key_dup(const struct xf_value *k)
 	return s;
 }
 
+/* One run: the input, the output and the record range. */
+struct cat {
+	const char *in, *oname;
+	struct xf_stream *s;
+	const struct xf_header *h;
+	FILE *f;
+	long long lo, hi;         /* [lo, hi) of record numbers; hi -1: no end */
+	const char *omit;         /* a field not to show, or NULL */
+	int unbuffered;
+};
+
+/* The next record in the range: 1 with *rec, or 0 at its end; exit 1 on
+ * bad input. */
+static int
+next(struct cat *c, const struct xf_record **rec)
+{
+	struct xf_err e;
+	int r = 0;
+
+	while ((c->hi < 0 || (long long)xf_stream_index(c->s) < c->hi) &&
+	    (r = xf_stream_next(c->s, rec, &e)) == 1)
+		if ((long long)xf_stream_index(c->s) - 1 >= c->lo)
+			return 1;
+	if (c->hi >= 0 && (long long)xf_stream_index(c->s) >= c->hi)
+		return 0;
+	if (r < 0)
+		errx(1, "%s: %s", tool_in_name(c->in), e.msg);
+	return 0;
+}
+
+/* After each record: a write error, or the flush --unbuffered asks for. */
+static void
+written(const struct cat *c)
+{
+	if (ferror(c->f) || (c->unbuffered && fflush(c->f) != 0))
+		tool_output_failed(c->oname);
+}
+
+/* --header: the header as one JSON object. */
+static void
+h_cat(struct cat *c)
+{
+	if (xf_header_json(c->f, c->h) < 0 || putc('\n', c->f) == EOF)
+		tool_output_failed(c->oname);
+}
+
+/* --json: a JSON object per record. */
+static void
+j_cat(struct cat *c)
+{
+	const struct xf_record *rec;
+
+	while (next(c, &rec)) {
+		if (xf_record_json(c->f, rec, c->h->dtype, c->omit) < 0)
+			tool_output_failed(c->oname);
+		putc('\n', c->f);
+		written(c);
+	}
+}
+
+/* The first record's fields, which name the columns, into names. */
+static size_t
+column_names(const struct cat *c, const struct xf_record *rec, char **names)
+{
+	unsigned long long at = (unsigned long long)xf_stream_index(c->s) - 1;
+	struct xf_value k, v;
+	size_t n = 0;
+
+	for (size_t i = 0; i < xf_record_len(rec); i++) {
+		if (xf_record_field(rec, i, &k, &v) < 0)
+			continue;
+		if (n == MAX_FIELDS)
+			errx(1, "%s: record %llu: more than %d fields",
+			    tool_in_name(c->in), at, MAX_FIELDS);
+		if ((names[n] = key_dup(&k)) == NULL)
+			errx(1, "%s: record %llu: field %zu: the key is not a "
+			    "string", tool_in_name(c->in), at, i);
+		if (c->omit == NULL || strcmp(names[n], c->omit))
+			n++;
+		else
+			free(names[n]);
+	}
+	return n;
+}
+
+/* --tsv: a header line of the first record's fields, then a line per
+ * record. */
+static void
+t_cat(struct cat *c)
+{
+	const struct xf_record *rec;
+	char *names[MAX_FIELDS];
+	size_t n_names = 0;
+	int have_names = 0;
+	struct xf_value v;
+
+	while (next(c, &rec)) {
+		if (!have_names) {
+			have_names = 1;
+			n_names = column_names(c, rec, names);
+			for (size_t i = 0; i < n_names; i++)
+				fprintf(c->f, i ? "\t%s" : "%s", names[i]);
+			putc('\n', c->f);
+		}
+		for (size_t i = 0; i < n_names; i++) {
+			if (i)
+				putc('\t', c->f);
+			if (xf_record_get(rec, names[i], &v) == 0 &&
+			    xf_value_text(c->f, &v, c->h->dtype) < 0)
+				tool_output_failed(c->oname);
+		}
+		putc('\n', c->f);
+		written(c);
+	}
+	for (size_t i = 0; i < n_names; i++)
+		free(names[i]);
+}
+
+/* --png RxC: the first rows x cols images as one grid. */
+static void
+p_cat(struct cat *c, int rows, int cols, int scale)
+{
+	const struct xf_header *h = c->h;
+	const struct xf_record *rec;
+	size_t size = xf_header_xsize(h), n_img = 0;
+	uint8_t *grid;
+	struct xf_err e;
+
+	if ((grid = malloc(size * rows * cols)) == NULL)
+		err(1, NULL);
+	while (n_img < (size_t)rows * cols && next(c, &rec)) {
+		memcpy(grid + n_img++ * size, xf_record_x(rec), size);
+		written(c);
+	}
+	if (xf_png_grid(c->f, grid, n_img, h->shape[0], h->shape[1],
+	    h->shape[2], rows, cols, scale, &e) < 0)
+		tool_write_failed(c->oname, &e);
+	free(grid);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -82,151 +222,50 @@ main(int argc, char **argv)
 		{ "unbuffered", no_argument,       NULL, O_UNBUFFERED },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *in, *out = NULL, *oname, *omit = NULL, *dtype;
-	long long lo = 0, hi = -1;
-	int rows = 0, cols = 0, scale = 1, unbuffered = 0, ch, r = 0, formats = 0;
-	int have_names = 0;
-	char *names[MAX_FIELDS];
-	size_t n_names = 0, size = 0, n_img = 0;
-	uint8_t *grid = NULL;
-	const struct xf_header *h;
-	const struct xf_record *rec;
-	struct xf_stream *s;
-	struct xf_value k, v;
+	struct cat c = { .hi = -1 };
+	const char *out = NULL;
+	int rows = 0, cols = 0, scale = 1, ch, formats = 0;
 	struct xf_err e;
-	FILE *f;
 
 	while ((ch = getopt_long(argc, argv, "o:r:", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'r':
-			parse_range(optarg, &lo, &hi);
-			break;
-		case O_HEADER:
-			format = HEADER;
-			formats++;
-			break;
-		case O_JSON:
-			format = JSON;
-			formats++;
-			break;
-		case O_NO_X:
-			omit = "x";
-			break;
+		case 'o': out = optarg; break;
+		case 'r': parse_range(optarg, &c.lo, &c.hi); break;
+		case O_HEADER: format = HEADER; formats++; break;
+		case O_JSON: format = JSON; formats++; break;
+		case O_NO_X: c.omit = "x"; break;
 		case O_PNG:
 			format = PNG;
 			formats++;
 			parse_grid(optarg, &rows, &cols);
 			break;
-		case O_SCALE:
-			scale = (int)tool_int("--scale", optarg, 1, 64);
-			break;
-		case O_TSV:
-			format = TSV;
-			formats++;
-			break;
-		case O_UNBUFFERED:
-			unbuffered = 1;
-			break;
-		default:
-			usage();
+		case O_SCALE: scale = (int)tool_int("--scale", optarg, 1, 64); break;
+		case O_TSV: format = TSV; formats++; break;
+		case O_UNBUFFERED: c.unbuffered = 1; break;
+		default: usage();
 		}
 	}
 	if (argc - optind > 1 || formats > 1)
 		usage();
-	in = optind < argc ? argv[optind] : "-";
-	oname = tool_out_name(out);
+	c.in = optind < argc ? argv[optind] : "-";
+	c.oname = tool_out_name(out);
 
-	if ((s = xf_stream_open(in, &e)) == NULL)
-		errx(1, "%s: %s", tool_in_name(in), e.msg);
-	h = xf_stream_header(s);
-	dtype = h->dtype;
-	if (format == PNG) {
-		size = xf_header_xsize(h);
-		if (strcmp(h->kind, "images") != 0 || strcmp(h->dtype, "uint8") ||
-		    h->ndim != 3 || (h->shape[0] != 1 && h->shape[0] != 3))
-			errx(1, "%s: --png wants uint8 images of 1 or 3 channels, "
-			    "not a stream of %s", tool_in_name(in), h->kind);
-		if ((grid = malloc(size * rows * cols)) == NULL)
-			err(1, NULL);
+	if ((c.s = xf_stream_open(c.in, &e)) == NULL)
+		errx(1, "%s: %s", tool_in_name(c.in), e.msg);
+	c.h = xf_stream_header(c.s);
+	if (format == PNG && (strcmp(c.h->kind, "images") != 0 ||
+	    strcmp(c.h->dtype, "uint8") || c.h->ndim != 3 ||
+	    (c.h->shape[0] != 1 && c.h->shape[0] != 3)))
+		errx(1, "%s: --png wants uint8 images of 1 or 3 channels, "
+		    "not a stream of %s", tool_in_name(c.in), c.h->kind);
+	c.f = tool_fopen(out);
+	switch (format) {
+	case HEADER: h_cat(&c); break;
+	case JSON: j_cat(&c); break;
+	case PNG: p_cat(&c, rows, cols, scale); break;
+	default: t_cat(&c); break;
 	}
-	if (out == NULL || strcmp(out, "-") == 0)
-		f = stdout;
-	else if ((f = fopen(out, "w")) == NULL)
-		err(1, "%s", out);
-
-	if (format == HEADER) {
-		if (xf_header_json(f, h) < 0 || putc('\n', f) == EOF)
-			tool_output_failed(oname);
-		tool_fshut(f, oname);
-		xf_stream_close(s);
-		return 0;
-	}
-	while ((hi < 0 || (long long)xf_stream_index(s) < hi) &&
-	    (r = xf_stream_next(s, &rec, &e)) == 1) {
-		if ((long long)xf_stream_index(s) - 1 < lo)
-			continue;
-		switch (format) {
-		case PNG:
-			memcpy(grid + n_img++ * size, xf_record_x(rec), size);
-			break;
-		case JSON:
-			if (xf_record_json(f, rec, dtype, omit) < 0)
-				tool_output_failed(oname);
-			putc('\n', f);
-			break;
-		default:
-			if (!have_names) {
-				have_names = 1;
-				/* The first record's fields name the columns. */
-				for (size_t i = 0; i < xf_record_len(rec); i++) {
-					if (xf_record_field(rec, i, &k, &v) < 0)
-						continue;
-					if (n_names == MAX_FIELDS)
-						errx(1, "%s: record %llu: more than %d fields",
-						    tool_in_name(in),
-						    (unsigned long long)xf_stream_index(s) - 1,
-						    MAX_FIELDS);
-					if ((names[n_names] = key_dup(&k)) == NULL)
-						errx(1, "%s: record %llu: field %zu: the key "
-						    "is not a string", tool_in_name(in),
-						    (unsigned long long)xf_stream_index(s) - 1,
-						    i);
-					if (omit == NULL || strcmp(names[n_names], omit))
-						n_names++;
-					else
-						free(names[n_names]);
-				}
-				for (size_t i = 0; i < n_names; i++)
-					fprintf(f, i ? "\t%s" : "%s", names[i]);
-				putc('\n', f);
-			}
-			for (size_t i = 0; i < n_names; i++) {
-				if (i)
-					putc('\t', f);
-				if (xf_record_get(rec, names[i], &v) == 0 &&
-				    xf_value_text(f, &v, dtype) < 0)
-					tool_output_failed(oname);
-			}
-			putc('\n', f);
-			break;
-		}
-		if (ferror(f) || (unbuffered && fflush(f) != 0))
-			tool_output_failed(oname);
-		if (format == PNG && n_img == (size_t)rows * cols)
-			break;
-	}
-	if (r < 0)
-		errx(1, "%s: %s", tool_in_name(in), e.msg);
-	if (format == PNG && xf_png_grid(f, grid, n_img, h->shape[0],
-	    h->shape[1], h->shape[2], rows, cols, scale, &e) < 0)
-		tool_write_failed(oname, &e);
-	tool_fshut(f, oname);
-	for (size_t i = 0; i < n_names; i++)
-		free(names[i]);
-	free(grid);
-	xf_stream_close(s);
+	tool_fclose(c.f, out);
+	xf_stream_close(c.s);
 	return 0;
 }

@@ -30,19 +30,12 @@ usage(void)
 	exit(2);
 }
 
-/* One side's activations of one module: n rows of p floats. */
-struct act {
-	char module[64];
-	size_t p;
-	float *x;
-};
-
 struct side {
 	const char *path;
 	struct xf_model *m;
 	int n_act;
 	int module[MAX_MODULES];
-	struct act act[MAX_MODULES];
+	struct xf_features act[MAX_MODULES];   /* n rows of p floats each */
 };
 
 /* The modules to compare: conv and linear ones (a batch norm module's
@@ -52,23 +45,14 @@ pick_modules(struct side *s, const char *list)
 {
 	int first[MAX_MODULES + 1], n_layers;
 
-	if (list == NULL) {
-		xf_model_layers(s->m, first, &n_layers);
-		for (int l = 0; l < n_layers && l < MAX_MODULES; l++)
-			s->module[s->n_act++] = first[l];
+	if (list != NULL) {
+		s->n_act = tool_modules(s->m, s->path, "--modules", list, 0,
+		    s->module, MAX_MODULES);
 		return;
 	}
-	char *copy = strdup(list), *p = copy, *tok;
-	while ((tok = strsep(&p, ",")) != NULL) {
-		int k = xf_model_find_module(s->m, tok);
-
-		if (k < 0)
-			errx(2, "--modules %s: %s has no module %s", list, s->path, tok);
-		if (s->n_act == MAX_MODULES)
-			errx(2, "--modules: at most %d", MAX_MODULES);
-		s->module[s->n_act++] = k;
-	}
-	free(copy);
+	xf_model_layers(s->m, first, &n_layers);
+	for (int l = 0; l < n_layers && l < MAX_MODULES; l++)
+		s->module[s->n_act++] = first[l];
 }
 
 /* Appends the batch's activations of every picked module, pooled. */
@@ -82,66 +66,19 @@ collect(struct side *s, const struct xf_dataset *d, size_t at, size_t n_total,
 	if (xf_model_forward(s->m, d->x, d->y, (int)d->n, 0, &loss, &e) < 0)
 		errx(1, "%s: %s", s->path, e.msg);
 	for (int i = 0; i < s->n_act; i++) {
-		struct act *a = &s->act[i];
-		int ndim, shape[3];
-		size_t count;
-		const float *src = xf_model_activation(s->m, s->module[i], &ndim,
-		    shape, &count);
-		int k = ndim == 3 ? pool : 1;
+		struct xf_features *a = &s->act[i];
 
 		if (a->x == NULL) {
 			snprintf(a->module, sizeof a->module, "%s",
 			    xf_model_module(s->m, s->module[i])->name);
-			if (ndim == 3 && (shape[1] < k || shape[2] < k))
-				errx(2, "--pool %d: %s is %dx%d", pool, a->module,
-				    shape[1], shape[2]);
-			a->p = ndim == 3 ?
-			    (size_t)shape[0] * (shape[1] / k) * (shape[2] / k) : count;
+			if (xf_features_width(s->m, s->module[i], pool, &a->p, &e) < 0)
+				errx(2, "--pool %d: %s", pool, e.msg);
 			if ((a->x = malloc(n_total * a->p * sizeof(float))) == NULL)
 				errx(1, "%s: %s: out of memory for %zu x %zu activations",
 				    s->path, a->module, n_total, a->p);
 		}
-		if (ndim == 3 && k > 1)
-			xf_features_pool(a->x + at * a->p, src, d->n, shape[0],
-			    shape[1], shape[2], k);
-		else
-			memcpy(a->x + at * a->p, src, d->n * a->p * sizeof(float));
+		xf_features_take(a->x + at * a->p, s->m, s->module[i], d->n, pool);
 	}
-}
-
-/* Reads a whole feature stream into one act; returns the row count. */
-static size_t
-read_features(const char *path, struct act *a, int64_t **index)
-{
-	struct xf_err e;
-	struct xf_stream *s = xf_stream_open(path, &e);
-	const struct xf_record *rec;
-	size_t n = 0, cap = 0;
-	int r;
-
-	if (s == NULL)
-		errx(1, "%s: %s", path, e.msg);
-	const struct xf_header *h = xf_stream_header(s);
-	if (strcmp(h->kind, "features") != 0 || strcmp(h->dtype, "float32") != 0)
-		errx(1, "%s: header: kind \"%s\" dtype \"%s\": want a float32 "
-		    "feature stream (xf-eval --features)", path, h->kind, h->dtype);
-	snprintf(a->module, sizeof a->module, "%s", h->module[0] ? h->module : path);
-	a->p = xf_header_xsize(h) / 4;
-	while ((r = xf_stream_next(s, &rec, &e)) == 1) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 1024;
-			a->x = realloc(a->x, cap * a->p * sizeof(float));
-			*index = realloc(*index, cap * sizeof **index);
-			if (a->x == NULL || *index == NULL)
-				errx(1, "%s: out of memory at record %zu", path, n);
-		}
-		memcpy(a->x + n * a->p, xf_record_x(rec), a->p * sizeof(float));
-		(*index)[n++] = xf_record_i(rec);
-	}
-	if (r < 0)
-		errx(1, "%s: %s", path, e.msg);
-	xf_stream_close(s);
-	return n;
 }
 
 static void
@@ -154,9 +91,143 @@ emit(struct xf_writer *w, const char *out, const char *a, const char *b,
 	xf_writer_float(w, "cka", v);
 	xf_writer_int(w, "n", (int64_t)n);
 	xf_writer_str(w, "kernel", o->kernel == XF_CKA_RBF ? "rbf" : "linear");
-	xf_writer_str(w, "estimator", batch ? "minibatch" :
+	xf_writer_str(w, "estimator", batch ? "minibatch-debiased" :
 	    o->debiased ? "debiased" : "biased");
 	tool_record_end(w, out);
+}
+
+/* Checkpoints and data: the activations computed here, in batches, into
+ * sa's and sb's acts; returns the example count. */
+static size_t
+from_models(struct side *sa, struct side *sb, const char *data,
+    const char *modules, int pool, struct xf_header *h)
+{
+	struct xf_dataset d = { 0 };
+	struct xf_stream *s;
+	struct xf_err e;
+	size_t n = 0;
+	long got;
+
+	sa->m = tool_model_load(sa->path);
+	if (sb->path == NULL)
+		sb->path = sa->path;
+	sb->m = strcmp(sb->path, sa->path) == 0 ? sa->m : tool_model_load(sb->path);
+	pick_modules(sa, modules);
+	pick_modules(sb, modules);
+	if ((s = xf_stream_open(data, &e)) == NULL)
+		errx(1, "%s: %s", tool_in_name(data), e.msg);
+	const struct xf_header *dh = xf_stream_header(s);
+	size_t total = dh->count > 0 ? (size_t)dh->count : 0;
+	if (total == 0)
+		errx(1, "%s: header: no count: xf-cka keeps every activation "
+		    "and needs the number of records up front", tool_in_name(data));
+	for (int i = 0; i < dh->n_prov; i++)
+		xf_header_add_prov(h, dh->prov[i]);
+	while ((got = xf_dataset_read_batch(s, &d, 256, &e)) > 0) {
+		if (n == 0) {
+			if (xf_model_check_input(sa->m, d.c, d.h, d.w, d.n_classes, &e) < 0)
+				errx(1, "%s: %s: %s", tool_in_name(data), sa->path, e.msg);
+			if (xf_model_check_input(sb->m, d.c, d.h, d.w, d.n_classes, &e) < 0)
+				errx(1, "%s: %s: %s", tool_in_name(data), sb->path, e.msg);
+		}
+		if (n + d.n > total)
+			errx(1, "%s: more records than the header's count %zu",
+			    tool_in_name(data), total);
+		collect(sa, &d, n, total, pool);
+		if (sb->m != sa->m)
+			collect(sb, &d, n, total, pool);
+		n += d.n;
+	}
+	if (got < 0)
+		errx(1, "%s: %s", tool_in_name(data), e.msg);
+	if (sb->m == sa->m)
+		memcpy(sb->act, sa->act, sizeof sa->act);
+	xf_stream_close(s);
+	xf_dataset_free(&d);
+	return n;
+}
+
+/* Two feature streams of the same examples, one act each; returns the
+ * example count. */
+static size_t
+from_features(struct side *sa, struct side *sb, const char *a, const char *b)
+{
+	struct xf_features *fa = &sa->act[0], *fb = &sb->act[0];
+	struct xf_err e;
+
+	sa->path = a;
+	sb->path = b;
+	if (xf_features_read(a, fa, &e) < 0)
+		errx(1, "%s: %s", a, e.msg);
+	if (xf_features_read(b, fb, &e) < 0)
+		errx(1, "%s: %s", b, e.msg);
+	if (fa->n != fb->n)
+		errx(1, "%s: %zu records, %s has %zu: want the same examples",
+		    b, fb->n, a, fa->n);
+	for (size_t i = 0; i < fa->n; i++)
+		if (fa->index[i] != fb->index[i])
+			errx(1, "%s: record %zu is example %lld, %s has %lld: want "
+			    "the same examples in the same order", b, i,
+			    (long long)fb->index[i], a, (long long)fa->index[i]);
+	sa->n_act = sb->n_act = 1;
+	return fa->n;
+}
+
+/* One record per pair of acts (of the same name, when matched). */
+static void
+compare(struct xf_writer *w, const char *out, const struct side *sa,
+    const struct side *sb, size_t n, const struct xf_cka_opts *o,
+    size_t batch, int matched)
+{
+	/* One side per activation matrix, reused over every pair. */
+	struct xf_cka_side *ka[MAX_MODULES] = { 0 }, *kb_own[MAX_MODULES] = { 0 };
+	/* A model against itself: B's sides are A's, computed once. */
+	struct xf_cka_side **kb = sa->m != NULL && sb->m == sa->m ? ka : kb_own;
+	struct xf_err e;
+
+	for (int i = 0; i < sa->n_act; i++)
+		for (int j = 0; j < sb->n_act; j++) {
+			const struct xf_features *x = &sa->act[i], *y = &sb->act[j];
+			double v;
+
+			if (matched && strcmp(x->module, y->module) != 0)
+				continue;
+			if (batch) {
+				struct xf_cka_acc *acc = xf_cka_acc_new(x->p, y->p, batch, o, &e);
+
+				if (acc == NULL || xf_cka_acc_add(acc, x->x, y->x, n, &e) < 0 ||
+				    xf_cka_acc_finish(&v, acc, &e) < 0)
+					errx(1, "%s %s: %s", x->module, y->module, e.msg);
+				xf_cka_acc_free(acc);
+			} else {
+				if (ka[i] == NULL &&
+				    (ka[i] = xf_cka_side_new(x->x, n, x->p, o, &e)) == NULL)
+					errx(1, "%s: %s: %s", sa->path, x->module, e.msg);
+				if (kb[j] == NULL &&
+				    (kb[j] = xf_cka_side_new(y->x, n, y->p, o, &e)) == NULL)
+					errx(1, "%s: %s: %s", sb->path, y->module, e.msg);
+				if (xf_cka_side_pair(&v, ka[i], kb[j], &e) < 0)
+					errx(1, "%s %s: %s", x->module, y->module, e.msg);
+			}
+			emit(w, out, x->module, y->module, v, n, o, batch);
+		}
+	for (int i = 0; i < MAX_MODULES; i++) {
+		xf_cka_side_free(ka[i]);
+		xf_cka_side_free(kb_own[i]);
+	}
+}
+
+static void
+sides_free(struct side *sa, struct side *sb)
+{
+	for (int i = 0; i < sa->n_act; i++)
+		xf_features_free(&sa->act[i]);
+	if (sb->m != sa->m || sa->m == NULL)
+		for (int i = 0; i < sb->n_act; i++)
+			xf_features_free(&sb->act[i]);
+	if (sb->m != sa->m)
+		xf_model_free(sb->m);
+	xf_model_free(sa->m);
 }
 
 int
@@ -178,10 +249,9 @@ main(int argc, char **argv)
 	struct xf_cka_opts o;
 	const char *out = NULL, *modules = NULL, *jarg = NULL;
 	int matched = 0, pool = 1, ch;
-	size_t batch = 0, n = 0;
+	size_t batch = 0, n;
 	struct xf_writer *w;
 	struct xf_header h = { .kind = "cka", .count = -1 };
-	struct xf_err e;
 	char *self = xf_prov_argv(argc, argv);
 
 	xf_cka_opts_default(&o);
@@ -214,123 +284,22 @@ main(int argc, char **argv)
 	xf_nn_set_threads(o.threads);
 
 	if (sa.path != NULL) {
-		/* Checkpoints and data: activations computed here, in batches. */
-		struct xf_dataset d = { 0 };
-		struct xf_stream *s;
-		const char *data = argc == 1 ? argv[0] : "-";
-		long got;
-
 		if (argc > 1)
 			usage();
-		sa.m = tool_model_load(sa.path);
-		if (sb.path == NULL)
-			sb.path = sa.path;
-		sb.m = strcmp(sb.path, sa.path) == 0 ? sa.m : tool_model_load(sb.path);
-		pick_modules(&sa, modules);
-		pick_modules(&sb, modules);
-		if ((s = xf_stream_open(data, &e)) == NULL)
-			errx(1, "%s: %s", tool_in_name(data), e.msg);
-		const struct xf_header *dh = xf_stream_header(s);
-		size_t total = dh->count > 0 ? (size_t)dh->count : 0;
-		if (total == 0)
-			errx(1, "%s: header: no count: xf-cka keeps every activation "
-			    "and needs the number of records up front", tool_in_name(data));
-		for (int i = 0; i < dh->n_prov; i++)
-			xf_header_add_prov(&h, dh->prov[i]);
-		while ((got = xf_dataset_read_batch(s, &d, 256, &e)) > 0) {
-			if (n == 0) {
-				if (xf_model_check_input(sa.m, d.c, d.h, d.w, d.n_classes, &e) < 0)
-					errx(1, "%s: %s: %s", tool_in_name(data), sa.path, e.msg);
-				if (xf_model_check_input(sb.m, d.c, d.h, d.w, d.n_classes, &e) < 0)
-					errx(1, "%s: %s: %s", tool_in_name(data), sb.path, e.msg);
-			}
-			if (n + d.n > total)
-				errx(1, "%s: more records than the header's count %zu",
-				    tool_in_name(data), total);
-			collect(&sa, &d, n, total, pool);
-			if (sb.m != sa.m)
-				collect(&sb, &d, n, total, pool);
-			n += d.n;
-		}
-		if (got < 0)
-			errx(1, "%s: %s", tool_in_name(data), e.msg);
-		if (sb.m == sa.m)
-			memcpy(sb.act, sa.act, sizeof sa.act);
-		xf_stream_close(s);
-		xf_dataset_free(&d);
+		n = from_models(&sa, &sb, argc == 1 ? argv[0] : "-", modules, pool, &h);
 	} else {
-		/* Two feature streams. */
-		int64_t *ia = NULL, *ib = NULL;
-
 		if (argc != 2 || modules || pool != 1)
 			usage();
-		sa.path = argv[0];
-		sb.path = argv[1];
-		size_t na = read_features(argv[0], &sa.act[0], &ia);
-		size_t nb = read_features(argv[1], &sb.act[0], &ib);
-		if (na != nb)
-			errx(1, "%s: %zu records, %s has %zu: want the same examples",
-			    argv[1], nb, argv[0], na);
-		for (size_t i = 0; i < na; i++)
-			if (ia[i] != ib[i])
-				errx(1, "%s: record %zu is example %lld, %s has %lld: want "
-				    "the same examples in the same order", argv[1], i,
-				    (long long)ib[i], argv[0], (long long)ia[i]);
-		sa.n_act = sb.n_act = 1;
-		n = na;
-		free(ia);
-		free(ib);
+		n = from_features(&sa, &sb, argv[0], argv[1]);
 	}
 	if (o.debiased && n <= 3)
 		errx(1, "%s: %zu examples: debiased CKA needs more than 3",
 		    sa.path, n);
-
 	xf_header_add_prov(&h, self);
 	w = tool_writer_open(out, &h);
-
-	/* One side per activation matrix, reused over every pair. */
-	struct xf_cka_side *ka[MAX_MODULES] = { 0 }, *kb_own[MAX_MODULES] = { 0 };
-	/* A model against itself: B's sides are A's, computed once. */
-	struct xf_cka_side **kb = sa.m != NULL && sb.m == sa.m ? ka : kb_own;
-	for (int i = 0; i < sa.n_act; i++)
-		for (int j = 0; j < sb.n_act; j++) {
-			const struct act *x = &sa.act[i], *y = &sb.act[j];
-			double v;
-
-			if (matched && strcmp(x->module, y->module) != 0)
-				continue;
-			if (batch) {
-				struct xf_cka_acc *acc = xf_cka_acc_new(x->p, y->p, batch, &o, &e);
-
-				if (acc == NULL || xf_cka_acc_add(acc, x->x, y->x, n, &e) < 0 ||
-				    xf_cka_acc_finish(&v, acc, &e) < 0)
-					errx(1, "%s %s: %s", x->module, y->module, e.msg);
-				xf_cka_acc_free(acc);
-			} else {
-				if (ka[i] == NULL &&
-				    (ka[i] = xf_cka_side_new(x->x, n, x->p, &o, &e)) == NULL)
-					errx(1, "%s: %s: %s", sa.path, x->module, e.msg);
-				if (kb[j] == NULL &&
-				    (kb[j] = xf_cka_side_new(y->x, n, y->p, &o, &e)) == NULL)
-					errx(1, "%s: %s: %s", sb.path, y->module, e.msg);
-				if (xf_cka_side_pair(&v, ka[i], kb[j], &e) < 0)
-					errx(1, "%s %s: %s", x->module, y->module, e.msg);
-			}
-			emit(w, out, x->module, y->module, v, n, &o, batch);
-		}
+	compare(w, out, &sa, &sb, n, &o, batch, matched);
 	tool_writer_close(w, out);
-	for (int i = 0; i < MAX_MODULES; i++) {
-		xf_cka_side_free(ka[i]);
-		xf_cka_side_free(kb_own[i]);
-	}
-	for (int i = 0; i < sa.n_act; i++)
-		free(sa.act[i].x);
-	if (sb.m != sa.m || sa.m == NULL)
-		for (int i = 0; i < sb.n_act; i++)
-			free(sb.act[i].x);
-	if (sb.m != sa.m)
-		xf_model_free(sb.m);
-	xf_model_free(sa.m);
+	sides_free(&sa, &sb);
 	xf_header_free(&h);
 	free(self);
 	return 0;

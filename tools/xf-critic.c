@@ -29,28 +29,151 @@ usage(void)
 	exit(2);
 }
 
-/* One summary record; r is NULL for the network's. */
+/* What the options ask for. */
+struct run {
+	struct xf_critic opt;
+	const char *init, *final, *out, *summary, *modules, *data;
+	int verbose;
+};
+
+/* One summary record: a module's, or the network's totals. */
 static void
 summary_record(struct xf_writer *w, const char *path, const char *name,
     const struct xf_critic_module *r, const struct xf_critic_cell *best,
-    size_t params, double dist, double weight_norm, double eps,
-    int n_feasible, double mu, double ref_loss, double ref_error)
+    double ref_loss, double ref_error)
 {
 	xf_writer_begin(w, 13);
 	xf_writer_str(w, "module", name);
-	xf_writer_int(w, "params", (int64_t)params);
-	xf_writer_float(w, "dist", dist);
-	xf_writer_float(w, "weight_norm", weight_norm);
-	xf_writer_float(w, "sigma_scale", r ? r->sigma_scale : NAN);
+	xf_writer_int(w, "params", (int64_t)r->n_params);
+	xf_writer_float(w, "dist", r->dist);
+	xf_writer_float(w, "weight_norm", r->weight_norm);
+	xf_writer_float(w, "sigma_scale", r->sigma_scale);
 	xf_writer_float(w, "final_loss", ref_loss);
 	xf_writer_float(w, "final_error", ref_error);
-	xf_writer_float(w, "eps", eps);
-	xf_writer_int(w, "feasible", n_feasible);
-	xf_writer_float(w, "mu", mu);
+	xf_writer_float(w, "eps", r->eps);
+	xf_writer_int(w, "feasible", r->n_feasible);
+	xf_writer_float(w, "mu", r->mu);
 	xf_writer_float(w, "alpha", best ? best->alpha : NAN);
 	xf_writer_float(w, "sigma", best ? best->sigma : NAN);
 	xf_writer_float(w, "error", best ? best->error : NAN);
 	tool_record_end(w, path);
+}
+
+/* The grid of one module: a record per cell. */
+static void
+grid_records(struct xf_writer *w, const char *path, const char *name,
+    const struct xf_critic_cell *cells, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const struct xf_critic_cell *c = &cells[i];
+
+		xf_writer_begin(w, 7);
+		xf_writer_str(w, "module", name);
+		xf_writer_float(w, "alpha", c->alpha);
+		xf_writer_float(w, "sigma", c->sigma);
+		xf_writer_float(w, "loss", c->loss);
+		xf_writer_float(w, "error", c->error);
+		xf_writer_bool(w, "feasible", c->feasible);
+		xf_writer_float(w, "mu", c->mu);
+		tool_record_end(w, path);
+	}
+}
+
+/* The modules to move: those in --modules, or all of them. */
+static int *
+pick_modules(const struct run *r, const struct xf_model *m, int *n_sel)
+{
+	int *sel;
+
+	if ((sel = calloc(xf_model_n_modules(m), sizeof *sel)) == NULL)
+		err(1, NULL);
+	if (r->modules != NULL)
+		*n_sel = tool_modules(m, r->final, "--modules", r->modules, 1, sel,
+		    xf_model_n_modules(m));
+	else
+		for (*n_sel = 0; *n_sel < xf_model_n_modules(m); (*n_sel)++)
+			sel[*n_sel] = *n_sel;
+	return sel;
+}
+
+static void
+critic(const struct run *r, const char *self)
+{
+	const struct xf_critic *opt = &r->opt;
+	int n_cells = opt->n_alpha * opt->n_sigma, n_sel, *sel;
+	struct xf_dataset d = { 0 };
+	struct xf_model *m0, *m;
+	struct xf_critic_cell *cells;
+	struct xf_critic_module *res, net;
+	struct xf_writer *w, *sw = NULL;
+	struct xf_err e;
+	double ref_loss, ref_error;
+	size_t n_snap;
+	float *theta0;
+
+	m0 = tool_model_load(r->init);
+	m = tool_model_load(r->final);
+	if (xf_model_same_arch(m, m0, &e) < 0)
+		errx(1, "%s: %s (the architecture of %s)", r->init, e.msg, r->final);
+	if ((theta0 = xf_model_snapshot(m0, &n_snap)) == NULL)
+		err(1, NULL);
+	xf_model_free(m0);
+	if (xf_dataset_read(r->data, &d, &e) < 0)
+		errx(1, "%s: %s", tool_in_name(r->data), e.msg);
+	if (xf_model_check_input(m, d.c, d.h, d.w, d.n_classes, &e) < 0)
+		errx(1, "%s: %s: %s", tool_in_name(r->data), r->final, e.msg);
+	sel = pick_modules(r, m, &n_sel);
+
+	if (xf_critic_reference(m, &d, opt->batch, &ref_loss, &ref_error, &e) < 0)
+		errx(1, "%s: %s", r->final, e.msg);
+	if ((cells = calloc((size_t)n_cells, sizeof *cells)) == NULL ||
+	    (res = calloc(n_sel, sizeof *res)) == NULL)
+		err(1, NULL);
+	w = tool_table_open(r->out, "critic", &d.header, self);
+	if (r->summary != NULL)
+		sw = tool_table_open(r->summary, "critic-summary", &d.header, self);
+	if (r->verbose)
+		fprintf(stderr, "xf-critic: %s: loss %.6g, error %.6g on %zu "
+		    "examples; %d workers\n", r->final, ref_loss, ref_error, d.n,
+		    opt->workers);
+	for (int s = 0; s < n_sel; s++) {
+		const char *name = xf_model_module(m, sel[s])->name;
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (xf_critic_module(m, theta0, &d, sel[s], opt,
+		    opt->objective == XF_CRITIC_LOSS ? ref_loss : ref_error, cells,
+		    &res[s], &e) < 0)
+			errx(1, "%s: module %s: %s", r->final, name, e.msg);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		grid_records(w, r->out, name, cells, n_cells);
+		if (sw != NULL)
+			summary_record(sw, r->summary, name, &res[s], res[s].best >= 0 ?
+			    &cells[res[s].best] : NULL, ref_loss, ref_error);
+		if (r->verbose) {
+			double secs = (t1.tv_sec - t0.tv_sec) +
+			    (t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+			fprintf(stderr, "xf-critic: %s: mu %.6g, %d of %d cells "
+			    "feasible, %.1f s, %.2f cells/s\n", name, res[s].mu,
+			    res[s].n_feasible, n_cells, secs, n_cells / secs);
+		}
+	}
+	xf_critic_network(&net, res, n_sel);
+	if (sw != NULL) {
+		summary_record(sw, r->summary, "network", &net, NULL, ref_loss,
+		    ref_error);
+		tool_writer_close(sw, r->summary);
+	}
+	if (r->verbose)
+		fprintf(stderr, "xf-critic: network: mu %.6g\n", net.mu);
+	tool_writer_close(w, r->out);
+	xf_model_free(m);
+	xf_dataset_free(&d);
+	free(theta0);
+	free(cells);
+	free(res);
+	free(sel);
 }
 
 int
@@ -72,61 +195,50 @@ main(int argc, char **argv)
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct xf_critic opt = XF_CRITIC_DEFAULTS;
-	const char *init = NULL, *final = NULL, *out = NULL, *summary = NULL;
-	const char *modules = NULL, *jarg = NULL, *data;
-	int ch, verbose = 0, have_eps = 0, workers = 0, threads, n_sel = 0;
-	int *sel;
-	struct xf_dataset d = { 0 };
-	struct xf_model *m0, *m;
-	struct xf_critic_cell *cells;
-	struct xf_critic_module *res;
-	struct xf_writer *w, *sw = NULL;
-	struct xf_err e;
-	double ref_loss, ref_error, total_mu = 0, total_d2 = 0, total_w2 = 0;
-	size_t total_params = 0, n_snap;
-	int total_feasible = 0;
-	float *theta0;
+	struct run r = { .opt = XF_CRITIC_DEFAULTS };
+	struct xf_critic *opt = &r.opt;
+	const char *jarg = NULL;
+	int ch, have_eps = 0, workers = 0, threads;
 	char *self = xf_prov_argv(argc, argv);
 
 	while ((ch = getopt_long(argc, argv, "b:j:k:m:o:s:v", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
-		case 'b': opt.batch = (int)tool_int("-b", optarg, 1, 65536); break;
+		case 'b': opt->batch = (int)tool_int("-b", optarg, 1, 65536); break;
 		case 'j': jarg = optarg; break;
-		case 'k': opt.draws = (int)tool_int("-k", optarg, 1, 10000); break;
-		case 'm': final = optarg; break;
-		case 'o': out = optarg; break;
+		case 'k': opt->draws = (int)tool_int("-k", optarg, 1, 10000); break;
+		case 'm': r.final = optarg; break;
+		case 'o': r.out = optarg; break;
 		case 's':
-			opt.seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX);
+			opt->seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX);
 			break;
-		case 'v': verbose = 1; break;
+		case 'v': r.verbose = 1; break;
 		case O_ALPHAS:
-			opt.n_alpha = (int)tool_int("--alphas", optarg, 2, 1000);
+			opt->n_alpha = (int)tool_int("--alphas", optarg, 2, 1000);
 			break;
 		case O_EPS:
 			if (have_eps++)
 				errx(2, "--eps, --eps-abs: give one");
-			opt.eps_rel = tool_float("--eps", optarg, 0, 1e6);
+			opt->eps_rel = tool_float("--eps", optarg, 0, 1e6);
 			break;
 		case O_EPS_ABS:
 			if (have_eps++)
 				errx(2, "--eps, --eps-abs: give one");
-			opt.eps_abs = tool_float("--eps-abs", optarg, 0, 1e6);
+			opt->eps_abs = tool_float("--eps-abs", optarg, 0, 1e6);
 			break;
-		case O_INIT: init = optarg; break;
-		case O_LOSS: opt.objective = XF_CRITIC_LOSS; break;
-		case O_MODULES: modules = optarg; break;
-		case O_RELATIVE: opt.relative = 1; break;
+		case O_INIT: r.init = optarg; break;
+		case O_LOSS: opt->objective = XF_CRITIC_LOSS; break;
+		case O_MODULES: r.modules = optarg; break;
+		case O_RELATIVE: opt->relative = 1; break;
 		case O_SIGMA_MAX:
-			opt.sigma_max = tool_float("--sigma-max", optarg, 1e-30, 1e6);
-			if (opt.sigma_max <= 0)
+			opt->sigma_max = tool_float("--sigma-max", optarg, 1e-30, 1e6);
+			if (opt->sigma_max <= 0)
 				errx(2, "--sigma-max %s: want a number above 0", optarg);
 			break;
 		case O_SIGMAS:
-			opt.n_sigma = (int)tool_int("--sigmas", optarg, 2, 1000);
+			opt->n_sigma = (int)tool_int("--sigmas", optarg, 2, 1000);
 			break;
-		case O_SUMMARY: summary = optarg; break;
+		case O_SUMMARY: r.summary = optarg; break;
 		case O_WORKERS:
 			workers = (int)tool_int("--workers", optarg, 1, XF_NN_PARTS);
 			break;
@@ -135,125 +247,18 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1 || init == NULL || final == NULL)
+	if (argc > 1 || r.init == NULL || r.final == NULL)
 		usage();
-	data = argc == 1 ? argv[0] : "-";
+	r.data = argc == 1 ? argv[0] : "-";
 	/*
 	 * Cells on separate model copies beat the engine's threads inside one
 	 * forward (small layers above the module leave the engine idle), so
 	 * by default every thread is a worker with a one-thread engine.
 	 */
 	threads = tool_threads(jarg);
-	opt.workers = workers ? workers : threads;
-	xf_nn_set_threads(opt.workers > 1 ? 1 : threads);
-
-	m0 = tool_model_load(init);
-	m = tool_model_load(final);
-	if (xf_model_same_arch(m, m0, &e) < 0)
-		errx(1, "%s: %s (the architecture of %s)", init, e.msg, final);
-	if ((theta0 = xf_model_snapshot(m0, &n_snap)) == NULL)
-		err(1, NULL);
-	xf_model_free(m0);
-	if (xf_dataset_read(data, &d, &e) < 0)
-		errx(1, "%s: %s", tool_in_name(data), e.msg);
-	if (xf_model_check_input(m, d.c, d.h, d.w, d.n_classes, &e) < 0)
-		errx(1, "%s: %s: %s", tool_in_name(data), final, e.msg);
-
-	if ((sel = calloc(xf_model_n_modules(m), sizeof *sel)) == NULL)
-		err(1, NULL);
-	if (modules != NULL) {
-		char *list = strdup(modules), *p = list, *tok;
-
-		if (list == NULL)
-			err(1, NULL);
-		while ((tok = strsep(&p, ",")) != NULL) {
-			int k = xf_model_find_module(m, tok);
-
-			if (k < 0)
-				errx(2, "--modules %s: %s has no module %s", modules,
-				    final, tok);
-			for (int i = 0; i < n_sel; i++)
-				if (sel[i] == k)
-					errx(2, "--modules %s: %s twice", modules, tok);
-			sel[n_sel++] = k;
-		}
-		free(list);
-	} else
-		for (n_sel = 0; n_sel < xf_model_n_modules(m); n_sel++)
-			sel[n_sel] = n_sel;
-
-	if (xf_critic_reference(m, &d, opt.batch, &ref_loss, &ref_error, &e) < 0)
-		errx(1, "%s: %s", final, e.msg);
-	if ((cells = calloc((size_t)opt.n_alpha * opt.n_sigma, sizeof *cells)) ==
-	    NULL || (res = calloc(n_sel, sizeof *res)) == NULL)
-		err(1, NULL);
-	w = tool_table_open(out, "critic", &d.header, self);
-	if (summary != NULL)
-		sw = tool_table_open(summary, "critic-summary", &d.header, self);
-	if (verbose)
-		fprintf(stderr, "xf-critic: %s: loss %.6g, error %.6g on %zu "
-		    "examples; %d workers\n", final, ref_loss, ref_error, d.n,
-		    opt.workers);
-	for (int s = 0; s < n_sel; s++) {
-		const char *name = xf_model_module(m, sel[s])->name;
-		struct timespec t0, t1;
-		const struct xf_critic_cell *best;
-
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (xf_critic_module(m, theta0, &d, sel[s], &opt,
-		    opt.objective == XF_CRITIC_LOSS ? ref_loss : ref_error, cells,
-		    &res[s], &e) < 0)
-			errx(1, "%s: module %s: %s", final, name, e.msg);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		for (int i = 0; i < opt.n_alpha * opt.n_sigma; i++) {
-			const struct xf_critic_cell *c = &cells[i];
-
-			xf_writer_begin(w, 7);
-			xf_writer_str(w, "module", name);
-			xf_writer_float(w, "alpha", c->alpha);
-			xf_writer_float(w, "sigma", c->sigma);
-			xf_writer_float(w, "loss", c->loss);
-			xf_writer_float(w, "error", c->error);
-			xf_writer_bool(w, "feasible", c->feasible);
-			xf_writer_float(w, "mu", c->mu);
-			tool_record_end(w, out);
-		}
-		best = res[s].best >= 0 ? &cells[res[s].best] : NULL;
-		if (sw != NULL)
-			summary_record(sw, summary, name, &res[s], best,
-			    res[s].n_params, res[s].dist, res[s].weight_norm,
-			    res[s].eps, res[s].n_feasible, res[s].mu, ref_loss,
-			    ref_error);
-		total_mu += res[s].mu;
-		total_d2 += res[s].dist * res[s].dist;
-		total_w2 += res[s].weight_norm * res[s].weight_norm;
-		total_params += res[s].n_params;
-		total_feasible += res[s].n_feasible;
-		if (verbose) {
-			double secs = (t1.tv_sec - t0.tv_sec) +
-			    (t1.tv_nsec - t0.tv_nsec) / 1e9;
-
-			fprintf(stderr, "xf-critic: %s: mu %.6g, %d of %d cells "
-			    "feasible, %.1f s, %.2f cells/s\n", name, res[s].mu,
-			    res[s].n_feasible, opt.n_alpha * opt.n_sigma, secs,
-			    opt.n_alpha * opt.n_sigma / secs);
-		}
-	}
-	if (sw != NULL) {
-		summary_record(sw, summary, "network", NULL, NULL, total_params,
-		    sqrt(total_d2), sqrt(total_w2), res[0].eps, total_feasible,
-		    total_mu, ref_loss, ref_error);
-		tool_writer_close(sw, summary);
-	}
-	if (verbose)
-		fprintf(stderr, "xf-critic: network: mu %.6g\n", total_mu);
-	tool_writer_close(w, out);
-	xf_model_free(m);
-	xf_dataset_free(&d);
-	free(theta0);
-	free(cells);
-	free(res);
-	free(sel);
+	opt->workers = workers ? workers : threads;
+	xf_nn_set_threads(opt->workers > 1 ? 1 : threads);
+	critic(&r, self);
 	free(self);
 	return 0;
 }

@@ -34,15 +34,11 @@ struct model {
 	float *loss, *prob;
 };
 
-struct pair {
-	long both_right, both_wrong, same_wrong, only_a, only_b;
-};
-
 struct feature {
 	int module;
 	char path[4096];
 	struct xf_writer *w;
-	float *pooled;
+	float *x;                 /* (batch, count) this batch's features */
 	size_t count;             /* floats per example after pooling */
 };
 
@@ -50,30 +46,22 @@ struct feature {
  * activations' shapes are known. */
 static void
 setup_features(struct feature *f, int nf, struct model *md, const char *out,
-    const struct xf_header *data, const char *self, int pool)
+    const struct xf_header *data, const char *self, int pool, int batch)
 {
 	for (int i = 0; i < nf; i++) {
 		struct xf_header h;
-		int ndim, shape[3];
-		size_t count;
+		struct xf_err e;
 
 		tool_table_header(&h, "features", data, self);
-		xf_model_activation(md->m, f[i].module, &ndim, shape, &count);
 		snprintf(h.dtype, sizeof h.dtype, "float32");
 		snprintf(h.module, sizeof h.module, "%s",
 		    xf_model_module(md->m, f[i].module)->name);
-		if (ndim == 3 && pool > 1) {
-			if (shape[1] / pool < 1 || shape[2] / pool < 1)
-				errx(2, "--pool %d: %s is %dx%d", pool, h.module,
-				    shape[1], shape[2]);
-			shape[1] /= pool;
-			shape[2] /= pool;
-		}
+		if (xf_features_width(md->m, f[i].module, pool, &f[i].count, &e) < 0)
+			errx(2, "--pool %d: %s", pool, e.msg);
 		h.ndim = 1;
-		h.shape[0] = 1;
-		for (int d = 0; d < ndim; d++)
-			h.shape[0] *= shape[d];
-		f[i].count = (size_t)h.shape[0];
+		h.shape[0] = (int64_t)f[i].count;
+		if ((f[i].x = malloc((size_t)batch * f[i].count * 4 + 4)) == NULL)
+			err(1, NULL);
 		if (nf == 1)
 			snprintf(f[i].path, sizeof f[i].path, "%s", out ? out : "-");
 		else
@@ -88,24 +76,12 @@ write_features(struct feature *f, int nf, struct model *md,
     const struct xf_dataset *d, int pool)
 {
 	for (int i = 0; i < nf; i++) {
-		int ndim, shape[3];
-		size_t count;
-		const float *act = xf_model_activation(md->m, f[i].module, &ndim,
-		    shape, &count);
-
-		if (ndim == 3 && pool > 1) {
-			if (f[i].pooled == NULL &&
-			    (f[i].pooled = malloc(d->n * f[i].count * 4 + 4)) == NULL)
-				err(1, NULL);
-			xf_features_pool(f[i].pooled, act, d->n, shape[0], shape[1],
-			    shape[2], pool);
-			act = f[i].pooled;
-		}
+		xf_features_take(f[i].x, md->m, f[i].module, d->n, pool);
 		for (size_t j = 0; j < d->n; j++) {
 			xf_writer_begin(f[i].w, 3);
 			xf_writer_int(f[i].w, "i", d->index[j]);
 			xf_writer_int(f[i].w, "y", d->y[j]);
-			xf_writer_bin(f[i].w, "x", act + j * f[i].count,
+			xf_writer_bin(f[i].w, "x", f[i].x + j * f[i].count,
 			    f[i].count * sizeof(float));
 			tool_record_end(f[i].w, f[i].path);
 		}
@@ -144,23 +120,74 @@ write_examples(struct xf_writer *w, const char *path, struct model *md, int nm,
 }
 
 static void
-count_pairs(struct pair *p, struct model *md, int nm, const struct xf_dataset *d)
+write_summary(const char *out, struct model *md, int nm,
+    const struct xf_header *dh, const char *self)
 {
+	struct xf_writer *w = tool_table_open(out, "eval", dh, self);
+
+	for (int k = 0; k < nm; k++) {
+		xf_writer_begin(w, 6);
+		xf_writer_str(w, "model", md[k].path);
+		xf_writer_int(w, "n", (int64_t)md[k].r.n);
+		xf_writer_int(w, "correct", (int64_t)md[k].r.correct);
+		xf_writer_float(w, "acc", (double)md[k].r.correct / md[k].r.n);
+		xf_writer_float(w, "error", 1.0 - (double)md[k].r.correct / md[k].r.n);
+		xf_writer_float(w, "loss", md[k].r.loss_sum / md[k].r.n);
+		tool_record_end(w, out);
+	}
+	tool_writer_close(w, out);
+}
+
+static void
+write_pairs(const char *path, struct model *md, int nm,
+    const struct xf_mistakes *pairs, const struct xf_header *dh,
+    const char *self)
+{
+	struct xf_writer *w = tool_table_open(path, "pairs", dh, self);
+
 	for (int a = 0; a < nm; a++)
 		for (int b = a + 1; b < nm; b++) {
-			struct pair *q = &p[a * nm + b];
+			const struct xf_mistakes *q = &pairs[a * nm + b];
 
-			for (size_t j = 0; j < d->n; j++) {
-				int wa = md[a].pred[j] != d->y[j];
-				int wb = md[b].pred[j] != d->y[j];
-
-				q->both_right += !wa && !wb;
-				q->both_wrong += wa && wb;
-				q->same_wrong += wa && wb && md[a].pred[j] == md[b].pred[j];
-				q->only_a += wa && !wb;
-				q->only_b += !wa && wb;
-			}
+			xf_writer_begin(w, 8);
+			xf_writer_str(w, "a", md[a].path);
+			xf_writer_str(w, "b", md[b].path);
+			xf_writer_int(w, "n", (int64_t)md[a].r.n);
+			xf_writer_int(w, "both_right", q->both_right);
+			xf_writer_int(w, "both_wrong", q->both_wrong);
+			xf_writer_int(w, "same_wrong", q->same_wrong);
+			xf_writer_int(w, "only_a_wrong", q->only_a);
+			xf_writer_int(w, "only_b_wrong", q->only_b);
+			tool_record_end(w, path);
 		}
+	tool_writer_close(w, path);
+}
+
+/* The models, and the stream they read, checked against each other. */
+static struct xf_stream *
+open_models(struct model *md, int nm, int batch, const char *data)
+{
+	struct xf_stream *s;
+	struct xf_err e;
+
+	for (int k = 0; k < nm; k++) {
+		md[k].m = tool_model_load(md[k].path);
+		if ((md[k].pred = malloc(batch * sizeof(int))) == NULL ||
+		    (md[k].loss = malloc(batch * sizeof(float))) == NULL ||
+		    (md[k].prob = malloc(batch * sizeof(float))) == NULL)
+			err(1, NULL);
+	}
+	if ((s = xf_stream_open(data, &e)) == NULL)
+		errx(1, "%s: %s", tool_in_name(data), e.msg);
+	const struct xf_header *dh = xf_stream_header(s);
+	if (strcmp(dh->kind, "images") != 0 || dh->ndim != 3)
+		errx(1, "%s: header: kind \"%s\": want an image stream",
+		    tool_in_name(data), dh->kind);
+	for (int k = 0; k < nm; k++)
+		if (xf_model_check_input(md[k].m, (int)dh->shape[0],
+		    (int)dh->shape[1], (int)dh->shape[2], (int)dh->n_classes, &e) < 0)
+			errx(1, "%s: %s: %s", tool_in_name(data), md[k].path, e.msg);
+	return s;
 }
 
 int
@@ -176,11 +203,11 @@ main(int argc, char **argv)
 	};
 	struct model md[MAX_MODELS] = { 0 };
 	struct feature feat[MAX_FEATURES] = { 0 };
-	static struct pair pairs[MAX_MODELS * MAX_MODELS];
+	static struct xf_mistakes pairs[MAX_MODELS * MAX_MODELS];
 	const char *out = NULL, *examples = NULL, *pairs_path = NULL;
 	const char *features = NULL, *jarg = NULL, *data;
-	int nm = 0, nf = 0, batch = 256, pool = 1, ch;
-	struct xf_writer *ex = NULL, *pw = NULL, *sw = NULL;
+	int nm = 0, nf = 0, batch = 256, pool = 1, ch, modules[MAX_FEATURES];
+	struct xf_writer *ex = NULL;
 	struct xf_dataset d = { 0 };
 	struct xf_stream *s;
 	struct xf_err e;
@@ -214,37 +241,13 @@ main(int argc, char **argv)
 		errx(2, "--pairs: give two or more models");
 	data = argc == 1 ? argv[0] : "-";
 	xf_nn_set_threads(tool_threads(jarg));
-
-	for (int k = 0; k < nm; k++) {
-		md[k].m = tool_model_load(md[k].path);
-		if ((md[k].pred = malloc(batch * sizeof(int))) == NULL ||
-		    (md[k].loss = malloc(batch * sizeof(float))) == NULL ||
-		    (md[k].prob = malloc(batch * sizeof(float))) == NULL)
-			err(1, NULL);
-	}
-	if ((s = xf_stream_open(data, &e)) == NULL)
-		errx(1, "%s: %s", tool_in_name(data), e.msg);
+	s = open_models(md, nm, batch, data);
 	const struct xf_header *dh = xf_stream_header(s);
-	if (strcmp(dh->kind, "images") != 0 || dh->ndim != 3)
-		errx(1, "%s: header: kind \"%s\": want an image stream",
-		    tool_in_name(data), dh->kind);
-	for (int k = 0; k < nm; k++)
-		if (xf_model_check_input(md[k].m, (int)dh->shape[0],
-		    (int)dh->shape[1], (int)dh->shape[2], (int)dh->n_classes, &e) < 0)
-			errx(1, "%s: %s: %s", tool_in_name(data), md[k].path, e.msg);
-
 	if (features) {
-		char *list = strdup(features), *p = list, *tok;
-
-		while ((tok = strsep(&p, ",")) != NULL) {
-			if (nf == MAX_FEATURES)
-				errx(2, "--features: at most %d modules", MAX_FEATURES);
-			if ((feat[nf].module = xf_model_find_module(md[0].m, tok)) < 0)
-				errx(2, "--features %s: %s has no module %s", features,
-				    md[0].path, tok);
-			nf++;
-		}
-		free(list);
+		nf = tool_modules(md[0].m, md[0].path, "--features", features, 0,
+		    modules, MAX_FEATURES);
+		for (int i = 0; i < nf; i++)
+			feat[i].module = modules[i];
 		if (nf > 1 && out == NULL)
 			errx(2, "--features with several modules needs -o prefix");
 	}
@@ -257,18 +260,19 @@ main(int argc, char **argv)
 			if (xf_model_evaluate(md[k].m, &d, batch, &r, md[k].pred,
 			    md[k].loss, md[k].prob, &e) < 0)
 				errx(1, "%s: %s", md[k].path, e.msg);
-			md[k].r.n += r.n;
-			md[k].r.correct += r.correct;
-			md[k].r.loss_sum += r.loss_sum;
+			xf_eval_result_add(&md[k].r, &r);
 		}
 		if (features) {
 			if (feat[0].w == NULL)
-				setup_features(feat, nf, &md[0], out, dh, self, pool);
+				setup_features(feat, nf, &md[0], out, dh, self, pool, batch);
 			write_features(feat, nf, &md[0], &d, pool);
 		}
 		if (ex)
 			write_examples(ex, examples, md, nm, &d);
-		count_pairs(pairs, md, nm, &d);
+		for (int a = 0; a < nm; a++)
+			for (int b = a + 1; b < nm; b++)
+				xf_mistakes_add(&pairs[a * nm + b], md[a].pred, md[b].pred,
+				    d.y, d.n);
 	}
 	if (got < 0)
 		errx(1, "%s: %s", tool_in_name(data), e.msg);
@@ -276,41 +280,13 @@ main(int argc, char **argv)
 		errx(1, "%s: no records", tool_in_name(data));
 	/* The summary is opened only now: bad data leaves no half table. */
 	if (!features)
-		sw = tool_table_open(out, "eval", dh, self);
-	for (int k = 0; sw && k < nm; k++) {
-		xf_writer_begin(sw, 6);
-		xf_writer_str(sw, "model", md[k].path);
-		xf_writer_int(sw, "n", (int64_t)md[k].r.n);
-		xf_writer_int(sw, "correct", (int64_t)md[k].r.correct);
-		xf_writer_float(sw, "acc", (double)md[k].r.correct / md[k].r.n);
-		xf_writer_float(sw, "error", 1.0 - (double)md[k].r.correct / md[k].r.n);
-		xf_writer_float(sw, "loss", md[k].r.loss_sum / md[k].r.n);
-		tool_record_end(sw, out);
-	}
-	if (pairs_path) {
-		pw = tool_table_open(pairs_path, "pairs", dh, self);
-		for (int a = 0; a < nm; a++)
-			for (int b = a + 1; b < nm; b++) {
-				const struct pair *q = &pairs[a * nm + b];
-
-				xf_writer_begin(pw, 8);
-				xf_writer_str(pw, "a", md[a].path);
-				xf_writer_str(pw, "b", md[b].path);
-				xf_writer_int(pw, "n", (int64_t)md[a].r.n);
-				xf_writer_int(pw, "both_right", q->both_right);
-				xf_writer_int(pw, "both_wrong", q->both_wrong);
-				xf_writer_int(pw, "same_wrong", q->same_wrong);
-				xf_writer_int(pw, "only_a_wrong", q->only_a);
-				xf_writer_int(pw, "only_b_wrong", q->only_b);
-				tool_record_end(pw, pairs_path);
-			}
-	}
-	tool_writer_close(sw, out);
+		write_summary(out, md, nm, dh, self);
+	if (pairs_path)
+		write_pairs(pairs_path, md, nm, pairs, dh, self);
 	tool_writer_close(ex, examples);
-	tool_writer_close(pw, pairs_path);
 	for (int i = 0; i < nf; i++) {
 		tool_writer_close(feat[i].w, feat[i].path);
-		free(feat[i].pooled);
+		free(feat[i].x);
 	}
 	for (int k = 0; k < nm; k++) {
 		xf_model_free(md[k].m);

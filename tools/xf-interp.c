@@ -137,6 +137,99 @@ read_data(const char *path, struct xf_dataset *d, const struct xf_model *m,
 		errx(1, "%s: %s: %s", tool_in_name(path), mpath, e.msg);
 }
 
+/* What the options ask for. */
+struct run {
+	struct xf_interp opt;
+	const char *paths[2], *out, *summary, *bn_data, *data;
+	int nm, have_range;
+};
+
+/* The combinations of options that make no sense: exit 2. */
+static void
+check_options(struct run *r)
+{
+	struct xf_interp *opt = &r->opt;
+
+	if (opt->mode == XF_INTERP_LINE && r->nm != 2)
+		errx(2, "--direction line: give two models");
+	if (opt->mode != XF_INTERP_LINE && r->nm != 1)
+		errx(2, "--direction %s: give one model",
+		    xf_interp_mode_name(opt->mode));
+	if (r->bn_data != NULL && opt->bn != XF_BN_RESET)
+		errx(2, "--bn-data: only with --bn reset");
+	if (opt->biasbn && opt->mode != XF_INTERP_RANDOM &&
+	    opt->mode != XF_INTERP_PLANE)
+		errx(2, "--biasbn: only with --direction random or plane");
+	if (!r->have_range && (opt->mode == XF_INTERP_RANDOM ||
+	    opt->mode == XF_INTERP_PLANE))
+		opt->lo = -1;
+	if (opt->mode == XF_INTERP_PLANE && (size_t)opt->points * opt->points >
+	    1000000)
+		errx(2, "-n %d: a plane of at most 1000 by 1000", opt->points);
+	if (r->bn_data != NULL && strcmp(r->bn_data, "-") == 0 &&
+	    strcmp(r->data, "-") == 0)
+		errx(2, "--bn-data -: the data already comes from stdin");
+}
+
+static void
+interp(struct run *r, const char *self)
+{
+	struct xf_interp *opt = &r->opt;
+	struct xf_dataset d = { 0 }, bd = { 0 };
+	struct xf_model *ma, *mb;
+	struct xf_interp_point *pts;
+	struct xf_interp_summary s;
+	struct xf_err e;
+	float *a, *b = NULL;
+	size_t n_snap;
+	double dist = 0, *module_dist;
+
+	ma = tool_model_load(r->paths[0]);
+	if ((a = xf_model_snapshot(ma, &n_snap)) == NULL)
+		err(1, NULL);
+	if (r->nm == 2) {
+		mb = tool_model_load(r->paths[1]);
+		if (xf_model_same_arch(ma, mb, &e) < 0)
+			errx(1, "%s: %s (the architecture of %s)", r->paths[1], e.msg,
+			    r->paths[0]);
+		if ((b = xf_model_snapshot(mb, &n_snap)) == NULL)
+			err(1, NULL);
+		xf_model_free(mb);
+	}
+	read_data(r->data, &d, ma, r->paths[0]);
+	if (r->bn_data != NULL) {
+		read_data(r->bn_data, &bd, ma, r->paths[0]);
+		opt->bn_data = &bd;
+	}
+	if ((module_dist = calloc(xf_model_n_modules(ma), sizeof *module_dist))
+	    == NULL ||
+	    (pts = calloc(xf_interp_n_points(opt), sizeof *pts)) == NULL)
+		err(1, NULL);
+	if (b != NULL)
+		dist = xf_params_distance(ma, a, b, module_dist);
+
+	struct out o = { NULL, r->out, opt->mode };
+	o.w = tool_table_open(r->out, "interp", &d.header, self);
+	if (xf_interp_run(ma, a, b, &d, opt, pts, emit, &o, &e) < 0)
+		errx(1, "%s: %s", r->paths[0], e.msg);
+	xf_interp_summarise(opt, pts, xf_interp_n_points(opt), &s);
+	tool_writer_close(o.w, r->out);
+	if (r->summary != NULL) {
+		struct xf_writer *sw = tool_table_open(r->summary, "interp-summary",
+		    &d.header, self);
+
+		write_summary(sw, r->summary, opt, &s, ma, dist, module_dist);
+		tool_writer_close(sw, r->summary);
+	}
+	xf_model_free(ma);
+	xf_dataset_free(&d);
+	xf_dataset_free(&bd);
+	free(a);
+	free(b);
+	free(pts);
+	free(module_dist);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -152,123 +245,54 @@ main(int argc, char **argv)
 		{ "summary", required_argument, NULL, O_SUMMARY },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct xf_interp opt = XF_INTERP_DEFAULTS;
-	const char *paths[2], *out = NULL, *summary = NULL, *bn_data = NULL;
-	const char *jarg = NULL, *data;
-	int nm = 0, ch, have_range = 0;
-	struct xf_dataset d = { 0 }, bd = { 0 };
-	struct xf_model *ma, *mb;
-	struct xf_interp_point *pts;
-	struct xf_interp_summary s;
-	struct xf_err e;
-	float *a, *b = NULL;
-	size_t n_snap;
-	double dist = 0, *module_dist;
+	struct run r = { .opt = XF_INTERP_DEFAULTS };
+	struct xf_interp *opt = &r.opt;
+	const char *jarg = NULL;
+	int ch;
 	char *self = xf_prov_argv(argc, argv);
 
 	while ((ch = getopt_long(argc, argv, "b:j:m:n:o:s:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
-		case 'b': opt.batch = (int)tool_int("-b", optarg, 1, 65536); break;
+		case 'b': opt->batch = (int)tool_int("-b", optarg, 1, 65536); break;
 		case 'j': jarg = optarg; break;
 		case 'm':
-			if (nm == 2)
+			if (r.nm == 2)
 				errx(2, "-m: at most 2 models");
-			paths[nm++] = optarg;
+			r.paths[r.nm++] = optarg;
 			break;
-		case 'n': opt.points = (int)tool_int("-n", optarg, 2, 100000); break;
-		case 'o': out = optarg; break;
+		case 'n': opt->points = (int)tool_int("-n", optarg, 2, 100000); break;
+		case 'o': r.out = optarg; break;
 		case 's':
-			opt.seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX);
+			opt->seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX);
 			break;
-		case O_BIASBN: opt.biasbn = 1; break;
+		case O_BIASBN: opt->biasbn = 1; break;
 		case O_BN:
-			if (xf_bn_mode_parse(optarg, &opt.bn) < 0)
+			if (xf_bn_mode_parse(optarg, &opt->bn) < 0)
 				errx(2, "--bn %s: want interp or reset", optarg);
 			break;
-		case O_BN_DATA: bn_data = optarg; break;
+		case O_BN_DATA: r.bn_data = optarg; break;
 		case O_DIRECTION:
-			if (xf_interp_mode_parse(optarg, &opt.mode) < 0)
+			if (xf_interp_mode_parse(optarg, &opt->mode) < 0)
 				errx(2, "--direction %s: want line, random, plane or "
 				    "gradient", optarg);
 			break;
 		case O_RANGE:
-			parse_range(optarg, &opt.lo, &opt.hi);
-			have_range = 1;
+			parse_range(optarg, &opt->lo, &opt->hi);
+			r.have_range = 1;
 			break;
-		case O_SUMMARY: summary = optarg; break;
+		case O_SUMMARY: r.summary = optarg; break;
 		default: usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1 || nm == 0)
+	if (argc > 1 || r.nm == 0)
 		usage();
-	if (opt.mode == XF_INTERP_LINE && nm != 2)
-		errx(2, "--direction line: give two models");
-	if (opt.mode != XF_INTERP_LINE && nm != 1)
-		errx(2, "--direction %s: give one model",
-		    xf_interp_mode_name(opt.mode));
-	if (bn_data != NULL && opt.bn != XF_BN_RESET)
-		errx(2, "--bn-data: only with --bn reset");
-	if (opt.biasbn && opt.mode != XF_INTERP_RANDOM &&
-	    opt.mode != XF_INTERP_PLANE)
-		errx(2, "--biasbn: only with --direction random or plane");
-	if (!have_range && (opt.mode == XF_INTERP_RANDOM ||
-	    opt.mode == XF_INTERP_PLANE))
-		opt.lo = -1;
-	if (opt.mode == XF_INTERP_PLANE && (size_t)opt.points * opt.points >
-	    1000000)
-		errx(2, "-n %d: a plane of at most 1000 by 1000", opt.points);
-	data = argc == 1 ? argv[0] : "-";
-	if (bn_data != NULL && strcmp(bn_data, "-") == 0 && strcmp(data, "-") == 0)
-		errx(2, "--bn-data -: the data already comes from stdin");
+	r.data = argc == 1 ? argv[0] : "-";
+	check_options(&r);
 	xf_nn_set_threads(tool_threads(jarg));
-
-	ma = tool_model_load(paths[0]);
-	if ((a = xf_model_snapshot(ma, &n_snap)) == NULL)
-		err(1, NULL);
-	if (nm == 2) {
-		mb = tool_model_load(paths[1]);
-		if (xf_model_same_arch(ma, mb, &e) < 0)
-			errx(1, "%s: %s (the architecture of %s)", paths[1], e.msg,
-			    paths[0]);
-		if ((b = xf_model_snapshot(mb, &n_snap)) == NULL)
-			err(1, NULL);
-		xf_model_free(mb);
-	}
-	read_data(data, &d, ma, paths[0]);
-	if (bn_data != NULL) {
-		read_data(bn_data, &bd, ma, paths[0]);
-		opt.bn_data = &bd;
-	}
-	if ((module_dist = calloc(xf_model_n_modules(ma), sizeof *module_dist))
-	    == NULL ||
-	    (pts = calloc(xf_interp_n_points(&opt), sizeof *pts)) == NULL)
-		err(1, NULL);
-	if (b != NULL)
-		dist = xf_params_distance(ma, a, b, module_dist);
-
-	struct out o = { NULL, out, opt.mode };
-	o.w = tool_table_open(out, "interp", &d.header, self);
-	if (xf_interp_run(ma, a, b, &d, &opt, pts, emit, &o, &e) < 0)
-		errx(1, "%s: %s", paths[0], e.msg);
-	xf_interp_summarise(&opt, pts, xf_interp_n_points(&opt), &s);
-	tool_writer_close(o.w, out);
-	if (summary != NULL) {
-		struct xf_writer *sw = tool_table_open(summary, "interp-summary",
-		    &d.header, self);
-
-		write_summary(sw, summary, &opt, &s, ma, dist, module_dist);
-		tool_writer_close(sw, summary);
-	}
-	xf_model_free(ma);
-	xf_dataset_free(&d);
-	xf_dataset_free(&bd);
-	free(a);
-	free(b);
-	free(pts);
-	free(module_dist);
+	interp(&r, self);
 	free(self);
 	return 0;
 }

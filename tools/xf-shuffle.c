@@ -19,6 +19,44 @@ usage(void)
 	exit(2);
 }
 
+/* Every record of s to w, each field as it came, in order; only "x" is
+ * shuffled (into buf, size bytes). */
+static void
+copy_records(struct xf_stream *s, struct xf_writer *w, struct xf_shuffle *sh,
+    uint8_t *buf, size_t size, const char *in, const char *out)
+{
+	const struct xf_record *rec;
+	struct xf_value k, v;
+	struct xf_err e;
+	char key[256];
+	int r;
+
+	while ((r = xf_stream_next(s, &rec, &e)) == 1) {
+		size_t n = xf_record_len(rec);
+
+		xf_shuffle_apply(sh, buf, xf_record_x(rec));
+		xf_writer_begin(w, n);
+		for (size_t i = 0; i < n; i++) {
+			xf_record_field(rec, i, &k, &v);
+			if (k.type != XF_STR || k.n >= sizeof key ||
+			    memchr(k.p, 0, k.n) != NULL)
+				errx(1, "%s: record %llu: field %zu: the key is not a "
+				    "string of under %zu bytes", tool_in_name(in),
+				    (unsigned long long)xf_stream_index(s) - 1, i,
+				    sizeof key);
+			memcpy(key, k.p, k.n);
+			key[k.n] = 0;
+			if (strcmp(key, "x") == 0)
+				xf_writer_bin(w, "x", buf, size);
+			else
+				xf_writer_value(w, key, &v);
+		}
+		tool_record_end(w, out);
+	}
+	if (r < 0)
+		errx(1, "%s: %s", tool_in_name(in), e.msg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -32,17 +70,15 @@ main(int argc, char **argv)
 	const char *in, *out = NULL;
 	long long b = 0;
 	unsigned long long seed = 0;
-	int inverse = 0, ch, r;
+	int inverse = 0, ch;
 	const struct xf_header *ih;
-	const struct xf_record *rec;
 	struct xf_header h;
 	struct xf_shuffle sh;
 	struct xf_stream *s;
 	struct xf_writer *w;
 	struct xf_err e;
-	struct xf_value k, v;
 	uint8_t *buf;
-	char *argline, *prov, key[256];
+	char *argline, *prov;
 	size_t size;
 
 	/* Before getopt_long, which permutes argv. */
@@ -103,31 +139,7 @@ main(int argc, char **argv)
 	if ((buf = malloc(size)) == NULL)
 		err(1, NULL);
 	w = tool_writer_open(out, &h);
-	/* Every field goes out as it came, in order; only "x" changes. */
-	while ((r = xf_stream_next(s, &rec, &e)) == 1) {
-		size_t n = xf_record_len(rec);
-
-		xf_shuffle_apply(&sh, buf, xf_record_x(rec));
-		xf_writer_begin(w, n);
-		for (size_t i = 0; i < n; i++) {
-			xf_record_field(rec, i, &k, &v);
-			if (k.type != XF_STR || k.n >= sizeof key ||
-			    memchr(k.p, 0, k.n) != NULL)
-				errx(1, "%s: record %llu: field %zu: the key is not a "
-				    "string of under %zu bytes", tool_in_name(in),
-				    (unsigned long long)xf_stream_index(s) - 1, i,
-				    sizeof key);
-			memcpy(key, k.p, k.n);
-			key[k.n] = 0;
-			if (strcmp(key, "x") == 0)
-				xf_writer_bin(w, "x", buf, size);
-			else
-				xf_writer_value(w, key, &v);
-		}
-		tool_record_end(w, out);
-	}
-	if (r < 0)
-		errx(1, "%s: %s", tool_in_name(in), e.msg);
+	copy_records(s, w, &sh, buf, size, in, out);
 	tool_writer_close(w, out);
 	xf_stream_close(s);
 	xf_shuffle_free(&sh);

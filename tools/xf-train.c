@@ -34,12 +34,13 @@ usage(void)
 }
 
 struct opts {
+	struct xf_train_settings set;   /* what a resumed run takes over */
 	const char *arch, *out, *init, *resume, *log, *val, *save_init;
-	const char *save_prefix, *schedule, *data;
-	int batch, epochs, verbose, copy, freeze, new_head, threads;
+	const char *save_prefix, *data;
+	int epochs, verbose, new_head;
 	long steps, log_every, save_every, save_steps, val_every;
-	float lr, momentum, wd;
 	uint64_t seed;
+	int settings, length;   /* options given that set these */
 };
 
 /* Run state the helpers below share. */
@@ -69,24 +70,6 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Settings a resumed run must share with the run it continues. */
-static void
-meta_settings(struct run *r, struct xf_ckpt *c)
-{
-	struct opts *o = r->o;
-
-	xf_ckpt_set_float(c, "train.lr", o->lr);
-	xf_ckpt_set_float(c, "train.momentum", o->momentum);
-	xf_ckpt_set_float(c, "train.wd", o->wd);
-	xf_ckpt_set_int(c, "train.batch", o->batch);
-	xf_ckpt_set_str(c, "train.schedule", o->schedule);
-	xf_ckpt_set_int(c, "train.copy", o->copy);
-	xf_ckpt_set_int(c, "train.freeze", o->freeze);
-	xf_ckpt_set_int(c, "train.total_steps", r->total);
-	xf_ckpt_set_str(c, "prov.data", r->prov_data ? r->prov_data : "");
-	xf_ckpt_set_str(c, "prov.parent", r->parent ? r->parent : "");
-}
-
 static void
 save(struct run *r, const char *path, int with_state)
 {
@@ -95,8 +78,10 @@ save(struct run *r, const char *path, int with_state)
 
 	if (xf_model_to_ckpt(r->m, with_state ? r->opt : NULL, &c, &e) < 0)
 		errx(1, "%s: %s", tool_out_name(path), e.msg);
-	meta_settings(r, &c);
-	xf_trainer_save(&r->t, &c);
+	r->o->set.total_steps = r->total;
+	r->o->set.prov_data = r->prov_data ? r->prov_data : "";
+	r->o->set.parent = r->parent ? r->parent : "";
+	xf_trainer_save(&r->t, &r->o->set, &c);
 	if (xf_ckpt_write(path, &c, &e) < 0)
 		tool_write_failed(tool_out_name(path), &e);
 	xf_ckpt_free(&c);
@@ -174,9 +159,9 @@ progress(struct run *r, int force)
 	if (!force && tn - last < 0.5)
 		return;
 	last = tn;
-	rate = (t->step - r->step_start) * (double)r->o->batch /
+	rate = (t->step - r->step_start) * (double)r->o->set.batch /
 	    (tn - r->t_start + 1e-9);
-	eta = (r->total - t->step) * (double)r->o->batch / (rate + 1e-9);
+	eta = (r->total - t->step) * (double)r->o->set.batch / (rate + 1e-9);
 	fprintf(stderr, "\repoch %d step %ld/%ld loss %.4f %.0f img/s ETA %d:%02d ",
 	    t->epoch + 1, t->step, r->total, t->loss, rate, (int)eta / 60,
 	    (int)eta % 60);
@@ -205,23 +190,22 @@ setup_model(struct run *r, const struct xf_ckpt *from)
 	} else {
 		int new_head = o->new_head || from->n_classes != d->n_classes;
 
-		r->m = xf_model_create(from->arch, (int)from->input[0],
-		    (int)from->input[1], (int)from->input[2],
-		    new_head ? d->n_classes : (int)from->n_classes, &e);
+		r->m = xf_model_create_ckpt(from, new_head ? d->n_classes :
+		    (int)from->n_classes, new_head, &e);
 		if (r->m == NULL)
-			errx(1, "%s: arch \"%s\": %s", src, from->arch, e.msg);
+			errx(1, "%s: %s", src, e.msg);
 		xf_model_init(r->m, &init_rng);
 		xf_model_layers(r->m, r->layers, &r->n_layers);
-		if (o->copy > r->n_layers - 1)
+		if (o->set.copy > r->n_layers - 1)
 			errx(2, "--copy %d: the model has %d layers below the head",
-			    o->copy, r->n_layers - 1);
+			    o->set.copy, r->n_layers - 1);
 		/*
 		 * --copy n: the first n layers; otherwise all but a new head.
 		 * A resumed run takes every tensor from its checkpoint, whatever
 		 * the --copy of the run it continues.
 		 */
-		if (xf_model_copy(r->m, from, o->copy >= 0 && !o->resume ?
-		    r->layers[o->copy] : -1, new_head && !o->resume, &e) < 0)
+		if (xf_model_copy(r->m, from, o->set.copy >= 0 && !o->resume ?
+		    r->layers[o->set.copy] : -1, new_head && !o->resume, &e) < 0)
 			errx(1, "%s: %s", src, e.msg);
 	}
 	xf_model_layers(r->m, r->layers, &r->n_layers);
@@ -234,38 +218,16 @@ setup_model(struct run *r, const struct xf_ckpt *from)
 	if (o->val && xf_model_check_input(r->m, r->val.c, r->val.h, r->val.w,
 	    r->val.n_classes, &e) < 0)
 		errx(1, "%s: %s", o->val, e.msg);
-	if (o->freeze > r->n_layers - 1)
+	if (o->set.freeze > r->n_layers - 1)
 		errx(2, "--freeze %d: the model has %d layers below the head",
-		    o->freeze, r->n_layers - 1);
-	for (int k = 0; k < r->layers[o->freeze]; k++)
+		    o->set.freeze, r->n_layers - 1);
+	for (int k = 0; k < r->layers[o->set.freeze]; k++)
 		xf_model_freeze(r->m, k, 1);
 }
 
-/* With --resume, the run's settings come from the checkpoint. */
+/* The options into o; exit 2 on a usage error. */
 static void
-resume_settings(struct opts *o, const struct xf_ckpt *c)
-{
-	const struct xf_meta *m;
-
-	if ((m = xf_ckpt_get(c, "train.lr")) != NULL)
-		o->lr = (float)m->f;
-	if ((m = xf_ckpt_get(c, "train.momentum")) != NULL)
-		o->momentum = (float)m->f;
-	if ((m = xf_ckpt_get(c, "train.wd")) != NULL)
-		o->wd = (float)m->f;
-	if ((m = xf_ckpt_get(c, "train.batch")) != NULL && m->i > 0 &&
-	    m->i <= 1 << 16)
-		o->batch = (int)m->i;
-	if ((m = xf_ckpt_get(c, "train.schedule")) != NULL && m->type == XF_STR)
-		o->schedule = m->s;	/* lives as long as the checkpoint */
-	if ((m = xf_ckpt_get(c, "train.freeze")) != NULL && m->i >= 0 && m->i < 64)
-		o->freeze = (int)m->i;
-	if ((m = xf_ckpt_get(c, "train.copy")) != NULL && m->i >= -1 && m->i < 64)
-		o->copy = (int)m->i;
-}
-
-int
-main(int argc, char **argv)
+parse_options(int argc, char **argv, struct opts *o, const char **jarg)
 {
 	enum { O_COPY = 256, O_FREEZE, O_INIT, O_LOG, O_LOG_EVERY, O_MOMENTUM,
 	    O_NEW_HEAD, O_RESUME, O_SAVE_EVERY, O_SAVE_INIT, O_SAVE_PREFIX,
@@ -290,45 +252,36 @@ main(int argc, char **argv)
 		{ "wd", required_argument, NULL, O_WD },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct opts o = { .batch = 128, .epochs = 1, .copy = -1, .lr = 0.05f,
-	    .momentum = 0.9f, .wd = 5e-4f, .schedule = "constant", .seed = 1,
-	    .log_every = 50, .save_prefix = "ckpt" };
-	struct run r = { .o = &o };
-	struct xf_ckpt from = { 0 };
-	struct xf_err e;
-	const char *jarg = NULL;
-	int ch, settings = 0, length = 0;
-
-	r.self = xf_prov_argv(argc, argv);
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "a:b:e:j:l:o:s:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 'a': o.arch = optarg; break;
-		case 'b': o.batch = (int)tool_int("-b", optarg, 1, 65536); settings++; break;
-		case 'e': o.epochs = (int)tool_int("-e", optarg, 1, 1000000); length++; break;
-		case 'j': jarg = optarg; break;
-		case 'l': o.lr = (float)tool_float("-l", optarg, 0, 1e6); settings++; break;
-		case 'o': o.out = optarg; break;
-		case 's': o.seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX); settings++; break;
-		case 'v': o.verbose = 1; break;
-		case O_COPY: o.copy = (int)tool_int("--copy", optarg, 0, 63); break;
-		case O_FREEZE: o.freeze = (int)tool_int("--freeze", optarg, 0, 63); settings++; break;
-		case O_INIT: o.init = optarg; break;
-		case O_LOG: o.log = optarg; break;
-		case O_LOG_EVERY: o.log_every = tool_int("--log-every", optarg, 1, INT32_MAX); break;
-		case O_MOMENTUM: o.momentum = (float)tool_float("--momentum", optarg, 0, 1); settings++; break;
-		case O_NEW_HEAD: o.new_head = 1; break;
-		case O_RESUME: o.resume = optarg; break;
-		case O_SAVE_EVERY: o.save_every = tool_int("--save-every", optarg, 1, INT32_MAX); break;
-		case O_SAVE_INIT: o.save_init = optarg; break;
-		case O_SAVE_PREFIX: o.save_prefix = optarg; break;
-		case O_SAVE_STEPS: o.save_steps = tool_int("--save-steps", optarg, 1, INT64_MAX); break;
-		case O_SCHEDULE: o.schedule = optarg; settings++; break;
-		case O_STEPS: o.steps = tool_int("--steps", optarg, 1, INT64_MAX); length++; break;
-		case O_VAL: o.val = optarg; break;
-		case O_VAL_EVERY: o.val_every = tool_int("--val-every", optarg, 1, INT32_MAX); break;
-		case O_WD: o.wd = (float)tool_float("--wd", optarg, 0, 1); settings++; break;
+		case 'a': o->arch = optarg; break;
+		case 'b': o->set.batch = (int)tool_int("-b", optarg, 1, 65536); o->settings++; break;
+		case 'e': o->epochs = (int)tool_int("-e", optarg, 1, 1000000); o->length++; break;
+		case 'j': *jarg = optarg; break;
+		case 'l': o->set.lr = (float)tool_float("-l", optarg, 0, 1e6); o->settings++; break;
+		case 'o': o->out = optarg; break;
+		case 's': o->seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX); o->settings++; break;
+		case 'v': o->verbose = 1; break;
+		case O_COPY: o->set.copy = (int)tool_int("--copy", optarg, 0, 63); break;
+		case O_FREEZE: o->set.freeze = (int)tool_int("--freeze", optarg, 0, 63); o->settings++; break;
+		case O_INIT: o->init = optarg; break;
+		case O_LOG: o->log = optarg; break;
+		case O_LOG_EVERY: o->log_every = tool_int("--log-every", optarg, 1, INT32_MAX); break;
+		case O_MOMENTUM: o->set.momentum = (float)tool_float("--momentum", optarg, 0, 1); o->settings++; break;
+		case O_NEW_HEAD: o->new_head = 1; break;
+		case O_RESUME: o->resume = optarg; break;
+		case O_SAVE_EVERY: o->save_every = tool_int("--save-every", optarg, 1, INT32_MAX); break;
+		case O_SAVE_INIT: o->save_init = optarg; break;
+		case O_SAVE_PREFIX: o->save_prefix = optarg; break;
+		case O_SAVE_STEPS: o->save_steps = tool_int("--save-steps", optarg, 1, INT64_MAX); break;
+		case O_SCHEDULE: o->set.schedule = optarg; o->settings++; break;
+		case O_STEPS: o->steps = tool_int("--steps", optarg, 1, INT64_MAX); o->length++; break;
+		case O_VAL: o->val = optarg; break;
+		case O_VAL_EVERY: o->val_every = tool_int("--val-every", optarg, 1, INT32_MAX); break;
+		case O_WD: o->set.wd = (float)tool_float("--wd", optarg, 0, 1); o->settings++; break;
 		default: usage();
 		}
 	}
@@ -336,113 +289,147 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc > 1)
 		usage();
-	o.data = argc == 1 ? argv[0] : "-";
-	if (o.resume && (o.init || o.arch || o.copy >= 0 || o.new_head || settings))
+	o->data = argc == 1 ? argv[0] : "-";
+	if (o->resume && (o->init || o->arch || o->set.copy >= 0 || o->new_head ||
+	    o->settings))
 		errx(2, "--resume continues a run with its own settings: give only "
 		    "the data, -e or --steps, outputs and -j");
-	if ((o.copy >= 0 || o.new_head) && o.init == NULL)
+	if ((o->set.copy >= 0 || o->new_head) && o->init == NULL)
 		errx(2, "--copy and --new-head need --init");
-	if (o.arch && o.init)
-		errx(2, "-a: the architecture comes from --init %s", o.init);
-	if (o.out == NULL && isatty(1))
+	if (o->arch && o->init)
+		errx(2, "-a: the architecture comes from --init %s", o->init);
+	if (o->out == NULL && isatty(1))
 		errx(2, "not writing a checkpoint to a terminal: use -o file or a pipe");
-	xf_nn_set_threads(tool_threads(jarg));
+}
 
-	if (xf_dataset_read(o.data, &r.train, &e) < 0)
-		errx(1, "%s: %s", tool_in_name(o.data), e.msg);
-	if (o.val && xf_dataset_read(o.val, &r.val, &e) < 0)
-		errx(1, "%s: %s", o.val, e.msg);
-	if (o.init && xf_ckpt_read(o.init, &from, &e) < 0)
-		errx(1, "%s: %s", o.init, e.msg);
-	r.parent = o.init;
-	if (o.resume) {
-		const struct xf_meta *p;
-
-		if (xf_ckpt_read(o.resume, &from, &e) < 0)
-			errx(1, "%s: %s", o.resume, e.msg);
-		resume_settings(&o, &from);
-		/* A resumed run keeps the parent of the run it continues. */
-		p = xf_ckpt_get(&from, "prov.parent");
-		r.parent = p && p->type == XF_STR && p->s[0] ? p->s : NULL;
-	}
-	setup_model(&r, &from);
-	r.prov_data = xf_header_prov_line(&r.train.header);
-	if ((r.opt = xf_sgd_create(r.m, o.momentum, o.wd, &e)) == NULL)
-		errx(1, "%s", e.msg);
-
+/*
+ * Everything up to the first step: the data, the checkpoint to start from
+ * (from), the model, the optimiser, the schedule and the trainer, θ0 and
+ * the outputs written before training.
+ */
+static void
+start(struct run *r, struct xf_ckpt *from)
+{
+	struct opts *o = r->o;
 	struct xf_lr_schedule lr;
-	long per_epoch = (long)((r.train.n + o.batch - 1) / o.batch);
-	r.total = o.steps ? o.steps : per_epoch * o.epochs;
-	/* A resumed run goes on to the length of the run it continues. */
-	const struct xf_meta *saved = xf_ckpt_get(&from, "train.total_steps");
-	if (o.resume && !length && saved != NULL && saved->i > 0)
-		r.total = saved->i;
-	if (xf_lr_parse(&lr, o.schedule, o.lr, r.total, &e) < 0)
-		errx(2, "--schedule %s: %s", o.schedule, e.msg);
-	if (xf_trainer_init(&r.t, r.m, r.opt, &r.train, o.batch, o.seed, &lr,
-	    &e) < 0)
-		errx(1, "%s", e.msg);
-	if (o.resume) {
-		if (xf_sgd_load(r.opt, &from, &e) < 0 ||
-		    xf_trainer_restore(&r.t, &from, &e) < 0)
-			errx(1, "%s: %s", o.resume, e.msg);
-		o.seed = r.t.seed;
-	}
+	struct xf_err e;
 	size_t nsnap;
-	if ((r.theta0 = xf_model_snapshot(r.m, &nsnap)) == NULL)
+
+	if (xf_dataset_read(o->data, &r->train, &e) < 0)
+		errx(1, "%s: %s", tool_in_name(o->data), e.msg);
+	if (o->val && xf_dataset_read(o->val, &r->val, &e) < 0)
+		errx(1, "%s: %s", o->val, e.msg);
+	if (o->init && xf_ckpt_read(o->init, from, &e) < 0)
+		errx(1, "%s: %s", o->init, e.msg);
+	r->parent = o->init;
+	if (o->resume) {
+		if (xf_ckpt_read(o->resume, from, &e) < 0 ||
+		    xf_train_settings_check(from, &e) < 0)
+			errx(1, "%s: %s", o->resume, e.msg);
+		/* A resumed run keeps the parent of the run it continues. */
+		xf_train_settings_load(&o->set, from);
+		r->parent = o->set.parent;
+	}
+	setup_model(r, from);
+	r->prov_data = xf_header_prov_line(&r->train.header);
+	if ((r->opt = xf_sgd_create(r->m, o->set.momentum, o->set.wd, &e)) == NULL)
+		errx(1, "%s", e.msg);
+
+	long per_epoch = (long)((r->train.n + o->set.batch - 1) / o->set.batch);
+	r->total = o->steps ? o->steps : per_epoch * o->epochs;
+	/* A resumed run goes on to the length of the run it continues. */
+	if (o->resume && !o->length && o->set.total_steps > 0)
+		r->total = o->set.total_steps;
+	if (xf_lr_parse(&lr, o->set.schedule, o->set.lr, r->total, &e) < 0)
+		errx(2, "--schedule %s: %s", o->set.schedule, e.msg);
+	if (xf_trainer_init(&r->t, r->m, r->opt, &r->train, o->set.batch, o->seed,
+	    &lr, &e) < 0)
+		errx(1, "%s", e.msg);
+	if (o->resume) {
+		if (xf_sgd_load(r->opt, from, &e) < 0 ||
+		    xf_trainer_restore(&r->t, from, &e) < 0)
+			errx(1, "%s: %s", o->resume, e.msg);
+		o->seed = r->t.seed;
+	}
+	if ((r->theta0 = xf_model_snapshot(r->m, &nsnap)) == NULL)
 		err(1, NULL);
-	if (o.save_init)
-		save(&r, o.save_init, 0);
-	if ((o.save_every || o.save_steps) && r.t.step == 0)
-		save_series(&r);
-	if (o.log)
-		log_open(&r);
+	if (o->save_init)
+		save(r, o->save_init, 0);
+	if ((o->save_every || o->save_steps) && r->t.step == 0)
+		save_series(r);
+	if (o->log)
+		log_open(r);
+}
 
+/* The steps, with the log, the series, validation and progress. */
+static void
+train(struct run *r)
+{
+	struct opts *o = r->o;
+	struct xf_err e;
 	int tty = isatty(2);
-	r.t_start = now();
-	r.step_start = r.t.step;
-	while (r.t.step < r.total) {
-		int epoch = r.t.epoch;
 
-		if (xf_trainer_step(&r.t, &e) < 0) {
+	r->t_start = now();
+	r->step_start = r->t.step;
+	while (r->t.step < r->total) {
+		int epoch = r->t.epoch;
+
+		if (xf_trainer_step(&r->t, &e) < 0) {
 			struct xf_err le;
 
 			if (tty)
 				fputc('\n', stderr);
 			/* Keep the log up to the last good step: it shows why. */
-			if (r.log && xf_writer_close(r.log, &le) < 0)
-				warnx("%s: %s", o.log, le.msg);
-			errx(1, "%s: %s", tool_in_name(o.data), e.msg);
+			if (r->log && xf_writer_close(r->log, &le) < 0)
+				warnx("%s: %s", o->log, le.msg);
+			errx(1, "%s: %s", tool_in_name(o->data), e.msg);
 		}
-		int epoch_end = r.t.epoch != epoch;
-		int val = o.val && (epoch_end || r.t.step == r.total ||
-		    (o.val_every && r.t.step % o.val_every == 0));
+		int epoch_end = r->t.epoch != epoch;
+		int val = o->val && (epoch_end || r->t.step == r->total ||
+		    (o->val_every && r->t.step % o->val_every == 0));
 		struct xf_eval_result v = { 0 };
 		if (val &&
-		    xf_model_evaluate(r.m, &r.val, 256, &v, NULL, NULL, NULL, &e) < 0)
-			errx(1, "%s: %s", o.val, e.msg);
-		if (r.log && (r.t.step % o.log_every == 0 || epoch_end || val ||
-		    r.t.step == r.total))
-			log_record(&r, val, &v);
-		if ((o.save_every && epoch_end && r.t.epoch % o.save_every == 0) ||
-		    (o.save_steps && r.t.step % o.save_steps == 0))
-			save_series(&r);
+		    xf_model_evaluate(r->m, &r->val, 256, &v, NULL, NULL, NULL, &e) < 0)
+			errx(1, "%s: %s", o->val, e.msg);
+		if (r->log && (r->t.step % o->log_every == 0 || epoch_end || val ||
+		    r->t.step == r->total))
+			log_record(r, val, &v);
+		if ((o->save_every && epoch_end && r->t.epoch % o->save_every == 0) ||
+		    (o->save_steps && r->t.step % o->save_steps == 0))
+			save_series(r);
 		if (tty)
-			progress(&r, 0);
-		if (epoch_end && (o.verbose || tty)) {
+			progress(r, 0);
+		if (epoch_end && (o->verbose || tty)) {
 			if (tty)
 				fputc('\n', stderr);
-			fprintf(stderr, "xf-train: epoch %d step %ld loss %.4f", r.t.epoch,
-			    r.t.step, r.t.loss);
+			fprintf(stderr, "xf-train: epoch %d step %ld loss %.4f",
+			    r->t.epoch, r->t.step, r->t.loss);
 			if (val)
 				fprintf(stderr, " val_acc %.4f val_loss %.4f",
 				    (double)v.correct / v.n, v.loss_sum / v.n);
-			fprintf(stderr, " %.0f img/s\n", (r.t.step - r.step_start) *
-			    (double)o.batch / (now() - r.t_start));
+			fprintf(stderr, " %.0f img/s\n", (r->t.step - r->step_start) *
+			    (double)o->set.batch / (now() - r->t_start));
 		}
 	}
 	if (tty)
-		progress(&r, 1), fputc('\n', stderr);
+		progress(r, 1), fputc('\n', stderr);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { .set = { .batch = 128, .copy = -1, .lr = 0.05f,
+	    .momentum = 0.9f, .wd = 5e-4f, .schedule = "constant" }, .epochs = 1,
+	    .seed = 1, .log_every = 50, .save_prefix = "ckpt" };
+	struct run r = { .o = &o };
+	struct xf_ckpt from = { 0 };
+	const char *jarg = NULL;
+
+	r.self = xf_prov_argv(argc, argv);
+	parse_options(argc, argv, &o, &jarg);
+	xf_nn_set_threads(tool_threads(jarg));
+	start(&r, &from);
+	train(&r);
 	tool_writer_close(r.log, o.log);
 	save(&r, o.out ? o.out : "-", 1);
 	xf_trainer_free(&r.t);

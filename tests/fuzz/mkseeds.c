@@ -126,11 +126,14 @@ streams(void)
 	w = stream_to("header-only.xfs", &empty);
 	done(w, &empty);
 
-	/* Nested values, packed by hand: arrays, maps, nil, ext, float32. */
+	/* Nested values, packed by hand: arrays, maps, nil, float32. */
 	{
 		msgpack_sbuffer sb;
 		msgpack_packer pk;
-		struct xf_header log = { .kind = "log", .count = -1 };
+		/* A table holds scalars only: the nested values ride in an
+		 * image record, as a field after i, y and x. */
+		struct xf_header log = { .kind = "images", .dtype = "uint8",
+		    .ndim = 3, .shape = { 1, 1, 1 }, .n_classes = 1, .count = -1 };
 		char path[512];
 		int fd;
 
@@ -141,26 +144,144 @@ streams(void)
 		xf_writer_close(w, &e);
 		msgpack_sbuffer_init(&sb);
 		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 5);
+		msgpack_pack_map(&pk, 8);
+		msgpack_pack_str_with_body(&pk, "i", 1);
+		msgpack_pack_int(&pk, 0);
+		msgpack_pack_str_with_body(&pk, "y", 1);
+		msgpack_pack_int(&pk, 0);
+		msgpack_pack_str_with_body(&pk, "x", 1);
+		msgpack_pack_bin_with_body(&pk, "\x2a", 1);
 		msgpack_pack_str_with_body(&pk, "a", 1);
 		msgpack_pack_array(&pk, 3);
 		msgpack_pack_nil(&pk);
 		msgpack_pack_float(&pk, 2.5f);
 		msgpack_pack_map(&pk, 1);
-		msgpack_pack_int(&pk, 7);
+		msgpack_pack_str_with_body(&pk, "7", 1);
 		msgpack_pack_bin_with_body(&pk, "\x01\x02\x03\x04", 4);
 		msgpack_pack_str_with_body(&pk, "e", 1);
-		msgpack_pack_ext_with_body(&pk, "xyz", 3, 5);
+		msgpack_pack_str_with_body(&pk, "", 0);
 		msgpack_pack_str_with_body(&pk, "u", 1);
 		msgpack_pack_uint64(&pk, UINT64_MAX);
-		msgpack_pack_int(&pk, 3);
-		msgpack_pack_str_with_body(&pk, "int key", 7);
+		msgpack_pack_str_with_body(&pk, "3", 1);
+		msgpack_pack_str_with_body(&pk, "str value", 9);
 		msgpack_pack_str_with_body(&pk, "k\0z", 3);
 		msgpack_pack_true(&pk);
 		if (write(fd, sb.data, sb.size) != (ssize_t)sb.size || close(fd))
 			err(1, "%s", path);
 		msgpack_sbuffer_destroy(&sb);
 		xf_header_free(&log);
+	}
+
+	/* One stream per class of issue 11: valid but for one thing. */
+	static const struct {
+		const char *name;
+		int features;
+		const char *skip, *twice, *endian;
+		const char *rec;
+		size_t len;
+	} one[] = {
+		{ "hostile-ext-fixext1", 0, NULL, NULL, NULL,
+		    "\x84\xa1i\x00\xa1y\x01\xa1x\xc4\x10" "0123456789abcdef"
+		    "\xa1z\xd4\x01\x02", 33 },
+		{ "hostile-ext-timestamp", 0, NULL, NULL, NULL,
+		    "\x84\xa1i\x00\xa1y\x01\xa1x\xc4\x10" "0123456789abcdef"
+		    "\xa1t\xd6\xff\x00\x00\x00\x01", 36 },
+		{ "hostile-dup-key-header", 0, NULL, "classes", NULL, "", 0 },
+		{ "hostile-dup-key-record", 0, NULL, NULL, NULL,
+		    "\x84\xa1i\x00\xa1y\x01\xa1y\x02\xa1x\xc4\x10"
+		    "0123456789abcdef", 30 },
+		{ "hostile-int-key", 0, NULL, NULL, NULL,
+		    "\x84\xa1i\x00\xa1y\x01\xa1x\xc4\x10" "0123456789abcdef"
+		    "\x07\x01", 29 },
+		{ "hostile-endian-big", 0, NULL, NULL, "big", "", 0 },
+		{ "hostile-no-classes", 0, "classes", NULL, NULL, "", 0 },
+		{ "hostile-no-dtype", 0, "dtype", NULL, NULL, "", 0 },
+		{ "hostile-no-count", 0, "count", NULL, NULL, "", 0 },
+		{ "hostile-i-string", 0, NULL, NULL, NULL,
+		    "\x83\xa1i\xa1" "7\xa1y\x01\xa1x\xc4\x10" "0123456789abcdef", 29 },
+		{ "hostile-i-missing", 0, NULL, NULL, NULL,
+		    "\x82\xa1y\x01\xa1x\xc4\x10" "0123456789abcdef", 24 },
+		{ "hostile-nan-feature", 1, NULL, NULL, NULL,
+		    "\x83\xa1i\x00\xa1y\x01\xa1x\xc4\x08\0\0\x80\x3f\0\0\xc0\x7f", 19 },
+		{ "valid-one-record", 0, NULL, NULL, NULL,
+		    "\x83\xa1i\x00\xa1y\x01\xa1x\xc4\x10" "0123456789abcdef", 27 },
+	};
+	for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+		const char *keys[] = { "format", "version", "kind", "dtype",
+		    "shape", "classes", "count", "endian", "provenance" };
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		size_t n = 0;
+
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		for (size_t k = 0; k < 9; k++)
+			n += (one[i].skip == NULL || strcmp(one[i].skip, keys[k])) +
+			    (one[i].twice != NULL && !strcmp(one[i].twice, keys[k]));
+		msgpack_pack_map(&pk, n);
+		for (size_t k = 0; k < 9; k++) {
+			const char *key = keys[k];
+			int times = one[i].twice && !strcmp(one[i].twice, key) ? 2 : 1;
+
+			if (one[i].skip && strcmp(one[i].skip, key) == 0)
+				continue;
+			while (times--) {
+				const char *v = NULL;
+
+				msgpack_pack_str_with_body(&pk, key, strlen(key));
+				if (!strcmp(key, "format"))
+					v = "xf-stream";
+				else if (!strcmp(key, "kind"))
+					v = one[i].features ? "features" : "images";
+				else if (!strcmp(key, "dtype"))
+					v = one[i].features ? "float32" : "uint8";
+				else if (!strcmp(key, "endian"))
+					v = one[i].endian ? one[i].endian : "little";
+				if (v != NULL)
+					msgpack_pack_str_with_body(&pk, v, strlen(v));
+				else if (!strcmp(key, "version"))
+					msgpack_pack_int(&pk, 1);
+				else if (!strcmp(key, "shape") && one[i].features) {
+					msgpack_pack_array(&pk, 1);
+					msgpack_pack_int(&pk, 2);
+				} else if (!strcmp(key, "shape")) {
+					msgpack_pack_array(&pk, 3);
+					msgpack_pack_int(&pk, 1);
+					msgpack_pack_int(&pk, 4);
+					msgpack_pack_int(&pk, 4);
+				} else if (!strcmp(key, "classes"))
+					msgpack_pack_int(&pk, 3);
+				else if (!strcmp(key, "count"))
+					msgpack_pack_int(&pk, one[i].len ? 1 : 0);
+				else
+					msgpack_pack_array(&pk, 0);
+			}
+		}
+		msgpack_sbuffer_write(&sb, one[i].rec, one[i].len);
+		put("stream", one[i].name, sb.data, sb.size);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	/* The count as a promise: 4 records under a count of 3 and of 6. */
+	{
+		char path[512], *buf;
+		size_t len;
+		FILE *f;
+
+		snprintf(path, sizeof path, "%s/stream/images.xfs", dir);
+		if ((f = fopen(path, "rb")) == NULL)
+			err(1, "%s", path);
+		buf = malloc(1 << 16);
+		len = fread(buf, 1, 1 << 16, f);
+		fclose(f);
+		/* images.xfs's count, 4, is the byte after "count". */
+		char *c = memmem(buf, len, "\xa5" "count\x04", 7);
+		if (c == NULL)
+			errx(1, "images.xfs: no count 4");
+		c[6] = 3;
+		put("stream", "hostile-count-long", buf, len);
+		c[6] = 6;
+		put("stream", "hostile-count-short", buf, len);
+		free(buf);
 	}
 
 	/* The unit tests' hostile streams. */
@@ -333,6 +454,12 @@ ckpts(void)
 		    "xf-checkpoint" "\xa7" "version" "\x07", 31 },
 		{ "hostile-manifest-no-format.tar", "\x81\xa4" "arch" "\xa3" "mlp",
 		    10 },
+#define LIT(s) s, sizeof s - 1
+		{ "hostile-manifest-dup-key.tar", LIT("\x82\xa6" "format" "\xad"
+		    "xf-checkpoint" "\xa6" "format" "\xad" "xf-checkpoint") },
+		{ "hostile-manifest-ext.tar", LIT("\x82\xa6" "format" "\xad"
+		    "xf-checkpoint" "\xa4" "meta" "\x81\xa1" "a" "\xd4\x01\x02") },
+#undef LIT
 	};
 	for (size_t i = 0; i < sizeof mf / sizeof mf[0]; i++) {
 		struct member m[] = { { XF_MANIFEST, mf[i].bytes, mf[i].len, 0, 0 } };

@@ -42,12 +42,109 @@ ok $? "a feature stream against itself: $v3"
 # Through pipes, with minibatch CKA, and with pooling.
 v4=$(xf-cka --batch 40 <(xf-eval -m a.tar --features fc1 d.xfs) \
     <(xf-eval -m b.tar --features fc1 d.xfs) | xf-cat | field estimator)
-ok $([ "$v4" = minibatch ]; echo $?) "minibatch CKA from two pipes"
+ok $([ "$v4" = minibatch-debiased ]; echo $?) "minibatch CKA from two pipes"
 v5=$(xf-cka -a a.tar --modules conv1 --pool 2 d.xfs | xf-cat | field cka)
 close "$v5" 1 1e-6
 ok $? "pooled conv1 against itself: $v5"
 v6=$(xf-cka -a a.tar -b b.tar --kernel rbf --modules fc1 d.xfs | xf-cat | field kernel)
 ok $([ "$v6" = rbf ]; echo $?) "RBF kernel"
+
+# Every value against numpy in float64, written here from the papers'
+# formulas: Kornblith et al. 2019 (biased HSIC, tr(KHLH)/(n-1)^2), Song et
+# al. 2012 (unbiased HSIC), Nguyen et al. 2021 (minibatch CKA: the sums of
+# each batch's unbiased HSIC; xf-cka(1): a last 1 to 3 rows merged into the
+# batch before them), the RBF bandwidth from each batch's own median.
+cat > ref.py <<'PY'
+import json, sys
+import numpy as np
+
+def load(path):
+    with open(path) as f:
+        rows = [json.loads(line)["x"] for line in f]
+    return np.array(rows, dtype=np.float32).astype(np.float64)
+
+def kernel(x, name, t=0.5):
+    g = x @ x.T
+    if name == "linear":
+        return g
+    sq = np.diag(g)
+    d = sq[:, None] + sq[None, :] - 2 * g
+    return np.exp(-d / (2 * t * t * np.median(d)))
+
+def hsic_biased(k, l):
+    n = len(k)
+    h = np.eye(n) - np.ones((n, n)) / n
+    return np.trace(k @ h @ l @ h) / (n - 1) ** 2
+
+def hsic_unbiased(k, l):
+    n = len(k)
+    k = k - np.diag(np.diag(k))
+    l = l - np.diag(np.diag(l))
+    one = np.ones(n)
+    return (np.trace(k @ l) + (one @ k @ one) * (one @ l @ one) /
+            ((n - 1) * (n - 2)) - 2 / (n - 2) * (one @ k @ l @ one)) / \
+        (n * (n - 3))
+
+def batches(n, b):
+    at = 0
+    while at < n:
+        m = min(b, n - at)
+        if n - at - m < 4:
+            m = n - at
+        yield at, at + m
+        at += m
+
+# Each line of stdin, "kernel estimator batch", out again with the value.
+x, y = load(sys.argv[1]), load(sys.argv[2])
+for line in sys.stdin:
+    name, est, b = line.split()
+    b = int(b)
+    if b == 0:
+        hsic = hsic_biased if est == "biased" else hsic_unbiased
+        cuts = [(0, len(x))]
+    else:
+        hsic = hsic_unbiased
+        cuts = list(batches(len(x), b))
+    kl = kk = ll = 0.0
+    for lo, hi in cuts:
+        k, l = kernel(x[lo:hi], name), kernel(y[lo:hi], name)
+        kl += hsic(k, l)
+        kk += hsic(k, k)
+        ll += hsic(l, l)
+    print(name, est, b, "%.12g" % (kl / np.sqrt(kk * ll)))
+PY
+xf-eval -m a.tar --features fc1 d.xfs > ffa.xfs
+xf-eval -m b.tar --features fc1 d.xfs > ffb.xfs
+xf-cat --json ffa.xfs > fa.json && xf-cat --json ffb.xfs > fb.json
+# 120 examples: --batch 50 leaves a batch of 20, 59 leaves 2 (merged: 61),
+# 117 leaves 3 (merged: one batch of 120).
+/usr/bin/python3 -B ref.py fa.json fb.json > want <<'CASES'
+linear biased 0
+linear debiased 0
+rbf biased 0
+rbf debiased 0
+linear biased 40
+linear biased 50
+linear biased 59
+linear debiased 59
+linear biased 117
+rbf biased 30
+rbf biased 50
+rbf biased 59
+rbf biased 117
+CASES
+ok $(( $(wc -l < want) == 13 ? 0 : 1 )) "numpy: 13 reference values"
+while read -r name est b want; do
+	flags="--kernel $name"
+	[ "$est" = debiased ] && flags="$flags --debiased"
+	[ "$b" -gt 0 ] && flags="$flags --batch $b"
+	xf-cka $flags ffa.xfs ffb.xfs | xf-cat > got.tsv
+	got=$(field cka < got.tsv)
+	e=$(field estimator < got.tsv)
+	ew=$est; [ "$b" -gt 0 ] && ew=minibatch-debiased
+	close "$got" "$want" 1e-6 && [ "$e" = "$ew" ]
+	ok $? "$name $est batch $b: xf $got ($e), numpy $want"
+done < want
 
 # Errors: one line, exit 1 for data, 2 for usage.
 expect() {  # WANT TEXT CMD...

@@ -43,11 +43,122 @@ for i in $(seq $trials); do
 done
 ok $(( torn == 0 && missing == 0 ? 0 : 1 )) \
     "kill -9 x$trials over a ${dur} ms run: $torn torn, $missing missing, $newer finished"
-# Temporary files of killed runs are all that may be left behind.
-stray=$(ls | grep -v -E '^(d\.xfs|old\.tar|new\.tar|out\.tar|probe.*\.tar|.*\.tmp\.[A-Za-z0-9]{6})$')
+# What xf-train(1) says may remain: PATH.tmp.HOST.PID.XXXXXX, beside an
+# output, of a run killed by SIGKILL; the next run onto PATH removes it.
+host=$(hostname | tr ./ __)
+stray=$(ls | grep -v -E "^(d\.xfs|old\.tar|new\.tar|out\.tar|probe.*\.tar|(out|s-e[0-9]{3}-s[0-9]{7})\.tar\.tmp\.$host\.[0-9]+\.[A-Za-z0-9]{6})\$")
 [ -z "$stray" ]
-ok $? "nothing but temporary files left by killed runs: $(echo $stray)"
+ok $? "nothing but PATH.tmp.HOST.PID.XXXXXX left by killed runs: $(echo $stray)"
+# However the kills fell, one temporary each of a process that is gone.
+sh -c 'exit 0' & dead=$!; wait $dead
+: > "out.tar.tmp.$host.$dead.Zq0x9a"
+: > "s-e000-s0000001.tar.tmp.$host.$dead.abc123"
+left=$(ls | grep -c '\.tmp\.')
+xf-train -a cnn-s --steps 6 -s 2 --save-steps 1 --save-prefix s -o out.tar d.xfs
+[ -z "$(ls | grep '\.tmp\.')" ]
+ok $? "the next run onto the same outputs removes the $left temporaries: $(ls | grep '\.tmp\.' | head -3)"
+rm -f s-*.tar
+# Another live process's temporary is not touched.
+sleep 30 & live=$!
+: > "out.tar.tmp.$host.$live.abcdef"
+xf-train -a cnn-s --steps 2 -s 1 -o out.tar d.xfs
+[ -e "out.tar.tmp.$host.$live.abcdef" ]
+ok $? "a running process's temporary stays"
+kill $live; wait $live 2>/dev/null
 rm -f ./*.tmp.*
+
+# ---- -o onto an input: refused before anything is written, in every tool ----
+# (tools/tool.c and lib/outfile.c: one place.)  Each row: the command, with
+# IN standing for an input that must come out byte for byte the same.
+xf-import synthetic --count 300 -s 1 -o in.xfs
+xf-train -a mlp --steps 1 -o in.tar in.xfs
+# IDX files for xf-import idx: two 28x28 images and their labels.
+/usr/bin/python3 -c 'import struct
+open("img.idx", "wb").write(struct.pack(">IIII", 0x803, 2, 28, 28) + bytes(2 * 784))
+open("lab.idx", "wb").write(struct.pack(">II", 0x801, 2) + bytes([3, 4]))'
+sum_idx=$(md5sum < img.idx)
+sum_xfs=$(md5sum < in.xfs) sum_tar=$(md5sum < in.tar)
+while read -r cmd; do
+	[ -z "$cmd" ] && continue
+	sh -c "$cmd" > out 2> err < /dev/null
+	rc=$?
+	if [ "$rc" = 1 ] && one_line err && grep -q 'is also an input: refusing' err &&
+	    [ "$(md5sum < in.xfs)" = "$sum_xfs" ] && [ "$(md5sum < in.tar)" = "$sum_tar" ] &&
+	    [ "$(md5sum < img.idx)" = "$sum_idx" ] &&
+	    [ -z "$(ls | grep '\.tmp\.')" ]; then
+		pass "onto an input: $cmd: exit 1, inputs intact, no temporary: $(cat err)"
+	else
+		not_ok "onto an input: $cmd" "exit $rc; $(ls | grep '\.tmp\.')"
+		xf-import synthetic --count 300 -s 1 -o in.xfs
+		xf-train -a mlp --steps 1 -o in.tar in.xfs
+	fi
+done <<'CMDS'
+xf-import idx img.idx lab.idx -o img.idx
+xf-shuffle -b 4 -o in.xfs in.xfs
+xf-shuffle -b 4 < in.xfs >> in.xfs
+xf-cat -o in.xfs in.xfs
+xf-cat --json -o in.xfs in.xfs
+xf-cat --png 2x2 -o in.xfs in.xfs
+xf-eval -m in.tar --examples in.xfs in.xfs
+xf-eval -m in.tar --features fc1 -o in.xfs in.xfs
+xf-eval -m in.tar -o in.xfs in.xfs
+xf-eval -m in.tar -m in.tar --pairs in.tar in.xfs
+xf-train -a mlp --steps 1 -o in.xfs in.xfs
+xf-train -a mlp --steps 1 --log in.xfs -o x.tar in.xfs
+xf-train --init in.tar --steps 1 -o in.tar in.xfs
+xf-train --init in.tar --steps 1 --save-init in.tar -o x.tar in.xfs
+xf-cka -a in.tar -o in.xfs in.xfs
+xf-interp -n 2 -m in.tar -m in.tar -o in.tar in.xfs
+xf-interp -n 2 -m in.tar -m in.tar --summary in.xfs in.xfs
+xf-critic --alphas 2 --sigmas 2 -k 1 --init in.tar -m in.tar -o in.xfs in.xfs
+CMDS
+ln in.xfs hard.xfs
+sh -c 'xf-shuffle -b 4 -o hard.xfs in.xfs' 2> err
+rc=$?
+[ "$rc" = 1 ] && [ "$(md5sum < in.xfs)" = "$sum_xfs" ]
+ok $? "a hard link to the input is the same file: refused ($rc): $(cat err)"
+rm -f hard.xfs
+
+# ---- a failed run leaves the old output, in every tool ----
+# The input fails at its last record, after the output has been written to.
+head -c $(( $(wc -c < in.xfs) - 1 )) in.xfs > cut.xfs
+echo old > old.out
+sum_old=$(md5sum < old.out)
+while read -r cmd; do
+	[ -z "$cmd" ] && continue
+	sh -c "$cmd" > out 2> err < /dev/null
+	rc=$?
+	if [ "$rc" = 1 ] && [ "$(md5sum < old.out)" = "$sum_old" ] &&
+	    [ -z "$(ls | grep '\.tmp\.')" ]; then
+		pass "failed run: $cmd: exit 1, old output intact, no temporary"
+	else
+		not_ok "failed run: $cmd" "exit $rc; $(ls | grep '\.tmp\.')"
+		echo old > old.out
+	fi
+done <<'CMDS'
+xf-shuffle -b 4 -o old.out cut.xfs
+xf-cat -o old.out cut.xfs
+xf-cat --json -o old.out cut.xfs
+xf-eval -m in.tar --examples old.out cut.xfs
+xf-eval -m in.tar --features fc1 -o old.out cut.xfs
+xf-cka -a in.tar -o old.out cut.xfs
+xf-interp -n 2 -m in.tar -m in.tar -o old.out cut.xfs
+xf-critic --alphas 2 --sigmas 2 -k 1 --init in.tar -m in.tar -o old.out cut.xfs
+xf-train -a mlp --steps 1 -o old.out cut.xfs
+CMDS
+# SIGTERM mid-write removes the temporary too.
+xf-import synthetic --count 200000 -s 1 -o old.out &
+pid=$!
+# Once the output is being written: its temporary exists (or, in a tool
+# that wrote in place, old.out has changed).
+for i in $(seq 200); do
+	ls | grep -q '\.tmp\.' || [ "$(md5sum < old.out)" != "$sum_old" ] && break
+	sleep 0.05
+done
+kill -TERM $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ "$(md5sum < old.out)" = "$sum_old" ] && [ -z "$(ls | grep '\.tmp\.')" ]
+ok $? "SIGTERM mid-write: old output intact, no temporary: $(ls | grep '\.tmp\.')"
 
 # Full disk and file size limits: exit 1, one line, old checkpoint intact.
 xf-train -a cnn-s --steps 2 -o /dev/full d.xfs 2> err

@@ -458,22 +458,23 @@ test_independent(void)
 }
 
 /* Minibatch against the naive formula: sum h(K,L) / sqrt(sum h(K,K)
- * sum h(L,L)) over consecutive batches, h normalised by m(m-3) or
- * (m-1)^2, a trailing batch counted when it has more than 3 rows. */
+ * sum h(L,L)) over consecutive batches, h the unbiased HSIC (normalised by
+ * m(m-3)) whatever deb says, a last batch of 1 to 3 rows merged into the
+ * one before it. */
 static double
 ref_minibatch(const float *x, size_t p, const float *y, size_t q, size_t n,
-    size_t batch, int rbf, int deb, size_t *rows)
+    size_t batch, int rbf, size_t *rows)
 {
 	double kl = 0, kk = 0, ll = 0, h[3], c;
 	size_t r0, m;
 
 	*rows = 0;
-	for (r0 = 0; r0 < n; r0 += batch) {
+	for (r0 = 0; r0 < n; r0 += m) {
 		m = n - r0 < batch ? n - r0 : batch;
-		if (m <= (deb ? 3u : 1u))
-			break;
-		ref_hsic3(h, x + r0 * p, p, y + r0 * q, q, m, rbf, deb, 0.5);
-		c = deb ? (double)m * (m - 3) : (double)(m - 1) * (m - 1);
+		if (n - r0 - m < 4)
+			m = n - r0;
+		ref_hsic3(h, x + r0 * p, p, y + r0 * q, q, m, rbf, 1, 0.5);
+		c = (double)m * (m - 3);
 		kl += h[0] / c;
 		kk += h[1] / c;
 		ll += h[2] / c;
@@ -487,6 +488,7 @@ test_minibatch(void)
 {
 	static const size_t cases[][3] = {	/* n, batch, chunk */
 		{ 500, 64, 37 }, { 386, 64, 1000 }, { 300, 100, 1 },
+		{ 403, 100, 50 }, { 404, 100, 7 }, { 66, 64, 3 },
 	};
 	size_t c;
 	int rbf, deb;
@@ -505,7 +507,7 @@ test_minibatch(void)
 				int rc = 0;
 
 				want = ref_minibatch(x, p, y, q, n, batch, rbf,
-				    deb, &rows);
+				    &rows);
 				a = xf_cka_acc_new(p, q, batch, &o, &err);
 				for (r0 = 0; a && r0 < n && rc == 0; r0 += chunk)
 					rc = xf_cka_acc_add(a, x + r0 * p,
@@ -655,6 +657,18 @@ test_errors(void)
 	    strstr(err.msg, "n > 3") != NULL, "debiased batch 3 fails: %s",
 	    err.msg);
 	o.debiased = 0;
+	ok(xf_cka_acc_new(2, 2, 3, &o, &err) == NULL &&
+	    strstr(err.msg, "n > 3") != NULL, "minibatch is unbiased: biased "
+	    "batch 3 fails too: %s", err.msg);
+	{
+		struct xf_cka_acc *a = xf_cka_acc_new(2, 2, 8, &o, &err);
+
+		ok(a != NULL && xf_cka_acc_add(a, x, x, 3, &err) == 0 &&
+		    xf_cka_acc_finish(&v, a, &err) == -1 &&
+		    strstr(err.msg, "4 or more") != NULL,
+		    "minibatch of 3 rows in all fails: %s", err.msg);
+		xf_cka_acc_free(a);
+	}
 	v = NAN;
 	rc = xf_cka(&v, x, 2, x, 2, 3, &o, &err);
 	ok(rc == 0 && fabs(v - 1) < 1e-6, "biased n=3 works (%g)", v);

@@ -150,6 +150,54 @@ main(void)
 	ok(memcmp(cells, cells2, opt.n_alpha * opt.n_sigma * sizeof *cells) !=
 	    0, "another seed, other draws");
 
+	/* The walk over a module's parameters: every parameter once, no
+	 * buffer, in model order. */
+	size_t walked = 0, n_par = 0;
+	int in_order = 1, last = -1;
+	for (int k = 0; k < xf_model_n_modules(m); k++) {
+		const struct xf_model_tensor *t;
+
+		for (int i = 0; (t = xf_module_next_param(m, k, &i)) != NULL; ) {
+			int at = (int)(t - xf_model_tensor(m, 0));
+
+			in_order &= t->is_param && t->module == k && at > last;
+			last = at;
+			walked += t->count;
+		}
+	}
+	for (int i = 0; i < xf_model_n_tensors(m); i++)
+		if (xf_model_tensor(m, i)->is_param)
+			n_par += xf_model_tensor(m, i)->count;
+	ok(in_order && walked == n_par, "xf_module_next_param: %zu of %zu "
+	    "parameters, in order, no buffers", walked, n_par);
+
+	/* The network's totals, from the modules' own results. */
+	struct xf_critic_module mods[3], net;
+	double d2 = 0, w2 = 0, mu = 0;
+	size_t params = 0;
+	int feas = 0;
+	opt = (struct xf_critic)XF_CRITIC_DEFAULTS;
+	opt.n_alpha = 3;
+	opt.n_sigma = 3;
+	opt.draws = 2;
+	for (int k = 0; k < 3; k++) {
+		xf_critic_module(m, init, &d, k, &opt, ref_error, cells, &mods[k],
+		    &e);
+		d2 += mods[k].dist * mods[k].dist;
+		w2 += mods[k].weight_norm * mods[k].weight_norm;
+		mu += mods[k].mu;
+		params += mods[k].n_params;
+		feas += mods[k].n_feasible;
+	}
+	xf_critic_network(&net, mods, 3);
+	ok(net.n_params == params && net.n_feasible == feas && net.mu == mu &&
+	    net.best == -1 && isnan(net.sigma_scale) && net.eps == mods[0].eps,
+	    "network: parameters, feasible cells and μ summed (μ %g)", net.mu);
+	close_enough(net.dist, sqrt(d2), 1e-15, "network: dist is the root of "
+	    "the modules' squares");
+	close_enough(net.weight_norm, sqrt(w2), 1e-15,
+	    "network: weight norm likewise");
+
 	xf_model_free(m);
 	free(init);
 	free(fin);

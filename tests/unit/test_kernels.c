@@ -1,7 +1,8 @@
 /*
  * test_kernels: every fast layer against its naive _ref twin, every
  * backward against double-precision central differences, and the same
- * bytes on one thread and on two.
+ * bytes on one thread and on two; on the path XF_ISA names (make check runs
+ * it once per path the machine has, see nn.h "Instruction sets").
  */
 #include <stdlib.h>
 #include <string.h>
@@ -330,14 +331,12 @@ test_pool_ties(int n, int c, int h, int w)
 	    "backward equals ref", h, w);
 	in[0] = -0.0f;
 	xf_relu_forward(r, in, ni);
-	for (size_t i = 0; i < ni; i++)
-		rr[i] = in[i] > 0.0f ? in[i] : 0.0f;
+	xf_relu_forward_ref(rr, in, ni);
 	same = memcmp(r, rr, ni * 4) == 0;
 	xf_relu_backward(r, g, in, ni);
-	for (size_t i = 0; i < ni; i++)
-		rr[i] = in[i] > 0.0f ? g[i] : 0.0f;
+	xf_relu_backward_ref(rr, g, in, ni);
 	ok(same && memcmp(r, rr, ni * 4) == 0, "relu %zu with NaN and -0: "
-	    "forward and backward exact", ni);
+	    "forward and backward equal ref", ni);
 	xf_relu_backward(g, g, in, ni);
 	ok(memcmp(g, rr, ni * 4) == 0, "relu: backward in place");
 	free(in); free(out); free(ref); free(dout); free(din); free(rdin);
@@ -437,7 +436,7 @@ test_xent(void)
 {
 	int n = 5, k = 7, labels[5] = { 0, 6, 3, 3, 1 };
 	float *z = randn(n * k, 3), probs[35], rprobs[35], loss[5], rloss[5];
-	float dz[35], one = 1.0f;
+	float dz[35], rdz[35], one = 1.0f;
 	float big[3] = { 1000.0f, -1000.0f, 0.0f }, pb[3], lb;
 	int lab = 1;
 	float mean, rmean;
@@ -448,6 +447,9 @@ test_xent(void)
 	    rel_err(loss, rloss, n) < 1e-5, "softmax xent: forward vs ref "
 	    "(%.7g vs %.7g)", mean, rmean);
 	xf_softmax_xent_backward(dz, probs, labels, n, k);
+	xf_softmax_xent_backward_ref(rdz, probs, labels, n, k);
+	ok(rel_err(dz, rdz, n * k) < 1e-6, "softmax xent: backward vs ref "
+	    "(rel err %.2g)", rel_err(dz, rdz, n * k));
 	ok(fd_check(xent_fwd, &(struct xent_ctx){ labels, n, k }, z, n * k, dz,
 	    &one, 1, 1e-2f) < 1e-3, "softmax xent: backward vs finite "
 	    "differences");
@@ -455,6 +457,37 @@ test_xent(void)
 	ok(isfinite(lb) && fabs(lb - 2000.0f) < 1e-3 && pb[0] == 1.0f,
 	    "softmax xent: stable on logits of 1000 (loss %g)", lb);
 	free(z);
+}
+
+/*
+ * The ISA switch: XF_ISA picks the path (make check runs this test once
+ * per path the machine has), generic is always there, unknown ones are
+ * refused, and the choice reaches the kernels: only the AVX-512 path takes
+ * the direct convolution, whose scratch differs from im2col's.
+ */
+static void
+test_isa(void)
+{
+	const char *env = getenv("XF_ISA");
+	enum xf_nn_isa isa = xf_nn_isa(), want;
+	struct xf_conv2d_dims d;
+	size_t col;
+
+	if (env != NULL)
+		ok(xf_nn_isa_parse(env, &want) == 0 && isa == want,
+		    "XF_ISA=%s: the %s path runs", env, xf_nn_isa_name(isa));
+	ok(xf_nn_set_isa(XF_NN_ISA_GENERIC) == 0 &&
+	    xf_nn_isa() == XF_NN_ISA_GENERIC, "the generic path is always there");
+	ok(xf_nn_isa_parse("avx2", &want) == -1 &&
+	    xf_nn_set_isa((enum xf_nn_isa)XF_NN_N_ISAS) == -1,
+	    "an ISA the engine does not have is refused");
+	xf_conv2d_dims(&d, 4, 3, 8, 8, 5, 3, 3, 1, 1, NULL);
+	col = (size_t)xf_nn_threads() * 3 * 9 * 64 + XF_NN_PARTS * (5 * 27 + 5);
+	ok(xf_conv2d_scratch(&d) == col, "generic: conv 3x3 s1 p1 takes im2col");
+	ok(xf_nn_set_isa(isa) == 0 && xf_nn_isa() == isa &&
+	    (xf_conv2d_scratch(&d) == col) == (isa == XF_NN_ISA_GENERIC),
+	    "back on %s: conv 3x3 s1 p1 takes %s", xf_nn_isa_name(isa),
+	    isa == XF_NN_ISA_GENERIC ? "im2col" : "the direct kernel");
 }
 
 /* The pool splits work by fixed parts: 1 and 2 threads, identical bytes. */
@@ -518,6 +551,7 @@ main(void)
 		{ 3, 8, 16, 16, 24, 3, 2, 2 },
 	};
 
+	test_isa();
 	xf_rng_seed(&rng, 42);
 	for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
 		const int *c = convs[i];

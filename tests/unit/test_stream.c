@@ -4,19 +4,21 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <msgpack.h>
+
 #include "tap.h"
 #include "xf.h"
 
 /* Writes a small image stream through a pipe-less fd (a temp file). */
 static char *
-make_stream(size_t *len, int n_records)
+make_stream_count(size_t *len, int n_records, int64_t count)
 {
 	char path[TAP_PATH_MAX];
 	int fd = mkstemp(tap_tmp(path, "xf-test-stream"));
 	struct xf_err err;
 	struct xf_writer *w = xf_writer_fdopen(fd, &err);
 	struct xf_header h = { .kind = "images", .dtype = "uint8", .ndim = 3,
-	    .shape = { 1, 4, 4 }, .n_classes = 3, .count = n_records };
+	    .shape = { 1, 4, 4 }, .n_classes = 3, .count = count };
 	unsigned char px[16];
 
 	xf_header_add_prov(&h, "test make_stream");
@@ -38,6 +40,12 @@ make_stream(size_t *len, int n_records)
 	close(fd);
 	unlink(path);
 	return buf;
+}
+
+static char *
+make_stream(size_t *len, int n_records)
+{
+	return make_stream_count(len, n_records, n_records);
 }
 
 /* Reads all of buf; returns records read, or -1 with err. */
@@ -93,20 +101,21 @@ test_truncation(void)
 	ok(read_all(buf, 0, &err) < 0 && strstr(err.msg, "empty"),
 	    "empty input is an error: \"%s\"", err.msg);
 	int errors = 0, clean = 0;
-	for (size_t cut = 1; cut < len; cut++) {
-		int n = read_all(buf, cut, &err);
-
-		if (n < 0)
-			errors++;
-		else
-			clean++;
-	}
-	/* 3 records: the only clean cuts are after the header and after 1 and 2. */
-	ok(clean == 3 && errors == (int)len - 1 - 3,
-	    "truncation at every byte: %d errors, %d clean record boundaries",
-	    errors, clean);
+	for (size_t cut = 1; cut < len; cut++)
+		read_all(buf, cut, &err) < 0 ? errors++ : clean++;
+	/* A count of 3 is a promise: no cut short of the end is clean. */
+	ok(clean == 0 && errors == (int)len - 1,
+	    "truncation at every byte: %d errors, %d clean", errors, clean);
 	ok(read_all(buf, len - 1, &err) < 0 && strstr(err.msg, "record 2") &&
 	    strstr(err.msg, "truncated"), "last byte cut: \"%s\"", err.msg);
+	free(buf);
+	/* Without a count, the cuts at record boundaries are clean ends. */
+	buf = make_stream_count(&len, 3, -1);
+	errors = clean = 0;
+	for (size_t cut = 1; cut < len; cut++)
+		read_all(buf, cut, &err) < 0 ? errors++ : clean++;
+	ok(clean == 3 && errors == (int)len - 1 - 3,
+	    "count nil: %d errors, %d clean record boundaries", errors, clean);
 	free(buf);
 }
 
@@ -122,7 +131,7 @@ static size_t
 with_header(char *out, const char *rec, size_t rec_len)
 {
 	size_t len;
-	char *buf = make_stream(&len, 0);
+	char *buf = make_stream_count(&len, 0, -1);
 
 	memcpy(out, buf, len);
 	memcpy(out + len, rec, rec_len);
@@ -142,7 +151,7 @@ test_hostile(void)
 		{ "bin32 of 4 GB", "\xc6\xff\xff\xff\xff", 5, "record limit" },
 		{ "str32 of 4 GB", "\xdb\xff\xff\xff\xff", 5, "record limit" },
 		{ "map32 of 4G pairs", "\xdf\xff\xff\xff\xff", 5, "items" },
-		{ "ext32 of 4 GB", "\xc9\xff\xff\xff\xff\x01", 6, "record limit" },
+		{ "ext32 of 4 GB", "\xc9\xff\xff\xff\xff\x01", 6, "ext" },
 		{ "header not a map", "\x01", 1, "not a map" },
 		{ "header of the wrong format", "\x81\xa6" "format" "\xa3" "zip",
 		    12, "format" },
@@ -232,6 +241,202 @@ test_write_error(void)
 	    "/dev/full: write fails and close reports it: \"%s\"", err.msg);
 }
 
+/*
+ * A header map packed field by field: the images header of make_stream
+ * with count nil, or a features header (D = 2).  skip drops a key, twice
+ * packs a key a second time, endian replaces "little"; then rec_len bytes
+ * of records follow.
+ */
+struct hdr_spec {
+	int features;
+	const char *skip, *twice, *endian;
+};
+
+static size_t
+hostile_stream(char *out, size_t cap, const struct hdr_spec *sp,
+    const char *rec, size_t rec_len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const char *keys[] = { "format", "version", "kind", "dtype", "shape",
+	    "classes", "count", "endian", "provenance" };
+	size_t n = 0, len;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (size_t i = 0; i < 9; i++)
+		n += (sp->skip == NULL || strcmp(sp->skip, keys[i]) != 0) +
+		    (sp->twice != NULL && strcmp(sp->twice, keys[i]) == 0);
+	msgpack_pack_map(&pk, n);
+	for (size_t i = 0; i < 9; i++) {
+		const char *k = keys[i], *v = NULL;
+		int times = sp->twice && strcmp(sp->twice, k) == 0 ? 2 : 1;
+
+		if (sp->skip && strcmp(sp->skip, k) == 0)
+			continue;
+		while (times--) {
+			msgpack_pack_str_with_body(&pk, k, strlen(k));
+			if (strcmp(k, "format") == 0)
+				v = "xf-stream";
+			else if (strcmp(k, "kind") == 0)
+				v = sp->features ? "features" : "images";
+			else if (strcmp(k, "dtype") == 0)
+				v = sp->features ? "float32" : "uint8";
+			else if (strcmp(k, "endian") == 0)
+				v = sp->endian ? sp->endian : "little";
+			if (v != NULL)
+				msgpack_pack_str_with_body(&pk, v, strlen(v));
+			else if (strcmp(k, "version") == 0)
+				msgpack_pack_int(&pk, 1);
+			else if (strcmp(k, "shape") == 0 && sp->features) {
+				msgpack_pack_array(&pk, 1);
+				msgpack_pack_int(&pk, 2);
+			} else if (strcmp(k, "shape") == 0) {
+				msgpack_pack_array(&pk, 3);
+				msgpack_pack_int(&pk, 1);
+				msgpack_pack_int(&pk, 4);
+				msgpack_pack_int(&pk, 4);
+			} else if (strcmp(k, "classes") == 0)
+				msgpack_pack_int(&pk, 3);
+			else if (strcmp(k, "count") == 0)
+				msgpack_pack_nil(&pk);
+			else
+				msgpack_pack_array(&pk, 0);
+		}
+	}
+	len = sb.size + rec_len;
+	if (len <= cap) {
+		memcpy(out, sb.data, sb.size);
+		memcpy(out + sb.size, rec, rec_len);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	return len;
+}
+
+#define R(lit) lit, sizeof lit - 1
+
+/* The classes of issue 11, one case or more each, through the reader. */
+static void
+test_promises(void)
+{
+	static const char x16[] = "\xa1x\xc4\x10" "0123456789abcdef";
+	static const struct {
+		const char *name;
+		struct hdr_spec h;
+		const char *rec;
+		size_t rec_len;
+		const char *want;
+	} c[] = {
+		/* 4: ext types, in a header and in a record */
+		{ "fixext 1 in a record", { 0 }, R("\x81\xa1z\xd4\x01\x02"), "ext" },
+		{ "ext 8 in a record", { 0 }, R("\x81\xa1z\xc7\x01\x05\x00"), "ext" },
+		{ "timestamp 32 in a record", { 0 },
+		    R("\x81\xa1z\xd6\xff\x00\x00\x00\x01"), "ext" },
+		{ "ext 16 in a record", { 0 }, R("\x81\xa1z\xc8\x00\x01\x05\x00"),
+		    "ext" },
+		/* 5: duplicate keys */
+		{ "duplicate kind in the header", { .twice = "kind" }, R(""),
+		    "\"kind\" appears twice" },
+		{ "duplicate y in a record", { 0 },
+		    R("\x84\xa1i\x00\xa1y\x01\xa1y\x02\xa1x\xc4\x10" "0123456789abcdef"),
+		    "\"y\" appears twice" },
+		{ "duplicate key in a nested map", { 0 },
+		    R("\x84\xa1i\x00\xa1y\x01\xa1m\x82\xa1" "a\x01\xa1" "a\x02"
+		    "\xa1x\xc4\x10" "0123456789abcdef"), "\"a\" appears twice" },
+		{ "an integer map key", { 0 }, R("\x81\x01\x02"), "not a string" },
+		/* 6: required header fields and their values */
+		{ "endian big", { .endian = "big" }, R(""), "endian" },
+		{ "no classes", { .skip = "classes" }, R(""), "no classes" },
+		{ "no dtype", { .skip = "dtype" }, R(""), "without dtype" },
+		{ "no shape", { .skip = "shape" }, R(""), "without shape" },
+		{ "no count", { .skip = "count" }, R(""), "no count" },
+		{ "no endian", { .skip = "endian" }, R(""), "no endian" },
+		{ "no provenance", { .skip = "provenance" }, R(""), "no provenance" },
+		{ "no version", { .skip = "version" }, R(""), "no version" },
+		{ "no kind", { .skip = "kind" }, R(""), "no kind" },
+		/* 7: record fields of the spec's types */
+		{ "i a string", { 0 }, R("\x82\xa1i\xa1" "7\xa1y\x01"), "\"i\"" },
+		{ "i a float", { 0 },
+		    R("\x82\xa1i\xcb\x3f\xf0\0\0\0\0\0\0\xa1y\x01"), "\"i\"" },
+		{ "i missing", { 0 }, R("\x81\xa1y\x01"), "\"i\"" },
+		{ "i negative", { 0 }, R("\x82\xa1i\xff\xa1y\x01"), "\"i\"" },
+		{ "y a string", { 0 }, R("\x82\xa1i\x00\xa1y\xa1" "1"), "\"y\"" },
+		/* 8: non-finite features */
+		{ "NaN feature", { .features = 1 },
+		    R("\x83\xa1i\x00\xa1y\x01\xa1x\xc4\x08\0\0\x80\x3f\0\0\xc0\x7f"),
+		    "NaN at element 1" },
+		{ "Inf feature", { .features = 1 },
+		    R("\x83\xa1i\x00\xa1y\x01\xa1x\xc4\x08\0\0\x80\x7f\0\0\0\0"),
+		    "Inf at element 0" },
+	};
+	char buf[4096], rec[256];
+	struct xf_err err;
+
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		size_t rl = c[i].rec_len;
+
+		/* Records of the 7 class need an x to get past the x check. */
+		memcpy(rec, c[i].rec, rl);
+		if (strstr(c[i].name, "i ") == c[i].name ||
+		    strstr(c[i].name, "y ") == c[i].name) {
+			rec[0]++;
+			memcpy(rec + rl, x16, sizeof x16 - 1);
+			rl += sizeof x16 - 1;
+		}
+		size_t len = hostile_stream(buf, sizeof buf, &c[i].h, rec, rl);
+		int n = read_all(buf, len, &err);
+
+		ok(n < 0 && strstr(err.msg, c[i].want) != NULL &&
+		    (c[i].rec_len == 0 || strstr(err.msg, "record 0") != NULL),
+		    "refused: %s: \"%s\"", c[i].name, n < 0 ? err.msg : "accepted");
+	}
+	/* 7, tables: a flat map of scalars. */
+	static const char tab_hdr[] = "\x87\xa6" "format" "\xa9" "xf-stream"
+	    "\xa7" "version" "\x01\xa4" "kind" "\xa4" "eval\xa7" "classes" "\x00"
+	    "\xa5" "count" "\xc0\xa6" "endian" "\xa6" "little" "\xaa"
+	    "provenance" "\x90";
+	static const struct { const char *name, *rec; size_t len; int good; } t[] = {
+		{ "every scalar", R("\x85\xa1" "a\xc0\xa1" "b\xc3\xa1" "c\x05\xa1"
+		    "d\xca\x3f\x80\0\0\xa1" "e\xa0"), 1 },
+		{ "a bin", R("\x81\xa1" "a\xc4\x01\x00"), 0 },
+		{ "an array", R("\x81\xa1" "a\x91\x01"), 0 },
+		{ "a map", R("\x81\xa1" "a\x81\xa1" "b\x01"), 0 },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		size_t hl = sizeof tab_hdr - 1;
+
+		memcpy(buf, tab_hdr, hl);
+		memcpy(buf + hl, t[i].rec, t[i].len);
+		int n = read_all(buf, hl + t[i].len, &err);
+
+		ok(t[i].good ? n == 1 : n < 0 && strstr(err.msg, "record 0: field "
+		    "\"a\" is not a scalar") != NULL, "table record with %s: %s",
+		    t[i].name, n < 0 ? err.msg : "read");
+	}
+	/* The same header with all its fields is good: the cases above differ
+	 * from a valid stream only where they say. */
+	struct hdr_spec good = { 0 };
+	size_t len = hostile_stream(buf, sizeof buf, &good, R("\x83\xa1i\x00\xa1y"
+	    "\x01\xa1x\xc4\x10" "0123456789abcdef"));
+	ok(read_all(buf, len, &err) == 1, "the full header and one record: read");
+
+	/* 3: count is a promise, both ways, named at the record. */
+	size_t mlen;
+	char *m = make_stream_count(&mlen, 4, 6);
+	ok(read_all(m, mlen, &err) < 0 && strstr(err.msg, "record 4: the stream "
+	    "ends after 4 records, the header's count is 6"), "count 6, 4 records: "
+	    "\"%s\"", err.msg);
+	free(m);
+	m = make_stream_count(&mlen, 4, 2);
+	ok(read_all(m, mlen, &err) < 0 && strstr(err.msg, "record 2: more records "
+	    "than the header's count of 2"), "count 2, 4 records: \"%s\"", err.msg);
+	free(m);
+	m = make_stream_count(&mlen, 4, 1000000);
+	ok(read_all(m, mlen, &err) < 0 && strstr(err.msg, "header: count 1000000"),
+	    "count 1000000 in a small file is refused up front: \"%s\"", err.msg);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -239,6 +444,7 @@ main(void)
 	test_truncation();
 	test_limits();
 	test_hostile();
+	test_promises();
 	test_write_error();
 	return tap_done();
 }
