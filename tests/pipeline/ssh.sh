@@ -106,7 +106,7 @@ run() { d=$1; shift; make -C "$tmp/$d" --no-print-directory CONFIG=test.mk \
 
 sshd_start
 pass "sshd listens on 127.0.0.1:$port (pid $sshd_pid)"
-printf '1/%s\n' "$(login a "$tmp/r1")" "$(login b "$tmp/r2")" > "$tmp/two"
+printf '2/%s\n' "$(login a "$tmp/r1")" "$(login b "$tmp/r2")" > "$tmp/two"
 printf '1/%s\n' "$(login nopath "$tmp/r3" /usr/bin:/bin)" > "$tmp/nopath"
 printf '1/%s\n' "$(login lost "$tmp/r4" '' 'rm -f out/runs/shuffle/*.ret.tar')" > "$tmp/lost"
 dead=$(free_port)
@@ -114,7 +114,7 @@ sed "s/-p $port /-p $dead /" "$tmp/nopath" > "$tmp/dead"
 
 run here shuffle > "$tmp/here.log" 2>&1
 ok $? "the sweep here (log: $(tail -2 "$tmp/here.log" | tr '\n' ' '))"
-run there shuffle SSHLOGINFILE="$tmp/two" > "$tmp/there.log" 2>&1
+run there shuffle JOBS=2 SSHLOGINFILE="$tmp/two" > "$tmp/there.log" 2>&1
 ok $? "the sweep over two ssh logins (log: $(tail -2 "$tmp/there.log" | tr '\n' ' '))"
 grep -q 'parallel: 8 runs of shuffle' "$tmp/there.log" &&
     [ "$(grep -c '^shuffle [1-8]/8 b[0-9]*-[a-z]*-s[0-9] acc [0-9.]*% [0-9]* s$' "$tmp/there.log")" = 8 ]
@@ -164,7 +164,7 @@ fails "$tmp/nopath" "a remote without xf on PATH" 'failed (exit 127 on .*): trai
 fails "$tmp/lost" "a returned file that is missing" 'finished but its returned file out/runs/shuffle/b7-.*\.ret\.tar is missing'
 fails "$tmp/dead" "a host that cannot be reached" "failed (exit 255 on .*): ssh: connect to host 127.0.0.1 port $dead"
 
-run there shuffle SSHLOGINFILE="$tmp/two" > "$tmp/again.log" 2>&1
+run there shuffle JOBS=2 SSHLOGINFILE="$tmp/two" > "$tmp/again.log" 2>&1
 ok $? "the sweep over the good logins again"
 grep -q 'parallel: 4 runs of shuffle' "$tmp/again.log"
 ok $? "it redid the 4 runs at b = 7: $(grep '^parallel' "$tmp/again.log")"
