@@ -21,10 +21,9 @@ usage(void)
 	fprintf(stderr,
 	    "usage: xf-train [-v] [-a arch] [-b batch] [-e epochs] [-j threads] "
 	    "[-l lr]\n"
-	    "                [-o out] [-s seed] [--copy n] [--freeze n] "
-	    "[--init ckpt]\n"
-	    "                [--augment spec] [--init-scheme scheme] "
-	    "[--log file]\n"
+	    "                [-o out] [-s seed] [--augment spec] [--copy n] "
+	    "[--freeze n]\n"
+	    "                [--init ckpt] [--init-scheme scheme] [--log file]\n"
 	    "                [--log-every k] [--momentum m] [--new-head] "
 	    "[--normalize m/s]\n"
 	    "                [--resume ckpt] [--save-every k] [--save-init file]\n"
