@@ -60,29 +60,21 @@ xf_augment_str(char *buf, size_t size, const struct xf_augment *a)
 		snprintf(buf, size, "%s", a->flip ? "flip" : "none");
 }
 
-/* splitmix64's finaliser: every bit of x moves every bit of the result. */
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 void
 xf_augment_draw(const struct xf_augment *a, uint64_t seed, int epoch,
     uint64_t example, int *dy, int *dx, int *flip)
 {
 	/* "augm" keeps these draws apart from the seed's other uses. */
-	uint64_t h = mix(mix(mix(seed ^ 0x6175676dULL) ^ (uint64_t)epoch) ^
-	    example);
-	uint64_t span = 2 * (uint64_t)a->pad + 1;
+	uint64_t h = xf_rng_mix(seed ^ 0x6175676dULL);
+	uint64_t span;
+
+	h = xf_rng_mix(xf_rng_mix(h ^ (uint64_t)epoch) ^ example);
+	span = 2 * (uint64_t)a->pad + 1;
 
 	*dy = (int)(h % span);
-	h = mix(h);
+	h = xf_rng_mix(h);
 	*dx = (int)(h % span);
-	*flip = a->flip ? (int)(mix(h) >> 63) : 0;
+	*flip = a->flip ? (int)(xf_rng_mix(h) >> 63) : 0;
 }
 
 /* One row: out[x] = row[x + off] (mirrored: out[x] = row[w-1-x + off]),
