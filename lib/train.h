@@ -308,12 +308,12 @@ struct xf_train_settings {
 	int batch;
 	const char *schedule;     /* xf_lr_parse's spec */
 	int copy, freeze;         /* --copy (-1: none) and --freeze layers */
-	const char *augment;      /* xf_augment_parse's text; NULL: none */
-	long warmup;              /* --warmup steps */
-	const char *init_scheme;  /* "torch" or "he"; NULL: not recorded */
 	long total_steps;         /* 0 in a checkpoint without the key */
 	const char *prov_data;    /* the data's provenance line */
 	const char *parent;       /* the --init checkpoint; NULL or "": none */
+	const char *augment;      /* xf_augment_parse's text; NULL: none */
+	long warmup;              /* --warmup steps */
+	const char *init_scheme;  /* "torch" or "he"; NULL: not recorded */
 };
 
 /*
@@ -326,8 +326,10 @@ void xf_trainer_save(const struct xf_trainer *t,
 
 /*
  * The settings c holds, over those in s: each key present and in range
- * replaces its field; the others stay.  total_steps and parent are set
- * from c (0 and NULL when absent).  Strings point into c.
+ * replaces its field; the others stay.  total_steps, parent, augment,
+ * warmup and init_scheme are set from c (0 and NULL when absent: a
+ * checkpoint from before --augment and --warmup had neither).  Strings
+ * point into c.
  */
 void xf_train_settings_load(struct xf_train_settings *s,
     const struct xf_ckpt *c);
