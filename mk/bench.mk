@@ -1,26 +1,22 @@
-# make bench: speed of the nn engine against the sgemm ceiling, and against
-# PyTorch when Debian's python3-torch is importable by /usr/bin/python3
-# (torch_bench.py's table goes to a temporary file that bench_nn -t reads).
-# Never part of make check: timings are not pass or fail.  Run it on a quiet
-# machine: other processes on the 2 cores halve every number (on a busy one,
-# tests/bench/bench_nn -m reports the fastest step instead of the mean).
+# make bench: speed of the nn engine against PyTorch (Debian's python3-torch,
+# when /usr/bin/python3 can import it) and against the BLIS sgemm ceiling.
+# tests/bench/nn.py runs, per preset, the ceiling, xf (bench_nn) and PyTorch
+# (torch_bench.py), each in its own process, 3 times over, alternating, and
+# prints medians, the per-pair ratios' median and range, and peak RSS.
+# Never part of make check: timings are not pass or fail.  BENCH_QUICK=1
+# tests the mechanism in seconds (tests/tool/bench.sh); its numbers mean
+# nothing.
 BENCH_PY = /usr/bin/python3
 
 tests/bench/bench_nn: tests/bench/bench_nn.c libxf.a
 	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
 
-bench: tests/bench/bench_nn
-	@if $(BENCH_PY) -c 'import torch' 2>/dev/null; then \
-	  t=$$(mktemp) && \
-	  echo "PyTorch (tests/bench/torch_bench.py, 2 threads)..." && \
-	  $(BENCH_PY) tests/bench/torch_bench.py -j 2 > $$t && \
-	  tests/bench/bench_nn -j 2 -t $$t; s=$$?; rm -f $$t; exit $$s; \
-	else \
-	  echo "no python3-torch: xf only"; \
-	  tests/bench/bench_nn -j 2; \
-	fi
+bench-nn: tests/bench/bench_nn
+	@BENCH_QUICK=$(BENCH_QUICK) $(BENCH_PY) tests/bench/nn.py -j 2 -b 128
+bench: bench-nn
+check: tests/bench/bench_nn	# for tests/tool/bench.sh
 
-.PHONY: bench
+.PHONY: bench bench-nn
 
 # ---- xf-critic speed (appended for xf-interp/xf-critic; separate target) ----
 # Module criticality of cnn-s on 1,000 synthetic examples with 10 draws, on a
@@ -75,6 +71,15 @@ bench: bench-data
 accuracy: all
 	tests/bench/accuracy.sh
 .PHONY: accuracy
+
+# ---- xf-align: a 512x512 assignment (goal < 50 ms), weight matching of
+# cnn (goal < 1 s); fastest and median of 5 runs ----
+tests/bench/bench_align: tests/bench/bench_align.c libxf.a
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
+bench-align: tests/bench/bench_align
+	@tests/bench/bench_align -t 2
+bench: bench-align
+.PHONY: bench-align
 
 # ---- xf-import folder: 10,000 32x32 PNGs (10 classes), images/s, peak RSS ----
 # The PNGs (random colour images, drawn by PIL) go to a scratch folder under
