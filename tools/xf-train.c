@@ -44,6 +44,7 @@ struct opts {
 	uint64_t seed;
 	int settings, length;   /* options given that set these */
 	struct xf_augment aug;
+	char aug_text[32];      /* aug's canonical text, for train.augment */
 	int init_scheme;        /* -1: the spec's default */
 	int norm_n;             /* --normalize: channels; 0: not given */
 	float norm_mean[XF_NORM_MAX_C], norm_std[XF_NORM_MAX_C];
@@ -302,7 +303,8 @@ parse_options(int argc, char **argv, struct opts *o, const char **jarg)
 		case O_AUGMENT:
 			if (xf_augment_parse(&o->aug, optarg, &e) < 0)
 				errx(2, "--augment %s: %s", optarg, e.msg);
-			o->set.augment = optarg;
+			xf_augment_str(o->aug_text, sizeof o->aug_text, &o->aug);
+			o->set.augment = o->aug_text;
 			o->settings++;
 			break;
 		case O_COPY: o->set.copy = (int)tool_int("--copy", optarg, 0, 63); break;

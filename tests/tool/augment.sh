@@ -51,6 +51,14 @@ else
 	not_ok "train.augment, train.warmup and train.init_scheme are stored and resumed" "got '$got'"
 fi
 
+xf-train -a c8,f -b 16 --steps 1 --augment flip,crop:2 -o canon.tar d.xfs 2>err
+got=$(meta canon.tar train.augment)
+if [ "$got" = "crop:2,flip" ]; then
+	pass "--augment flip,crop:2 is stored as crop:2,flip"
+else
+	not_ok "--augment flip,crop:2 is stored as crop:2,flip" "got '$got'"
+fi
+
 # The warmup's rates, in the log, against the formula.
 xf-train -a cnn-s -b 16 --steps 6 -l 0.2 --warmup 4 --log log.xfs \
     --log-every 1 -o w.tar d.xfs 2>err
