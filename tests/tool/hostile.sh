@@ -211,6 +211,24 @@ check 2 "-r" xf-cat -r 9:x good.xfs
 check 2 "--count" xf-import synthetic --count -5
 check 2 "--classes" xf-import synthetic --classes 0,0
 check 2 "-j" xf-eval -j -3 -m good.tar good.xfs
+check 2 "--augment crop:999: crop:999: want a padding of 1..512" \
+    xf-train --augment crop:999 -o x.tar good.xfs
+check 2 "--normalize 0.5/0: std 0: want > 0" \
+    xf-train --normalize 0.5/0 -o x.tar good.xfs
+check 2 "--warmup" xf-train --warmup x -o x.tar good.xfs
+
+# ---- the input normalisation and the augmentation in a checkpoint ----
+mani good.tar nstd.tar 'm["meta"]["input.mean.0"] = 0.5; m["meta"]["input.std.0"] = float("inf")'
+check 1 "nstd.tar: meta input.mean, input.std: std of channel 0: want a finite number > 0" \
+    xf-eval -m nstd.tar good.xfs
+mani good.tar nchan.tar 'm["meta"]["input.mean.1"] = 0.5; m["meta"]["input.std.1"] = 1.0'
+check 1 "nchan.tar: meta input.mean.1: the model takes 1 channels" \
+    xf-cka -a nchan.tar good.xfs
+mani good.tar aug.tar 'm["meta"]["train.augment"] = "crop:4,crop:5"'
+check 1 "aug.tar: meta train.augment: item" xf-train --resume aug.tar -o x.tar good.xfs
+mani good.tar warm.tar 'm["meta"]["train.warmup"] = -3'
+check 1 "warm.tar: meta train.warmup: want an integer in 0..2147483647" \
+    xf-train --resume warm.tar -o x.tar good.xfs
 
 # ---- measures (xf-cka --measure, xf-eval --score, xf-hessian) ----
 xf-eval -m good.tar --features fc1 -o fc1.xfs good.xfs
