@@ -2,7 +2,8 @@
 """torch2xf: a PyTorch state_dict into an xf checkpoint.
 
     torch2xf.py -a ARCH [--by-order] [--classes K] [--input C,H,W]
-                [--key NAME] -o FILE STATE_DICT
+                [--key NAME] [--normalize M1,..,MC/S1,..,SC] -o FILE
+                STATE_DICT
 
 Reads STATE_DICT (a file written by torch.save(model.state_dict())) with
 torch.load(weights_only=True): a pickle that would run code when loaded is
@@ -21,10 +22,12 @@ The checkpoint (formats/checkpoint.md) is the one xf's C writer makes for
 the same tensors, byte for byte: ustar members with mtime 0, mode 0644 and
 no owner names, the msgpack manifest first.  Its meta records where it came
 from: prov.source (this command line) and prov.source_sha256 (the state
-dict file's sha256).  The manifest has no input-normalisation field: xf
-feeds a model x/255, so a model trained on normalised inputs needs its
-first layer folded or the data renormalised (residual networks and
-normalisation: issue 17).  -o - writes to standard output; a file is
+dict file's sha256).  --normalize gives the per-channel input
+normalisation the model was trained with (torchvision's Normalize: channel
+K enters as (x/255 - MK) / SK; for ImageNet weights
+0.485,0.456,0.406/0.229,0.224,0.225), stored as the meta keys
+input.mean.K and input.std.K that every xf tool applies
+(formats/checkpoint.md); without it the model is fed x/255.  -o - writes to standard output; a file is
 written to a temporary file beside it, fsynced and renamed.
 
 Exit status: 0 success, 1 bad or refused input, 2 usage.
@@ -44,7 +47,8 @@ import xf2torch  # noqa: E402  (the xf network in torch.nn, beside this file)
 
 USAGE = ("usage: torch2xf.py -a ARCH [--by-order] [--classes K] "
          "[--input C,H,W]\n"
-         "                   [--key NAME] -o FILE STATE_DICT\n")
+         "                   [--key NAME] [--normalize M1,..,MC/S1,..,SC] "
+         "-o FILE STATE_DICT\n")
 
 # Architectures whose names are not xf's get a mapping function here:
 # name -> function(state_dict, input, classes) -> (arch, [(name, tensor)]).
@@ -273,7 +277,7 @@ def parse_args(argv):
     args = []
     i = 0
     takes = {"-a": "arch", "--classes": "classes", "--input": "input",
-             "--key": "key", "-o": "out"}
+             "--key": "key", "-o": "out", "--normalize": "normalize"}
     while i < len(argv):
         a = argv[i]
         if a == "--by-order":
@@ -308,6 +312,25 @@ def parse_args(argv):
     return opts, args[0]
 
 
+def normalize_meta(text, channels):
+    """The input.mean.K / input.std.K meta pairs of --normalize M../S..,
+    each a float32 value written as a float, or [] without it."""
+    if text is None:
+        return []
+    try:
+        means, stds = ([float(v) for v in half.split(",")]
+                       for half in text.split("/"))
+    except ValueError:
+        raise Usage("--normalize %s: want M1,..,MC/S1,..,SC" % text)
+    if len(means) != channels or len(stds) != channels or not all(
+            math.isfinite(v) for v in means + stds) or min(stds) <= 0:
+        raise Usage("--normalize %s: want %d finite means and %d positive "
+                    "stds" % (text, channels, channels))
+    f32 = lambda v: struct.unpack("<f", struct.pack("<f", v))[0]
+    return ([("input.mean.%d" % k, f32(v)) for k, v in enumerate(means)] +
+            [("input.std.%d" % k, f32(v)) for k, v in enumerate(stds)])
+
+
 def main(argv):
     try:
         opts, path = parse_args(argv)
@@ -338,6 +361,7 @@ def main(argv):
         tensors = convert(sd, want, opts["by_order"], path)
         meta = [("prov.source", " ".join(["torch2xf.py"] + argv)),
                 ("prov.source_sha256", digest)]
+        meta += normalize_meta(opts.get("normalize"), opts["input"][0])
         write_atomic(opts["out"], checkpoint_bytes(
             spec, opts["input"], classes, tensors, meta))
     except Usage as e:

@@ -227,9 +227,53 @@ err_table torch2xf '-a mlp -o x.tar' <<'EOF'
 1|key 1.weight (xf fc1.weight): shape 512x784, want 512x3|--input 3,1,1 --by-order seq.pt
 2|names are not mapped yet (issue 17)|-a resnet18 seq.pt
 2|unknown option|--nosuch mlp.pt
+2|--normalize 1,2/3,4: want 1 finite means and 1 positive stds|--normalize 1,2/3,4 mlp.pt
+2|--normalize 0.5/0: want 1 finite means and 1 positive stds|--normalize 0.5/0 mlp.pt
 EOF
 [ ! -e pwned ]
 ok $? "evil.pt's code never ran"
+
+# torchvision's resnet18 with ImageNet's input normalisation: --normalize
+# stores it, xf-eval applies it, and the logits match torchvision's fed by
+# its own transforms.Normalize.
+"$py" - <<'PY' >norm.ref 2>err
+import numpy as np, torch, torchvision
+torch.manual_seed(0)
+m = torchvision.models.resnet18(num_classes=10).eval()
+with torch.no_grad():
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+torch.save(m.state_dict(), "r18.pt")
+x = np.random.default_rng(1).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+np.save("rx.npy", x)
+np.save("ry.npy", np.arange(4))
+norm = torchvision.transforms.Normalize([0.485, 0.456, 0.406],
+                                        [0.229, 0.224, 0.225])
+with torch.no_grad():
+    out = m(norm(torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255))
+for row in out.tolist():
+    print(" ".join("%.9g" % v for v in row))
+PY
+"$t2x" -a resnet-18 --input 3,64,64 --classes 10 \
+    --normalize 0.485,0.456,0.406/0.229,0.224,0.225 -o r18n.tar r18.pt 2>>err &&
+xf-import npy rx.npy ry.npy -o rx.xfs 2>>err &&
+xf-eval -m r18n.tar --features fc rx.xfs 2>>err | xf-cat 2>>err |
+    tail -n +2 | cut -f3 >norm.xf
+"$py" - <<'PY'
+import sys
+try:
+    a = [[float(v) for v in l.split()] for l in open("norm.xf")]
+    b = [[float(v) for v in l.split()] for l in open("norm.ref")]
+    ok = len(a) == len(b) == 4 and all(len(r) == 10 for r in a)
+    d = max(abs(u - v) for r, s in zip(a, b) for u, v in zip(r, s)) if ok else 1
+    s = max(abs(v) for r in b for v in r) if ok else 1
+except (OSError, ValueError):
+    ok, d, s = False, 1, 1
+sys.exit(0 if ok and d <= 1e-4 * s else 1)
+PY
+ok $? "torchvision resnet18 with --normalize (ImageNet's): xf-eval's logits match torchvision's through transforms.Normalize"
 ls x.tar* >/dev/null 2>&1
 [ $? != 0 ]
 ok $? "no output file after the refusals"
