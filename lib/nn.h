@@ -28,7 +28,8 @@
  *     split output rows or columns, never the reduction.  So the bytes do
  *     not depend on timing or on the thread count: -j1 and -j2 give
  *     identical results.
- *   - Models (model.c) from a spec string; see "Spec strings" below.
+ *   - Models from a spec string (spec.c builds, model.c runs); see "Spec
+ *     strings" and "Residual networks" below.
  *   - SGD with momentum and weight decay and LR schedules (optim.c).
  *
  * Usage
@@ -288,7 +289,7 @@ void	xf_softmax_xent_backward_ref(float *dlogits, const float *probs,
 	    const int *labels, int n, int k);
 
 /*
- * Models (model.c)
+ * Models (spec.c, model.c)
  *
  * Spec strings
  *   A model is a comma-separated list of items, applied in order to an input

@@ -22,9 +22,11 @@
  *			and xf_blis_setup in gemm.c; pack.h (pack.c) is the
  *			msgpack packing writer.c and ckpt.c share
  *	nn.h		the engine.  Layers: conv.c conv_direct.c linear.c
- *			relu_maxpool.c batchnorm.c; BLIS glue gemm.c; the thread
- *			pool threads.c; models model.c; SGD optim.c.  nn_impl.h
- *			is the layers' private header.
+ *			relu_maxpool.c batchnorm.c resid.c (residual add, global
+ *			average pool, padded max pool); BLIS glue gemm.c; the
+ *			thread pool threads.c; models: spec.c builds one from a
+ *			spec string, model.c runs it; SGD optim.c.  nn_impl.h
+ *			is the layers' private header, model_impl.h the models'.
  *	data.h		image data: idx.c mnistjson.c synth.c images.c select.c
  *			shuffle.c png.c; users' files for xf-import: source.c
  *			imgfolder.c imgdecode.c npy.c arrays.c cifar.c
