@@ -76,6 +76,15 @@ accuracy: all
 	tests/bench/accuracy.sh
 .PHONY: accuracy
 
+# ---- xf-align: a 512x512 assignment (goal < 50 ms), weight matching of
+# cnn (goal < 1 s); fastest and median of 5 runs ----
+tests/bench/bench_align: tests/bench/bench_align.c libxf.a
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
+bench-align: tests/bench/bench_align
+	@tests/bench/bench_align -t 2
+bench: bench-align
+.PHONY: bench-align
+
 # ---- xf-import folder: 10,000 32x32 PNGs (10 classes), images/s, peak RSS ----
 # The PNGs (random colour images, drawn by PIL) go to a scratch folder under
 # $TMPDIR, removed after.  Goal: 5,000 images/s or more, in a few MB.  The

@@ -92,6 +92,26 @@ xf-import synthetic --count 10 --shape 3,8,8 -s 1 -o rgb.xfs
 check 1 "mlp.tar: images are 3x8x8" xf-eval -m mlp.tar rgb.xfs
 check 1 "mlp.tar" xf-train --init mlp.tar --steps 1 -o x.tar rgb.xfs
 
+# ---- xf-align: architectures, widths, data, a NaN cost ----
+xf-train -a c8,c8,p,c16,c16,p,f64,f --steps 1 -o thin.tar good.xfs
+check 1 "mlp.tar: tensor 0 is fc1.weight, want conv1.weight" xf-align -a good.tar -b mlp.tar -o x.tar
+check 1 "thin.tar: tensor conv1.weight: shape 8x1x3x3, want 16x1x3x3" xf-align -a good.tar -b thin.tar -o x.tar
+check 2 "--method activations: give the data" xf-align --method activations -a good.tar -b good.tar -o x.tar
+check 1 "rgb.xfs: good.tar: images are 3x8x8" xf-align --method activations -a good.tar -b good.tar -o x.tar rgb.xfs
+# Weights near FLT_MAX are finite, so the reader takes them; the
+# activations overflow and conv1's correlations are NaN.
+/usr/bin/python3 - good.tar huge.tar <<'PY'
+import io, sys, tarfile
+src, dst = tarfile.open(sys.argv[1]), tarfile.open(sys.argv[2], "w", format=tarfile.USTAR_FORMAT)
+for m in src.getmembers():
+    data = src.extractfile(m).read()
+    if m.name == "conv1.weight":
+        data = b"\xff\xff\x7f\x7f" * (len(data) // 4)
+    dst.addfile(m, io.BytesIO(data))
+dst.close()
+PY
+check 1 "conv1: cost (0, 0) is nan" xf-align --method activations -a huge.tar -b good.tar -o x.tar good.xfs
+
 # ---- the ten classes of issue 11, one case each (more in test_stream.c,
 # faults.sh and the corpus) ----
 #  1 -o onto an input           refused before anything is opened for writing
