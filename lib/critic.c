@@ -301,6 +301,11 @@ xf_critic_module(struct xf_model *m, const float *init,
 		n_workers = opt->n_alpha * opt->n_sigma;
 
 	P = module_n_params(m, k);
+	if (P == 0)
+		return xf_errf(err, "module %s has no parameters of its own%s",
+		    xf_model_module(m, k)->name,
+		    xf_model_module(m, k)->kind == XF_MODULE_BLOCK ?
+		    " (a residual block: name its convs)" : "");
 	memset(res, 0, sizeof *res);
 	res->module = k;
 	res->n_params = P;

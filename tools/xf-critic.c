@@ -79,7 +79,9 @@ grid_records(struct xf_writer *w, const char *path, const char *name,
 	}
 }
 
-/* The modules to move: those in --modules, or all of them. */
+/* The modules to move: those in --modules, or every module with
+ * parameters (a residual block has none of its own: its convs and batch
+ * norms are modules of their own). */
 static int *
 pick_modules(const struct run *r, const struct xf_model *m, int *n_sel)
 {
@@ -87,12 +89,19 @@ pick_modules(const struct run *r, const struct xf_model *m, int *n_sel)
 
 	if ((sel = calloc(xf_model_n_modules(m), sizeof *sel)) == NULL)
 		err(1, NULL);
-	if (r->modules != NULL)
+	*n_sel = 0;
+	if (r->modules != NULL) {
 		*n_sel = tool_modules(m, r->final, "--modules", r->modules, 1, sel,
 		    xf_model_n_modules(m));
-	else
-		for (*n_sel = 0; *n_sel < xf_model_n_modules(m); (*n_sel)++)
-			sel[*n_sel] = *n_sel;
+		for (int s = 0; s < *n_sel; s++)
+			if (xf_model_module(m, sel[s])->n_tensors == 0)
+				errx(2, "--modules %s: %s is a residual block, with no "
+				    "parameters of its own: name its convs",
+				    r->modules, xf_model_module(m, sel[s])->name);
+	} else
+		for (int k = 0; k < xf_model_n_modules(m); k++)
+			if (xf_model_module(m, k)->n_tensors > 0)
+				sel[(*n_sel)++] = k;
 	return sel;
 }
 

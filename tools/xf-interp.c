@@ -86,9 +86,12 @@ write_summary(struct xf_writer *w, const char *path, const struct xf_interp *opt
     const struct xf_interp_summary *s, const struct xf_model *m, double dist,
     const double *module_dist)
 {
-	int nm = xf_model_n_modules(m);
+	int nm = 0;
 	char key[64];
 
+	/* A distance per module with parameters: not per residual block. */
+	for (int k = 0; k < xf_model_n_modules(m); k++)
+		nm += xf_model_module(m, k)->n_tensors > 0;
 	xf_writer_begin(w, 8 + (opt->mode == XF_INTERP_LINE ? 3 + nm : 0) +
 	    (opt->mode == XF_INTERP_GRADIENT ? 3 : 0));
 	xf_writer_str(w, "direction", xf_interp_mode_name(opt->mode));
@@ -103,7 +106,9 @@ write_summary(struct xf_writer *w, const char *path, const struct xf_interp *opt
 		xf_writer_float(w, "barrier", s->barrier);
 		xf_writer_float(w, "barrier_loss", s->barrier_loss);
 		xf_writer_float(w, "dist", dist);
-		for (int k = 0; k < nm; k++) {
+		for (int k = 0; k < xf_model_n_modules(m); k++) {
+			if (xf_model_module(m, k)->n_tensors == 0)
+				continue;
 			snprintf(key, sizeof key, "dist_%s",
 			    xf_model_module(m, k)->name);
 			xf_writer_float(w, key, module_dist[k]);

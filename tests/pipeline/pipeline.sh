@@ -64,4 +64,21 @@ grep -q 'xf-import synthetic --count 90 -s 3 --split test' "$tmp/dry2" &&
 ok $? "a changed validation subset remakes it and queues the runs it validates"
 [ -s "$tmp/dry2" ] && ! grep -Eq 'xf-import synthetic --count (1000|300|200) ' "$tmp/dry2"
 ok $? "and imports nothing else"
+# Once more with a residual preset, on less of the synthetic data: every
+# study runs end to end on resnet-8, and the tables name its modules.
+run paper ARCH=resnet-8 OUT="$tmp/res" SRC_TRAIN="synthetic --count 300 -s 1" \
+    TGT_TRAIN="synthetic --count 100 -s 2" \
+    SRC_TEST="synthetic --count 100 -s 1 --split test" \
+    TGT_TEST="synthetic --count 100 -s 2 --split test" \
+    TGT_CKA="synthetic --count 50 -s 2 --split test" \
+    TGT_CRIT="synthetic --count 50 -s 2 --split test" CRIT_GRID=2 \
+    > "$tmp/log-res" 2>&1
+ok $? "make paper ARCH=resnet-8 (log: $(tail -3 "$tmp/log-res" | tr '\n' ' '))"
+rows=$(grep -c -E '^\| [a-z]+ \| .* \| (HOLDS|CONTRADICTED|INCONCLUSIVE) \|$' "$tmp/res/REPORT.md")
+ok $(( rows == 21 ? 0 : 1 )) "resnet-8: every one of the 21 findings computed ($rows)"
+grep -q '^pt	layer2.0.downsample.0	' "$tmp/res/analysis/criticality.tsv" &&
+    ! grep -q '^pt	layer1.0	' "$tmp/res/analysis/criticality.tsv"
+ok $? "resnet-8: criticality per module inside the blocks, none per block"
+grep -q '^layer3.0	' "$tmp/res/analysis/cka-wide.tsv"
+ok $? "resnet-8: CKA per block output"
 tap_done
