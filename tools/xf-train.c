@@ -122,11 +122,14 @@ static void
 log_record(struct run *r, int with_val, const struct xf_eval_result *v)
 {
 	struct xf_trainer *t = &r->t;
-	int nm = xf_model_n_modules(r->m);
+	int nm = xf_model_n_modules(r->m), with_params = 0;
 	double total = 0;
 	char key[64];
 
-	xf_writer_begin(r->log, 8 + 2 * nm);
+	/* A residual block module has no tensors: no columns of its own. */
+	for (int k = 0; k < nm; k++)
+		with_params += xf_model_module(r->m, k)->n_tensors > 0;
+	xf_writer_begin(r->log, 8 + 2 * with_params);
 	xf_writer_int(r->log, "step", t->step);
 	xf_writer_int(r->log, "epoch", t->epoch);
 	xf_writer_float32(r->log, "loss", t->loss);
@@ -139,10 +142,14 @@ log_record(struct run *r, int with_val, const struct xf_eval_result *v)
 	}
 	xf_writer_float(r->log, "grad_norm", sqrt(total));
 	for (int k = 0; k < nm; k++) {
+		if (xf_model_module(r->m, k)->n_tensors == 0)
+			continue;
 		snprintf(key, sizeof key, "grad_norm.%s", xf_model_module(r->m, k)->name);
 		xf_writer_float(r->log, key, xf_module_grad_norm(r->m, k));
 	}
 	for (int k = 0; k < nm; k++) {
+		if (xf_model_module(r->m, k)->n_tensors == 0)
+			continue;
 		snprintf(key, sizeof key, "dist.%s", xf_model_module(r->m, k)->name);
 		xf_writer_float(r->log, key, xf_module_distance(r->m, k, r->theta0));
 	}
