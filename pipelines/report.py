@@ -15,6 +15,8 @@ import os
 import statistics
 import sys
 
+import regime
+
 
 def table(adir, name):
     path = os.path.join(adir, name)
@@ -423,6 +425,7 @@ def write(adir, fdir, odir):
           summary, "",
           "| study | claim (papers.md) | measured here | verdict | rule |",
           "|---|---|---|---|---|"]
+    md[2:2] = regime.section(adir, fdir, odir)[0]
     for r in f.rows:
         md.append("| " + " | ".join(s.replace("|", "/") for s in r) + " |")
     md += ["", "## Figures", ""]
