@@ -12,6 +12,13 @@
  *   - shuffle.c permutes b×b blocks (or all values) of images, for the
  *     block-shuffling experiment of Neyshabur et al. 2020.
  *   - png.c draws a grid of images as a PNG.
+ *   - A source (struct xf_source, source.c) streams the files users bring,
+ *     one record at a time:
+ *       imgfolder.c  torchvision's ImageFolder layout; imgdecode.c decodes
+ *                    its PNGs (libpng) and JPEGs (libjpeg), and libvips
+ *                    resizes
+ *       npy.c        the .npy header; arrays.c .npy and .npz arrays
+ *       cifar.c      CIFAR-10 and CIFAR-100 binary batches
  *
  * Like all of lib, nothing here prints or exits: failures return -1 and
  * fill a struct xf_err.
@@ -164,5 +171,152 @@ void xf_shuffle_free(struct xf_shuffle *s);
  */
 int xf_png_grid(FILE *f, const uint8_t *x, size_t n, int64_t c, int64_t h,
     int64_t w, int rows, int cols, int scale, struct xf_err *err);
+
+/*
+ * Sources: a data set read one record at a time, for xf-import's readers of
+ * files that users bring (folder, npy, npz, cifar).  Opening a source reads
+ * its labels (one byte per record) and checks all that can be checked
+ * without decoding, so that a bad file is found before any output; then
+ * xf_source_read gives the records' x in increasing index order, and
+ * memory stays bounded by one record (one image file, one row).
+ *
+ *	struct xf_source s;
+ *	if (xf_npy_open(&s, "x.npy", "y.npy", XF_LAYOUT_AUTO, &err) < 0)
+ *		errx(1, "%s", err.msg);
+ *	for (size_t i = 0; i < s.n; i++)
+ *		if (xf_source_read(&s, i, buf, &err) < 0) ...
+ *	xf_source_free(&s);
+ *
+ * Error texts name the file, and the record, image, member or key.
+ */
+#define XF_SOURCE_PROV 24
+
+struct xf_source {
+	char kind[16];            /* "images" or "features" */
+	int ndim;                 /* 3: (C, H, W) images; 1: (D) features */
+	int64_t shape[3];
+	size_t xsize;             /* bytes of one record's x */
+	int64_t n_classes;        /* labels are in 0..n_classes-1; 0: none */
+	size_t n;                 /* records */
+	uint8_t *y;               /* (n) labels, 0 when there are none */
+	char module[64];          /* features: where they came from */
+	int n_prov;               /* "# ..." provenance lines, malloc'd */
+	char *prov[XF_SOURCE_PROV];
+	int (*read)(struct xf_source *s, size_t idx, void *x, struct xf_err *err);
+	void (*close)(struct xf_source *s);
+	void *impl;
+};
+
+/* x = record idx's xsize bytes; idx must increase from call to call.
+ * Returns 0, or -1 with err naming the file and record. */
+int xf_source_read(struct xf_source *s, size_t idx, void *x,
+    struct xf_err *err);
+/* Frees everything and zeroes s (a zeroed s is fine). */
+void xf_source_free(struct xf_source *s);
+/* Wraps a whole image set (taking it over) as a source.  Returns 0, or -1. */
+int xf_source_images(struct xf_source *s, struct xf_images *set,
+    struct xf_err *err);
+/* Appends a printf-formatted provenance line (dropped when full). */
+void xf_source_prov(struct xf_source *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "# classes 0 NAME, 1 NAME, ...", in lines of about 1000 bytes. */
+void xf_source_prov_classes(struct xf_source *s, const char *const *names,
+    size_t n);
+/* The sha256 of a file as 64 hex digits.  Returns 0, or -1 with err. */
+int xf_sha256_file(const char *path, char hex[65], struct xf_err *err);
+
+/*
+ * folder: torchvision's ImageFolder layout, DIR/CLASS/[SUBDIR/...]FILE.
+ * Classes are DIR's subdirectories (symbolic links followed) in byte
+ * order, which is Python's sorted() order of their names; the images are,
+ * as torchvision lists them, the files of each class tree with an image
+ * suffix (.png .jpg .jpeg and the others torchvision names, any case),
+ * directory by directory in the byte order of the directory paths, and by
+ * name within one.  PNG goes through libpng, JPEG through libjpeg; any
+ * other image suffix is an error.  Grey images give C = 1 and colour C = 3
+ * (alpha dropped, palettes expanded, 16 bits cut to 8); channels 1 or 3
+ * converts (grey is L = (19595 R + 38470 G + 7471 B + 2^15) >> 16, PIL's
+ * convert("L")).  All images must have one size, unless resize_h and
+ * resize_w are set: then libvips resizes the others to it (vips_resize,
+ * its default Lanczos-3 kernel).  At most 256 classes.
+ */
+struct xf_image {
+	int w, h, c;              /* c: 1 grey or 3 colour, after decoding */
+};
+/*
+ * Decodes the PNG or JPEG file in data[0..len) (told apart by its first
+ * bytes) with libpng or libjpeg into *in and, when pix is not NULL, its
+ * pixels (H, W, C) into *pix, realloc'd to *cap bytes as needed (the caller
+ * frees it).  Neither library prints: their errors, and JPEG's warnings
+ * about corrupt data, come back in err.  At most 64 MiB decoded.  Returns
+ * 0, or -1 with err set.
+ */
+int xf_image_decode(const void *data, size_t len, struct xf_image *in,
+    uint8_t **pix, size_t *cap, struct xf_err *err);
+/* Grows *p (of *cap bytes) to hold n bytes; returns 0, or -1 (p kept). */
+int xf_grow(uint8_t **p, size_t *cap, size_t n);
+
+struct xf_folder_opts {
+	int channels;             /* 0: as the images are; 1 or 3 */
+	int resize_h, resize_w;   /* 0: no resizing */
+};
+int xf_folder_open(struct xf_source *s, const char *dir,
+    const struct xf_folder_opts *o, struct xf_err *err);
+
+/*
+ * .npy (format versions 1.0, 2.0, 3.0) and .npz (a zip of .npy members,
+ * read through libarchive).  A uint8 array of N×H×W, N×H×W×C or N×C×H×W
+ * gives images; a float32 or float64 array of N×D (or more dimensions,
+ * flattened in C order) gives a features stream with float32 values.
+ * Labels are a 1-D integer (or bool) array of N values in 0..255.  Object
+ * arrays (pickles), other dtypes, Fortran order of a 2-D or larger array,
+ * and data shorter or longer than the shape are refused.
+ */
+enum xf_layout { XF_LAYOUT_AUTO, XF_LAYOUT_NHW, XF_LAYOUT_NHWC,
+    XF_LAYOUT_NCHW };
+/* Parses "nhw", "nhwc" or "nchw"; returns 0, or -1. */
+int xf_layout_parse(const char *s, enum xf_layout *layout);
+
+#define XF_NPY_MAXDIM     8
+#define XF_NPY_MAX_HEADER 65536
+struct xf_npy {
+	int version;              /* 1, 2 or 3 */
+	char type;                /* 'b' bool, 'u', 'i', 'f' */
+	int itemsize;             /* bytes per element */
+	int big_endian;
+	int fortran;
+	int ndim;
+	int64_t shape[XF_NPY_MAXDIM];
+	uint64_t count;           /* elements */
+	uint64_t data_bytes;      /* count · itemsize */
+	size_t header_bytes;      /* magic, length and header: where data starts */
+};
+/*
+ * Parses the .npy header at the start of buf[0..len).  Returns the header's
+ * size in bytes (where the data starts), 0 when more bytes are needed, or
+ * -1 with err set.
+ */
+ptrdiff_t xf_npy_parse(const void *buf, size_t len, struct xf_npy *h,
+    struct xf_err *err);
+/* labels may be NULL. */
+int xf_npy_open(struct xf_source *s, const char *path, const char *labels,
+    enum xf_layout layout, struct xf_err *err);
+/* The arrays named x and y (members x.npy, y.npy).  y NULL: the member
+ * y.npy when there is one; y "": no labels. */
+int xf_npz_open(struct xf_source *s, const char *path, const char *x,
+    const char *y, enum xf_layout layout, struct xf_err *err);
+
+/*
+ * CIFAR binary batches as distributed: CIFAR-10's data_batch_1.bin ..
+ * data_batch_5.bin (train) or test_batch.bin, records of one label byte and
+ * 3072 pixel bytes; CIFAR-100's train.bin or test.bin, records of a coarse
+ * and a fine label byte and the pixels.  Which one dir holds is told by
+ * those names.  fine picks CIFAR-100's fine labels (100 classes) over the
+ * coarse ones (20).  The pixels are already 3×32×32, channel first.  The
+ * class names of batches.meta.txt (or fine_ or coarse_label_names.txt),
+ * when dir has it, go into the provenance.
+ */
+int xf_cifar_open(struct xf_source *s, const char *dir, int test, int fine,
+    struct xf_err *err);
 
 #endif

@@ -559,3 +559,111 @@ xf_interp_summarise(const struct xf_interp *opt,
 		}
 	}
 }
+
+/* ---- the endpoints' output ensemble ---- */
+
+/* Log-softmax of m's logits on d, in double, into out (n, k). */
+static int
+log_softmax_all(struct xf_model *m, const struct xf_dataset *d, int batch,
+    double *out, int k, struct xf_err *err)
+{
+	size_t img = (size_t)d->c * d->h * d->w;
+
+	for (size_t at = 0; at < d->n; at += batch) {
+		int n = d->n - at < (size_t)batch ? (int)(d->n - at) : batch;
+		const float *z;
+
+		if (xf_model_forward(m, d->x + at * img, NULL, n, 0, NULL, err) < 0)
+			return -1;
+		z = xf_model_logits(m);
+		for (int e = 0; e < n; e++) {
+			const float *ze = z + (size_t)e * k;
+			double *o = out + (at + e) * k, max = ze[0], sum = 0;
+
+			for (int c = 1; c < k; c++)
+				max = fmax(max, ze[c]);
+			for (int c = 0; c < k; c++)
+				sum += exp((double)ze[c] - max);
+			for (int c = 0; c < k; c++)
+				o[c] = (double)ze[c] - max - log(sum);
+		}
+	}
+	return 0;
+}
+
+int
+xf_ensemble_init(struct xf_ensemble *ens, struct xf_model *m, const float *a,
+    const float *b, const struct xf_dataset *d, int batch, struct xf_err *err)
+{
+	int c, h, w, k;
+
+	memset(ens, 0, sizeof *ens);
+	xf_model_input_shape(m, &c, &h, &w, &k);
+	ens->n = d->n;
+	ens->k = k;
+	ens->y = d->y;
+	ens->la = malloc((d->n ? d->n : 1) * k * sizeof *ens->la);
+	ens->lb = malloc((d->n ? d->n : 1) * k * sizeof *ens->lb);
+	if (ens->la == NULL || ens->lb == NULL) {
+		xf_ensemble_free(ens);
+		return xf_errf(err, "out of memory");
+	}
+	xf_model_restore(m, a);
+	if (log_softmax_all(m, d, batch, ens->la, k, err) < 0)
+		goto fail;
+	xf_model_restore(m, b);
+	if (log_softmax_all(m, d, batch, ens->lb, k, err) < 0)
+		goto fail;
+	xf_model_restore(m, a);
+	return 0;
+fail:
+	xf_ensemble_free(ens);
+	return -1;
+}
+
+void
+xf_ensemble_at(const struct xf_ensemble *ens, double lambda,
+    struct xf_eval_result *r)
+{
+	double wa = log1p(-lambda), wb = log(lambda);
+
+	memset(r, 0, sizeof *r);
+	r->n = ens->n;
+	for (size_t e = 0; e < ens->n; e++) {
+		const double *la = ens->la + e * ens->k, *lb = ens->lb + e * ens->k;
+		double best = -INFINITY, ya, yb, hi;
+		int pred = 0, y = ens->y[e];
+
+		/* The first largest mixture probability, as xf_argmax. */
+		for (int c = 0; c < ens->k; c++) {
+			double p = (1 - lambda) * exp(la[c]) + lambda * exp(lb[c]);
+
+			if (p > best) {
+				best = p;
+				pred = c;
+			}
+		}
+		r->correct += pred == y;
+		/* −log((1−λ)p_A + λp_B) in log space: no underflow, and exactly
+		 * an endpoint's loss at λ = 0 or 1. */
+		ya = wa + la[y];
+		yb = wb + lb[y];
+		if (lambda <= 0)
+			hi = la[y];
+		else if (lambda >= 1)
+			hi = lb[y];
+		else {
+			hi = fmax(ya, yb);
+			hi += log(exp(ya - hi) + exp(yb - hi));
+		}
+		r->loss_sum -= hi;
+	}
+}
+
+void
+xf_ensemble_free(struct xf_ensemble *ens)
+{
+	free(ens->la);
+	free(ens->lb);
+	memset(ens, 0, sizeof *ens);
+}

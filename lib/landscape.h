@@ -196,6 +196,35 @@ void xf_interp_summarise(const struct xf_interp *opt,
  */
 double xf_barrier(const double *x, const double *v, size_t n);
 
+/*
+ * The output ensemble of a line's endpoints, as dnn-mode-connectivity
+ * reports it beside the path: at λ, the prediction is the first argmax of
+ * (1−λ)·softmax(z_A) + λ·softmax(z_B) and the loss −log of that mixture's
+ * probability of the label, computed in double in log space (so at λ = 0
+ * and 1 it is the endpoint's own cross-entropy).  The endpoints are the
+ * snapshots as given, evaluated once in eval mode with their own batch-norm
+ * statistics.
+ */
+struct xf_ensemble {
+	size_t n;
+	int k;
+	double *la, *lb;      /* log-softmax of A and B (n, k) */
+	const int *y;         /* the data's labels, borrowed */
+};
+
+/*
+ * Evaluates a and b (snapshots of m's layout) on d in batches of batch into
+ * ens; m holds a afterwards.  d must outlive ens.  Returns 0, or -1 with err.
+ * Free with xf_ensemble_free.
+ */
+int xf_ensemble_init(struct xf_ensemble *ens, struct xf_model *m,
+    const float *a, const float *b, const struct xf_dataset *d, int batch,
+    struct xf_err *err);
+/* r: n, correct and loss_sum of the ensemble at λ in [0, 1]. */
+void xf_ensemble_at(const struct xf_ensemble *ens, double lambda,
+    struct xf_eval_result *r);
+void xf_ensemble_free(struct xf_ensemble *ens);
+
 /* ---- xf-critic ---- */
 
 enum xf_critic_objective { XF_CRITIC_ERROR, XF_CRITIC_LOSS };

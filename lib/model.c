@@ -13,28 +13,41 @@
 #include "nn.h"
 #include "train.h"
 
-enum layer_kind { LAYER_CONV, LAYER_BN, LAYER_POOL, LAYER_LINEAR };
+enum layer_kind {
+	LAYER_CONV, LAYER_BN, LAYER_POOL, LAYER_LINEAR, LAYER_ADD, LAYER_GAP
+};
 
 struct layer {
 	enum layer_kind kind;
-	int	 module;	/* -1 for pool */
+	int	 module;	/* -1 for pool, add and global average pool */
 	int	 relu;		/* ReLU fused on the output */
+	int	 src;		/* input: act[src] (i for the layer before) */
+	int	 src2;		/* add: the shortcut, act[src2]; else -1 */
 	int	 c, h, w;	/* input per example (C, H, W); linear: (IN, 1, 1) */
 	int	 oc, oh, ow;	/* output per example */
-	int	 k, stride, pad;	/* conv */
+	int	 k, stride, pad;	/* conv and pool */
+	int	 bias;		/* conv: has a bias tensor */
 	size_t	 in_count, out_count;	/* floats per example */
 	float	*mean, *rstd;	/* bn: batch stats saved for backward (C) */
 };
 
+/* Gradient buffers of backward: activation gradients take a slot while
+ * they are live (a block input's gradient waits for both its branches). */
+#define GRAD_SLOTS 8
+
 struct xf_model {
 	char	*spec;
 	int	 c, h, w, n_classes;
+	int	 residual;	/* has residual blocks: torchvision names */
+	enum xf_init_scheme init;
 	int	 n_layers;
 	struct layer *layers;
 	int	 n_modules;
 	struct xf_module *modules;
 	int	*module_first_layer;	/* first layer of each module's stage */
 	int	*module_last_layer;	/* last layer of each module's stage */
+	int	*module_entry_layer;	/* where forward_from starts: the
+					 * enclosing block's first layer */
 	int	 n_tensors;
 	struct xf_model_tensor *tensors;
 	float	*params, *grads, *buffers;
@@ -45,7 +58,8 @@ struct xf_model {
 	int	 n;		/* examples in the last forward */
 	int	 has_labels;
 	float	**act;		/* act[0] input, act[i + 1] output of layer i */
-	float	*grad[2];
+	float	*grad[GRAD_SLOTS];
+	int	*gslot;		/* backward: slot of each act's gradient, or -1 */
 	float	*probs, *losses;
 	int	*labels;
 	float	*scratch;
@@ -59,6 +73,12 @@ static const struct {
 	{ "cnn", "c32,c32,p,c64,c64,p,f256,f" },
 	{ "cnn-s", "c16,c16,p,c32,c32,p,f128,f" },
 	{ "cnn-bn", "c32,b,c32,b,p,c64,b,c64,b,p,f256,f" },
+	{ "resnet-8", "c16n,b,r16,r32s2,r64s2,g,f" },
+	{ "resnet-20", "c16n,b,r16,r16,r16,r32s2,r32,r32,r64s2,r64,r64,g,f" },
+	{ "resnet-18", "c64k7s2p3n,b,pk3s2p1,r64,r64,r128s2,r128,r256s2,r256,"
+	    "r512s2,r512,g,f" },
+	{ "resnet-18-cifar", "c64n,b,r64,r64,r128s2,r128,r256s2,r256,r512s2,"
+	    "r512,g,f" },
 };
 
 /* Reads a positive decimal at *p, advancing it; -1 when none. */
@@ -76,6 +96,32 @@ read_int(const char **p)
 		(*p)++;
 	}
 	return (int)v;
+}
+
+/* Reads the options kK, sS, pP (each optional, any order) of a conv or
+ * pool item into k, s, pad, and a trailing n (no bias) into *nobias when
+ * nobias is not NULL.  Returns 0 at the end of the item, -1 otherwise. */
+static int
+read_opts(const char **p, int *k, int *s, int *pad, int *nobias)
+{
+	while (**p == 'k' || **p == 's' || **p == 'p') {
+		char key = *(*p)++;
+		int v = read_int(p);
+
+		if (v < 0)
+			return -1;
+		if (key == 'k')
+			*k = v;
+		else if (key == 's')
+			*s = v;
+		else
+			*pad = v;
+	}
+	if (nobias != NULL && **p == 'n') {
+		*nobias = 1;
+		(*p)++;
+	}
+	return **p == ',' || **p == '\0' ? 0 : -1;
 }
 
 static int
@@ -101,101 +147,242 @@ add_tensor(struct xf_model *m, int module, const char *suffix, int is_param,
 	t->module = module;
 	/* data and grad hold offsets until the allocations exist. */
 	t->data = (float *)(uintptr_t)(*offset - t->count);
+	m->modules[module].n_tensors++;
 	return m->n_tensors++;
 }
 
+/*
+ * The state of parse(): the running shape, counters for names, and the
+ * offsets of the parameter and buffer allocations.
+ */
+struct build {
+	struct xf_model *m;
+	const char *spec;
+	int	 c, h, w;
+	int	 flat, head, stage, group;
+	int	 n_conv, n_bn, n_fc;
+	int	 layer_no, block_no;	/* residual: layerS.B */
+	size_t	 poff, boff;
+};
+
 static int
-add_module(struct xf_model *m, enum xf_module_kind kind, int number,
-    int stage)
+add_module(struct build *b, enum xf_module_kind kind, const char *name)
 {
-	static const char *prefix[] = { "conv", "bn", "fc" };
+	struct xf_model *m = b->m;
 	struct xf_module *mod = &m->modules[m->n_modules];
 
-	snprintf(mod->name, sizeof mod->name, "%s%d", prefix[kind], number);
+	snprintf(mod->name, sizeof mod->name, "%.31s", name);
 	mod->kind = kind;
 	mod->first_tensor = m->n_tensors;
-	mod->stage = stage;
+	mod->stage = b->stage;
+	mod->group = b->group;
 	return m->n_modules++;
+}
+
+/* A new layer reading act[src] of shape (c, h, w); its output shape is the
+ * caller's to set. */
+static struct layer *
+add_layer(struct build *b, enum layer_kind kind, int src)
+{
+	struct xf_model *m = b->m;
+	struct layer *l = &m->layers[m->n_layers];
+	const struct layer *from = src > 0 ? &m->layers[src - 1] : NULL;
+
+	l->kind = kind;
+	l->module = -1;
+	l->src = src;
+	l->src2 = -1;
+	l->c = from != NULL ? from->oc : m->c;
+	l->h = from != NULL ? from->oh : m->h;
+	l->w = from != NULL ? from->ow : m->w;
+	if (from != NULL && from->kind == LAYER_LINEAR)
+		l->h = l->w = 1;
+	return l;
+}
+
+/* Ends the layer that add_layer began: counts and the running shape. */
+static int
+end_layer(struct build *b, struct layer *l)
+{
+	struct xf_model *m = b->m;
+
+	l->in_count = (size_t)l->c * l->h * l->w;
+	l->out_count = (size_t)l->oc * l->oh * l->ow;
+	b->c = l->oc;
+	b->h = l->oh;
+	b->w = l->ow;
+	return m->n_layers++;
+}
+
+/* A conv layer named name on act[src]; relu fused unless a bn follows. */
+static int
+conv_layer(struct build *b, const char *name, int src, int oc, int k,
+    int stride, int pad, int bias, int relu)
+{
+	struct xf_model *m = b->m;
+	struct layer *l = add_layer(b, LAYER_CONV, src);
+	int mod;
+
+	if (l->h + 2 * pad < k || l->w + 2 * pad < k)
+		return -1;
+	l->oc = oc;
+	l->k = k;
+	l->stride = stride;
+	l->pad = pad;
+	l->bias = bias;
+	l->relu = relu;
+	l->oh = (l->h + 2 * pad - k) / stride + 1;
+	l->ow = (l->w + 2 * pad - k) / stride + 1;
+	mod = add_module(b, XF_MODULE_CONV, name);
+	l->module = mod;
+	add_tensor(m, mod, "weight", 1, 4, (int[]){ oc, l->c, k, k }, &b->poff);
+	if (bias)
+		add_tensor(m, mod, "bias", 1, 1, (int[]){ oc }, &b->poff);
+	m->module_first_layer[mod] = m->n_layers;
+	m->module_last_layer[mod] = m->n_layers;
+	return end_layer(b, l);
+}
+
+/* A batch norm named name on the output of the conv just added. */
+static int
+bn_layer(struct build *b, const char *name, int relu)
+{
+	struct xf_model *m = b->m;
+	struct layer *l = add_layer(b, LAYER_BN, m->n_layers);
+	int mod, c = l->c;
+
+	l->oc = c;
+	l->oh = l->h;
+	l->ow = l->w;
+	l->relu = relu;
+	mod = add_module(b, XF_MODULE_BN, name);
+	l->module = mod;
+	add_tensor(m, mod, "weight", 1, 1, &c, &b->poff);
+	add_tensor(m, mod, "bias", 1, 1, &c, &b->poff);
+	add_tensor(m, mod, "running_mean", 0, 1, &c, &b->boff);
+	add_tensor(m, mod, "running_var", 0, 1, &c, &b->boff);
+	m->module_first_layer[mod] = m->n_layers - 1;
+	m->module_last_layer[mod] = m->n_layers;
+	m->module_last_layer[mod - 1] = m->n_layers;
+	return end_layer(b, l);
+}
+
+/*
+ * A basic residual block (He et al. 2016) of oc channels and stride s on
+ * the last output: conv3x3(s)-bn-ReLU-conv3x3-bn, plus the shortcut (the
+ * input, or conv1x1(s)-bn when the shape changes), then ReLU.  A block
+ * module of no tensors comes first in the group: its activation is the
+ * block output.  torchvision's names: layerS.B.conv1, ..., downsample.0.
+ */
+static int
+block_layers(struct build *b, int oc, int s)
+{
+	struct xf_model *m = b->m;
+	int in = m->n_layers, c = b->c, blk, last;
+	char pre[24], name[40];
+	struct layer *l;
+
+	if (s != 1 || oc != c || b->layer_no == 0) {
+		b->layer_no++;
+		b->block_no = 0;
+	} else
+		b->block_no++;
+	snprintf(pre, sizeof pre, "layer%d.%d", b->layer_no, b->block_no);
+	b->group++;
+	blk = add_module(b, XF_MODULE_BLOCK, pre);
+	m->module_first_layer[blk] = in;
+	b->stage++;
+	snprintf(name, sizeof name, "%s.conv1", pre);
+	if (conv_layer(b, name, in, oc, 3, s, 1, 0, 0) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%s.bn1", pre);
+	bn_layer(b, name, 1);
+	b->stage++;
+	snprintf(name, sizeof name, "%s.conv2", pre);
+	conv_layer(b, name, m->n_layers, oc, 3, 1, 1, 0, 0);
+	snprintf(name, sizeof name, "%s.bn2", pre);
+	last = bn_layer(b, name, 0) + 1;
+	if (s != 1 || oc != c) {
+		int main_h = b->h, main_w = b->w;
+
+		b->stage++;
+		snprintf(name, sizeof name, "%s.downsample.0", pre);
+		conv_layer(b, name, in, oc, 1, s, 0, 0, 0);
+		snprintf(name, sizeof name, "%s.downsample.1", pre);
+		bn_layer(b, name, 0);
+		if (b->h != main_h || b->w != main_w)
+			return -1;
+	}
+	l = add_layer(b, LAYER_ADD, last);
+	l->src2 = m->n_layers == last ? in : m->n_layers;
+	l->oc = l->c;
+	l->oh = l->h;
+	l->ow = l->w;
+	l->relu = 1;
+	end_layer(b, l);
+	m->module_last_layer[blk] = m->n_layers - 1;
+	for (int k = blk; k < m->n_modules; k++)
+		m->module_entry_layer[k] = in;
+	return 0;
 }
 
 /* Builds layers, modules and tensors from the spec; shapes checked. */
 static int
 parse(struct xf_model *m, const char *spec, struct xf_err *err)
 {
-	int c = m->c, h = m->h, w = m->w, flat = 0, stage = -1;
-	int n_conv = 0, n_bn = 0, n_fc = 0, head = 0;
-	size_t items = 1, poff = 0, boff = 0;
+	struct build b = { .m = m, .spec = spec, .c = m->c, .h = m->h,
+	    .w = m->w, .stage = -1, .group = -1 };
+	size_t items = 1;
 	const char *p = spec;
+	char name[XF_NAME_MAX];
 
 	for (const char *q = spec; *q != '\0'; q++)
 		items += *q == ',';
-	m->layers = calloc(items, sizeof *m->layers);
-	m->modules = calloc(items, sizeof *m->modules);
-	m->tensors = calloc(4 * items, sizeof *m->tensors);
-	m->module_first_layer = calloc(items, sizeof(int));
-	m->module_last_layer = calloc(items, sizeof(int));
+	for (const char *q = spec; *q != '\0'; q++)
+		if (*q == 'r' && (q == spec || q[-1] == ','))
+			m->residual = 1;
+	/* A residual block is 7 layers, 7 modules and 14 tensors at most. */
+	m->layers = calloc(7 * items, sizeof *m->layers);
+	m->modules = calloc(7 * items, sizeof *m->modules);
+	m->tensors = calloc(14 * items, sizeof *m->tensors);
+	m->module_first_layer = calloc(7 * items, sizeof(int));
+	m->module_last_layer = calloc(7 * items, sizeof(int));
+	m->module_entry_layer = calloc(7 * items, sizeof(int));
 	if (m->layers == NULL || m->modules == NULL || m->tensors == NULL ||
-	    m->module_first_layer == NULL || m->module_last_layer == NULL)
+	    m->module_first_layer == NULL || m->module_last_layer == NULL ||
+	    m->module_entry_layer == NULL)
 		return xf_errf(err, "out of memory");
 	for (size_t it = 0; it < items; it++) {
 		const char *start = p;
-		struct layer *l = &m->layers[m->n_layers];
-		int mod;
+		int first_module = m->n_modules, in_block = -2;
+		struct layer *l;
 
-		if (head)
+		if (b.head)
 			return xf_errf(err, "spec '%s': the head f must be last",
 			    spec);
-		l->c = c;
-		l->h = h;
-		l->w = w;
-		l->module = -1;
 		if (*p == 'c') {
-			p++;
-			l->kind = LAYER_CONV;
-			l->oc = read_int(&p);
-			l->k = 3;
-			l->stride = 1;
-			l->pad = -1;
-			while (*p == 'k' || *p == 's' || *p == 'p') {
-				char key = *p++;
-				int v = read_int(&p);
+			int oc, k = 3, s = 1, pad = -1, nobias = 0;
 
-				if (v < 0)
-					break;
-				if (key == 'k')
-					l->k = v;
-				else if (key == 's')
-					l->stride = v;
-				else
-					l->pad = v;
-			}
-			if (l->pad < 0)
-				l->pad = l->k / 2;
-			if (l->oc < 1 || l->k < 1 || l->stride < 1 ||
-			    (*p != ',' && *p != '\0'))
+			p++;
+			oc = read_int(&p);
+			if (read_opts(&p, &k, &s, &pad, &nobias) < 0 || oc < 1 ||
+			    k < 1 || s < 1)
 				goto bad;
-			if (flat)
+			if (pad < 0)
+				pad = k / 2;
+			if (b.flat)
 				return xf_errf(err, "spec '%s': conv after a "
 				    "linear layer", spec);
-			if (h + 2 * l->pad < l->k || w + 2 * l->pad < l->k)
-				return xf_errf(err, "spec '%s': conv%d: kernel "
-				    "%d does not fit input %dx%d", spec,
-				    n_conv + 1, l->k, h, w);
-			l->oh = (h + 2 * l->pad - l->k) / l->stride + 1;
-			l->ow = (w + 2 * l->pad - l->k) / l->stride + 1;
-			l->relu = 1;
-			stage++;
-			mod = add_module(m, XF_MODULE_CONV, ++n_conv, stage);
-			add_tensor(m, mod, "weight", 1, 4, (int[]){ l->oc, c,
-			    l->k, l->k }, &poff);
-			add_tensor(m, mod, "bias", 1, 1, (int[]){ l->oc }, &poff);
-			m->module_first_layer[mod] = m->n_layers;
-			m->module_last_layer[mod] = m->n_layers;
-			c = l->oc;
-			h = l->oh;
-			w = l->ow;
+			b.stage++;
+			b.group++;
+			snprintf(name, sizeof name, "conv%d", ++b.n_conv);
+			if (conv_layer(&b, name, m->n_layers, oc, k, s, pad,
+			    !nobias, 1) < 0)
+				return xf_errf(err, "spec '%s': %s: kernel %d does "
+				    "not fit input %dx%d", spec, name, k, b.h, b.w);
 		} else if (*p == 'b') {
-			struct layer *prev = m->n_layers > 0 ? l - 1 : NULL;
+			const struct layer *prev = m->n_layers > 0 ?
+			    &m->layers[m->n_layers - 1] : NULL;
 
 			p++;
 			if (*p != ',' && *p != '\0')
@@ -203,69 +390,100 @@ parse(struct xf_model *m, const char *spec, struct xf_err *err)
 			if (prev == NULL || prev->kind != LAYER_CONV)
 				return xf_errf(err, "spec '%s': b must follow a "
 				    "conv", spec);
-			l->kind = LAYER_BN;
-			l->oc = c;
-			l->oh = h;
-			l->ow = w;
 			/* The ReLU moves after the batch norm. */
-			prev->relu = 0;
-			l->relu = 1;
-			mod = add_module(m, XF_MODULE_BN, ++n_bn, stage);
-			add_tensor(m, mod, "weight", 1, 1, &c, &poff);
-			add_tensor(m, mod, "bias", 1, 1, &c, &poff);
-			add_tensor(m, mod, "running_mean", 0, 1, &c, &boff);
-			add_tensor(m, mod, "running_var", 0, 1, &c, &boff);
-			m->module_first_layer[mod] = m->n_layers - 1;
-			m->module_last_layer[mod] = m->n_layers;
-			m->module_last_layer[mod - 1] = m->n_layers;
+			m->layers[m->n_layers - 1].relu = 0;
+			snprintf(name, sizeof name, "bn%d", ++b.n_bn);
+			bn_layer(&b, name, 1);
 		} else if (*p == 'p') {
+			int k = 2, s = -1, pad = 0;
+
+			p++;
+			if (read_opts(&p, &k, &s, &pad, NULL) < 0 || k < 1 ||
+			    s == 0 || 2 * pad > k)
+				goto bad;
+			if (s < 0)
+				s = k;
+			if (b.flat || b.h + 2 * pad < k || b.w + 2 * pad < k)
+				return xf_errf(err, "spec '%s': pool on %s", spec,
+				    b.flat ? "flat features" : "an input under "
+				    "its window");
+			l = add_layer(&b, LAYER_POOL, m->n_layers);
+			l->k = k;
+			l->stride = s;
+			l->pad = pad;
+			l->oc = l->c;
+			l->oh = (l->h + 2 * pad - k) / s + 1;
+			l->ow = (l->w + 2 * pad - k) / s + 1;
+			end_layer(&b, l);
+		} else if (*p == 'r') {
+			int oc, k = 3, s = 1, pad = -1;
+
+			p++;
+			oc = read_int(&p);
+			if (read_opts(&p, &k, &s, &pad, NULL) < 0 || oc < 1 ||
+			    k != 3 || pad != -1 || s < 1)
+				goto bad;
+			if (b.flat)
+				return xf_errf(err, "spec '%s': residual block "
+				    "after a linear layer", spec);
+			in_block = b.group + 1;
+			if (block_layers(&b, oc, s) < 0)
+				return xf_errf(err, "spec '%s': block r%d%s: "
+				    "stride %d does not fit input %dx%d", spec, oc,
+				    s > 1 ? "s.." : "", s, b.h, b.w);
+		} else if (*p == 'g') {
 			p++;
 			if (*p != ',' && *p != '\0')
 				goto bad;
-			if (flat || h < 2 || w < 2)
-				return xf_errf(err, "spec '%s': pool on %s", spec,
-				    flat ? "flat features" : "an input under 2x2");
-			l->kind = LAYER_POOL;
-			l->oc = c;
-			l->oh = h / 2;
-			l->ow = w / 2;
-			h /= 2;
-			w /= 2;
+			if (b.flat)
+				return xf_errf(err, "spec '%s': global average "
+				    "pool on flat features", spec);
+			l = add_layer(&b, LAYER_GAP, m->n_layers);
+			l->oc = l->c;
+			l->oh = l->ow = 1;
+			end_layer(&b, l);
+			b.flat = 1;
 		} else if (*p == 'f') {
+			int out;
+			int mod;
+
 			p++;
-			l->kind = LAYER_LINEAR;
-			l->c = c * h * w;
-			l->h = l->w = 1;
 			if (*p == ',' || *p == '\0') {
-				l->oc = m->n_classes;
-				head = 1;
+				out = m->n_classes;
+				b.head = 1;
 			} else {
-				l->oc = read_int(&p);
-				l->relu = 1;
-				if (l->oc < 1 || (*p != ',' && *p != '\0'))
+				out = read_int(&p);
+				if (out < 1 || (*p != ',' && *p != '\0'))
 					goto bad;
 			}
+			l = add_layer(&b, LAYER_LINEAR, m->n_layers);
+			l->c = l->c * l->h * l->w;
+			l->h = l->w = 1;
+			l->oc = out;
 			l->oh = l->ow = 1;
-			stage++;
-			mod = add_module(m, XF_MODULE_LINEAR, ++n_fc, stage);
-			add_tensor(m, mod, "weight", 1, 2, (int[]){ l->oc, l->c },
-			    &poff);
-			add_tensor(m, mod, "bias", 1, 1, &l->oc, &poff);
+			l->relu = !b.head;
+			b.stage++;
+			b.group++;
+			if (m->residual && b.head)
+				snprintf(name, sizeof name, "fc");
+			else
+				snprintf(name, sizeof name, "fc%d", ++b.n_fc);
+			mod = add_module(&b, XF_MODULE_LINEAR, name);
+			l->module = mod;
+			add_tensor(m, mod, "weight", 1, 2, (int[]){ out, l->c },
+			    &b.poff);
+			add_tensor(m, mod, "bias", 1, 1, &out, &b.poff);
 			m->module_first_layer[mod] = m->n_layers;
 			m->module_last_layer[mod] = m->n_layers;
-			flat = 1;
-			c = l->oc;
-			h = w = 1;
+			end_layer(&b, l);
+			b.flat = 1;
 		} else
 			goto bad;
-		if (l->kind != LAYER_POOL)
-			l->module = m->n_modules - 1;
-		l->in_count = (size_t)l->c * l->h * l->w;
-		l->out_count = (size_t)l->oc * l->oh * l->ow;
-		m->n_layers++;
-		if (l->kind != LAYER_POOL)
-			m->modules[l->module].n_tensors = m->n_tensors -
-			    m->modules[l->module].first_tensor;
+		/* Outside blocks a module's re-evaluation starts at its stage. */
+		for (int k = first_module; k < m->n_modules; k++)
+			if (m->modules[k].group != in_block)
+				m->module_entry_layer[k] =
+				    m->module_first_layer[k];
 		if (*p == ',')
 			p++;
 		continue;
@@ -273,10 +491,10 @@ bad:
 		return xf_errf(err, "spec '%s': bad item at '%.*s'", spec,
 		    (int)strcspn(start, ","), start);
 	}
-	if (!head)
+	if (!b.head)
 		return xf_errf(err, "spec '%s': no head (a final f)", spec);
-	m->n_params = poff;
-	m->n_buffers = boff;
+	m->n_params = b.poff;
+	m->n_buffers = b.boff;
 	return 0;
 }
 
@@ -308,6 +526,7 @@ model_parse(const char *spec, int c, int h, int w, int n_classes,
 	m->n_classes = n_classes;
 	if (parse(m, spec, err) == -1)
 		goto fail;
+	m->init = m->residual ? XF_INIT_HE : XF_INIT_TORCH;
 	/* No checkpoint could hold more: refused before any allocation. */
 	if (m->n_params > XF_CKPT_MAX_BYTES / 4 - m->n_buffers) {
 		xf_errf(err, "spec '%s': over %llu bytes of parameters", spec,
@@ -335,8 +554,9 @@ model_alloc(struct xf_model *m, struct xf_err *err)
 	m->buffers = calloc(m->n_buffers + 1, sizeof *m->buffers);
 	m->stats = calloc(n_stats + 1, sizeof *m->stats);
 	m->act = calloc(m->n_layers + 1, sizeof *m->act);
+	m->gslot = calloc(m->n_layers + 1, sizeof *m->gslot);
 	if (m->params == NULL || m->grads == NULL || m->buffers == NULL ||
-	    m->stats == NULL || m->act == NULL) {
+	    m->stats == NULL || m->act == NULL || m->gslot == NULL) {
 		xf_errf(err, "out of memory");
 		xf_model_free(m);
 		return NULL;
@@ -421,8 +641,9 @@ xf_model_free(struct xf_model *m)
 		for (int i = 0; i <= m->n_layers; i++)
 			free(m->act[i]);
 	free(m->act);
-	free(m->grad[0]);
-	free(m->grad[1]);
+	for (int g = 0; g < GRAD_SLOTS; g++)
+		free(m->grad[g]);
+	free(m->gslot);
 	free(m->probs);
 	free(m->losses);
 	free(m->labels);
@@ -435,6 +656,7 @@ xf_model_free(struct xf_model *m)
 	free(m->modules);
 	free(m->module_first_layer);
 	free(m->module_last_layer);
+	free(m->module_entry_layer);
 	free(m->layers);
 	free(m->spec);
 	free(m);
@@ -462,10 +684,24 @@ xf_model_init_module(struct xf_model *m, int k, struct xf_rng *rng)
 	const struct xf_module *mod = &m->modules[k];
 	struct xf_model_tensor *t = &m->tensors[mod->first_tensor];
 
+	if (mod->kind == XF_MODULE_BLOCK)
+		return;
 	if (mod->kind == XF_MODULE_BN) {
 		for (int q = 0; q < 4; q++)
 			for (size_t i = 0; i < t[q].count; i++)
 				t[q].data[i] = q == 0 || q == 3 ? 1.0f : 0.0f;
+		return;
+	}
+	if (mod->kind == XF_MODULE_CONV && m->init == XF_INIT_HE) {
+		/* torchvision's ResNet: kaiming_normal_(mode="fan_out",
+		 * nonlinearity="relu"), std sqrt(2 / fan_out); biases 0. */
+		size_t fan_out = t[0].count / t[0].shape[1];
+		float std = (float)sqrt(2.0 / (double)fan_out);
+
+		for (size_t i = 0; i < t[0].count; i++)
+			t[0].data[i] = xf_rng_normal(rng) * std;
+		for (int q = 1; q < mod->n_tensors; q++)
+			memset(t[q].data, 0, t[q].count * sizeof *t[q].data);
 		return;
 	}
 	/* kaiming_uniform(a = sqrt(5)) and PyTorch's bias rule both give
@@ -473,9 +709,21 @@ xf_model_init_module(struct xf_model *m, int k, struct xf_rng *rng)
 	size_t fan_in = t[0].count / t[0].shape[0];
 	float bound = (float)(1.0 / sqrt((double)fan_in));
 
-	for (int q = 0; q < 2; q++)
+	for (int q = 0; q < mod->n_tensors; q++)
 		for (size_t i = 0; i < t[q].count; i++)
 			t[q].data[i] = (2.0f * xf_rng_uniform(rng) - 1.0f) * bound;
+}
+
+void
+xf_model_set_init_scheme(struct xf_model *m, enum xf_init_scheme s)
+{
+	m->init = s;
+}
+
+enum xf_init_scheme
+xf_model_init_scheme(const struct xf_model *m)
+{
+	return m->init;
 }
 
 void
@@ -592,8 +840,13 @@ reserve(struct xf_model *m, int n, struct xf_err *err)
 		    NULL)
 			goto oom;
 	}
-	for (int g = 0; g < 2; g++) {
+	/* Plain stacks use two gradient slots; a residual block's input
+	 * keeps a third (and a fourth sums its second branch) live. */
+	for (int g = 0; g < GRAD_SLOTS; g++) {
 		free(m->grad[g]);
+		m->grad[g] = NULL;
+		if (g >= (m->residual ? 4 : 2))
+			continue;
 		if ((m->grad[g] = malloc((size_t)n * most * sizeof(float))) ==
 		    NULL)
 			goto oom;
@@ -616,7 +869,7 @@ static void
 layer_forward(struct xf_model *m, int i, int n, int train)
 {
 	struct layer *l = &m->layers[i];
-	const float *in = m->act[i];
+	const float *in = m->act[l->src];
 	float *out = m->act[i + 1];
 	struct xf_model_tensor *t = l->module >= 0 ?
 	    &m->tensors[m->modules[l->module].first_tensor] : NULL;
@@ -626,8 +879,8 @@ layer_forward(struct xf_model *m, int i, int n, int train)
 	case LAYER_CONV:
 		xf_conv2d_dims(&d, n, l->c, l->h, l->w, l->oc, l->k, l->k,
 		    l->stride, l->pad, NULL);
-		xf_conv2d_forward(out, m->scratch, in, t[0].data, t[1].data,
-		    l->relu, &d);
+		xf_conv2d_forward(out, m->scratch, in, t[0].data,
+		    l->bias ? t[1].data : NULL, l->relu, &d);
 		break;
 	case LAYER_BN:
 		if (train)
@@ -640,11 +893,22 @@ layer_forward(struct xf_model *m, int i, int n, int train)
 			    l->h * l->w);
 		break;
 	case LAYER_POOL:
-		xf_maxpool_forward(out, in, n, l->c, l->h, l->w);
+		if (l->k == 2 && l->stride == 2 && l->pad == 0)
+			xf_maxpool_forward(out, in, n, l->c, l->h, l->w);
+		else
+			xf_maxpool2d_forward(out, in, n, l->c, l->h, l->w, l->k,
+			    l->stride, l->pad);
 		break;
 	case LAYER_LINEAR:
 		xf_linear_forward(out, in, t[0].data, t[1].data, l->relu, n,
 		    l->c, l->oc);
+		break;
+	case LAYER_ADD:
+		xf_add_forward(out, in, m->act[l->src2], l->relu,
+		    (size_t)n * l->out_count);
+		break;
+	case LAYER_GAP:
+		xf_avgpool_global_forward(out, in, n, l->c, l->h * l->w);
 		break;
 	}
 }
@@ -700,73 +964,168 @@ int
 xf_model_forward_from(struct xf_model *m, int k, const float *act,
     const int *labels, int n, int train, float *loss, struct xf_err *err)
 {
-	int first = m->module_first_layer[k];
+	int first = m->module_entry_layer[k];
+	int src = m->layers[first].src;
 
 	if (n < 1)
 		return xf_errf(err, "batch of %d examples", n);
-	if (n > m->cap && act == m->act[first])
+	if (n > m->cap && act == m->act[src])
 		return xf_errf(err, "batch of %d examples, the model holds %d",
 		    n, m->cap);
 	if (reserve(m, n, err) == -1)
 		return -1;
-	if (act != m->act[first])
-		memcpy(m->act[first], act, (size_t)n *
+	if (act != m->act[src])
+		memcpy(m->act[src], act, (size_t)n *
 		    m->layers[first].in_count * sizeof *act);
 	return run_from(m, first, labels, n, train, loss, err);
 }
 
+/* A free gradient slot, allocated on first use (n examples, most floats
+ * each, as reserve sized the others). */
+static int
+take_slot(struct xf_model *m)
+{
+	int used[GRAD_SLOTS] = { 0 };
+	size_t most = m->layers[0].in_count;
+
+	for (int a = 0; a <= m->n_layers; a++)
+		if (m->gslot[a] >= 0)
+			used[m->gslot[a]] = 1;
+	for (int i = 0; i < m->n_layers; i++)
+		if (m->layers[i].out_count > most)
+			most = m->layers[i].out_count;
+	for (int g = 0; g < GRAD_SLOTS; g++) {
+		if (used[g])
+			continue;
+		if (m->grad[g] == NULL)
+			m->grad[g] = malloc((size_t)m->cap * most * sizeof(float));
+		return m->grad[g] != NULL ? g : -1;
+	}
+	return -1;
+}
+
+/*
+ * Where layer i's input gradient for act[a] goes: a fresh slot when act[a]
+ * has none yet (its last consumer writes it), else a scratch slot that
+ * add_pending() then sums in.  -1 when out of memory.
+ */
+static int
+din_slot(struct xf_model *m, int a, int *pending)
+{
+	int g = take_slot(m);
+
+	*pending = m->gslot[a] >= 0 ? g : -1;
+	if (g >= 0 && *pending < 0)
+		m->gslot[a] = g;
+	return g;
+}
+
+static void
+add_pending(struct xf_model *m, int a, int pending, size_t count)
+{
+	if (pending < 0)
+		return;
+	xf_add_forward(m->grad[m->gslot[a]], m->grad[m->gslot[a]],
+	    m->grad[pending], 0, count);
+}
+
+/*
+ * Backward in reverse layer order.  Each activation's gradient lives in a
+ * slot from its last consumer's backward to its producer's; an activation
+ * read by two layers (a block input) sums the second into the first, in
+ * layer order, so the bytes do not depend on timing.
+ */
 void
 xf_model_backward(struct xf_model *m)
 {
-	int n = m->n, cur = 0, lowest = m->n_layers;
+	int n = m->n, lowest = m->n_layers;
 
 	if (!m->has_labels)
 		return;
 	for (int k = 0; k < m->n_modules; k++)
-		if (!m->modules[k].frozen &&
+		if (!m->modules[k].frozen && m->modules[k].n_tensors > 0 &&
 		    m->module_first_layer[k] < lowest)
 			lowest = m->module_first_layer[k];
 	if (lowest == m->n_layers)
 		return;
-	xf_softmax_xent_backward(m->grad[0], m->probs, m->labels, n,
-	    m->n_classes);
+	for (int a = 0; a <= m->n_layers; a++)
+		m->gslot[a] = -1;
+	if ((m->gslot[m->n_layers] = take_slot(m)) < 0)
+		return;
+	xf_softmax_xent_backward(m->grad[m->gslot[m->n_layers]], m->probs,
+	    m->labels, n, m->n_classes);
 	for (int i = m->n_layers - 1; i >= lowest; i--) {
 		struct layer *l = &m->layers[i];
 		int train = l->module >= 0 && !m->modules[l->module].frozen;
 		struct xf_model_tensor *t = l->module >= 0 ?
 		    &m->tensors[m->modules[l->module].first_tensor] : NULL;
-		float *dout = m->grad[cur];
-		float *din = i > lowest ? m->grad[!cur] : NULL;
+		int out_slot = m->gslot[i + 1], pending = -1, g = -1;
+		float *dout = m->grad[out_slot];
+		float *din = NULL;
+		size_t in_count = (size_t)n * l->in_count;
 		struct xf_conv2d_dims d;
 
 		if (l->relu)
 			xf_relu_backward(dout, dout, m->act[i + 1],
 			    (size_t)n * l->out_count);
+		if (l->kind == LAYER_ADD) {
+			/* The shortcut gets a copy; the main path takes the
+			 * slot itself. */
+			if ((g = din_slot(m, l->src2, &pending)) < 0)
+				return;
+			memcpy(m->grad[g], dout, in_count * sizeof *dout);
+			add_pending(m, l->src2, pending, in_count);
+			m->gslot[i + 1] = -1;
+			if (m->gslot[l->src] < 0)
+				m->gslot[l->src] = out_slot;
+			else
+				add_pending(m, l->src, out_slot, in_count);
+			continue;
+		}
+		if (l->src > lowest) {
+			if ((g = din_slot(m, l->src, &pending)) < 0)
+				return;
+			din = m->grad[g];
+		}
 		switch (l->kind) {
 		case LAYER_CONV:
 			xf_conv2d_dims(&d, n, l->c, l->h, l->w, l->oc, l->k,
 			    l->k, l->stride, l->pad, NULL);
 			xf_conv2d_backward(din, train ? t[0].grad : NULL,
-			    train ? t[1].grad : NULL, m->scratch, dout,
-			    m->act[i], t[0].data, &d);
+			    train && l->bias ? t[1].grad : NULL, m->scratch, dout,
+			    m->act[l->src], t[0].data, &d);
 			break;
 		case LAYER_BN:
 			xf_batchnorm_backward(din, train ? t[0].grad : NULL,
-			    train ? t[1].grad : NULL, dout, m->act[i], l->mean,
-			    l->rstd, t[0].data, n, l->c, l->h * l->w);
+			    train ? t[1].grad : NULL, dout, m->act[l->src],
+			    l->mean, l->rstd, t[0].data, n, l->c, l->h * l->w);
 			break;
 		case LAYER_POOL:
-			if (din != NULL)
-				xf_maxpool_backward(din, dout, m->act[i], n, l->c,
-				    l->h, l->w);
+			if (din == NULL)
+				break;
+			if (l->k == 2 && l->stride == 2 && l->pad == 0)
+				xf_maxpool_backward(din, dout, m->act[l->src], n,
+				    l->c, l->h, l->w);
+			else
+				xf_maxpool2d_backward(din, dout, m->act[l->src], n,
+				    l->c, l->h, l->w, l->k, l->stride, l->pad);
 			break;
 		case LAYER_LINEAR:
 			xf_linear_backward(din, train ? t[0].grad : NULL,
-			    train ? t[1].grad : NULL, dout, m->act[i],
+			    train ? t[1].grad : NULL, dout, m->act[l->src],
 			    t[0].data, n, l->c, l->oc);
 			break;
+		case LAYER_GAP:
+			if (din != NULL)
+				xf_avgpool_global_backward(din, dout, n, l->c,
+				    l->h * l->w);
+			break;
+		case LAYER_ADD:
+			break;
 		}
-		cur = !cur;
+		if (din != NULL)
+			add_pending(m, l->src, pending, in_count);
+		m->gslot[i + 1] = -1;
 	}
 }
 
@@ -788,54 +1147,48 @@ xf_model_losses(const struct xf_model *m)
 	return m->losses;
 }
 
-/* Shape of the activation entering layer i (i == n_layers: the logits). */
+/* Shape of act[a]: the model input (a = 0) or layer a - 1's output. */
 static const float *
-act_shape(const struct xf_model *m, int i, int *ndim, int shape[3],
+act_shape(const struct xf_model *m, int a, int *ndim, int shape[3],
     size_t *count)
 {
-	const struct layer *l = i < m->n_layers ? &m->layers[i] :
-	    &m->layers[m->n_layers - 1];
+	const struct layer *l = a > 0 ? &m->layers[a - 1] : NULL;
 
-	if (i == m->n_layers || l->kind == LAYER_LINEAR) {
+	if (l != NULL && (l->kind == LAYER_LINEAR || l->kind == LAYER_GAP)) {
 		*ndim = 1;
-		shape[0] = i == m->n_layers ? l->oc : l->c;
-		*count = shape[0];
+		shape[0] = l->oc;
+		*count = l->oc;
 	} else {
 		*ndim = 3;
-		shape[0] = l->c;
-		shape[1] = l->h;
-		shape[2] = l->w;
-		*count = (size_t)l->c * l->h * l->w;
+		shape[0] = l != NULL ? l->oc : m->c;
+		shape[1] = l != NULL ? l->oh : m->h;
+		shape[2] = l != NULL ? l->ow : m->w;
+		*count = (size_t)shape[0] * shape[1] * shape[2];
 	}
-	return m->act[i];
+	return m->act[a];
 }
 
 const float *
 xf_model_activation(const struct xf_model *m, int k, int *ndim,
     int shape[3], size_t *count)
 {
-	int last = m->module_last_layer[k];
-	const struct layer *l = &m->layers[last];
-
-	if (l->kind == LAYER_LINEAR) {
-		*ndim = 1;
-		shape[0] = l->oc;
-		*count = l->oc;
-	} else {
-		*ndim = 3;
-		shape[0] = l->oc;
-		shape[1] = l->oh;
-		shape[2] = l->ow;
-		*count = l->out_count;
-	}
-	return m->act[last + 1];
+	return act_shape(m, m->module_last_layer[k] + 1, ndim, shape, count);
 }
 
 const float *
 xf_model_module_input(const struct xf_model *m, int k, int *ndim,
     int shape[3], size_t *count)
 {
-	return act_shape(m, m->module_first_layer[k], ndim, shape, count);
+	const struct layer *l = &m->layers[m->module_entry_layer[k]];
+
+	if (l->kind == LAYER_LINEAR) {
+		/* A linear module's input, flattened in C, H, W order. */
+		*ndim = 1;
+		shape[0] = l->c;
+		*count = l->c;
+		return m->act[l->src];
+	}
+	return act_shape(m, l->src, ndim, shape, count);
 }
 
 double

@@ -123,7 +123,8 @@ xf_model_layers(const struct xf_model *m, int *first, int *n_layers)
 	int n = 0;
 
 	for (int k = 0; k < xf_model_n_modules(m); k++)
-		if (xf_model_module(m, k)->kind != XF_MODULE_BN)
+		if (k == 0 || xf_model_module(m, k)->group !=
+		    xf_model_module(m, k - 1)->group)
 			first[n++] = k;
 	first[n] = xf_model_n_modules(m);
 	*n_layers = n;
@@ -156,9 +157,8 @@ xf_module_grad_norm(const struct xf_model *m, int k)
 	return sqrt(s);
 }
 
-/* Offset of tensor i in a snapshot. */
-static size_t
-snap_offset(const struct xf_model *m, int i)
+size_t
+xf_snapshot_offset(const struct xf_model *m, int i)
 {
 	size_t off = 0;
 
@@ -171,7 +171,7 @@ double
 xf_module_distance(const struct xf_model *m, int k, const float *ref)
 {
 	const struct xf_module *mod = xf_model_module(m, k);
-	size_t off = snap_offset(m, mod->first_tensor);
+	size_t off = xf_snapshot_offset(m, mod->first_tensor);
 	double s = 0;
 
 	for (int i = 0; i < mod->n_tensors; i++) {
@@ -191,7 +191,7 @@ xf_module_distance(const struct xf_model *m, int k, const float *ref)
 float *
 xf_model_snapshot(const struct xf_model *m, size_t *n)
 {
-	size_t total = snap_offset(m, xf_model_n_tensors(m)), off = 0;
+	size_t total = xf_snapshot_offset(m, xf_model_n_tensors(m)), off = 0;
 	float *s = malloc(total * sizeof *s);
 
 	if (s == NULL)

@@ -186,6 +186,41 @@ void	xf_relu_forward_ref(float *out, const float *in, size_t count);
 void	xf_relu_backward_ref(float *din, const float *dout, const float *out,
 	    size_t count);
 
+/*
+ * Residual layers (resid.c).
+ *
+ * out = a + b, then max(0, .) when relu is set; out may be a or b.
+ */
+void	xf_add_forward(float *out /* (count) */, const float *a /* (count) */,
+	    const float *b /* (count) */, int relu, size_t count);
+void	xf_add_forward_ref(float *out, const float *a, const float *b,
+	    int relu, size_t count);
+/* out = the mean of each channel over its hw positions. */
+void	xf_avgpool_global_forward(float *out /* (N, C) */,
+	    const float *in /* (N, C, HW) */, int n, int c, int hw);
+/* din = dout / hw at every position. */
+void	xf_avgpool_global_backward(float *din /* (N, C, HW) */,
+	    const float *dout /* (N, C) */, int n, int c, int hw);
+void	xf_avgpool_global_forward_ref(float *out, const float *in, int n,
+	    int c, int hw);
+void	xf_avgpool_global_backward_ref(float *din, const float *dout, int n,
+	    int c, int hw);
+/* KxK max pool with stride s and padding p (padding never wins, as -inf
+ * in PyTorch): OH = (H + 2p - K) / s + 1, likewise OW.  Backward routes
+ * dout to the first maximum of each window (row-major), added: windows may
+ * overlap. */
+void	xf_maxpool2d_forward(float *out /* (N, C, OH, OW) */,
+	    const float *in /* (N, C, H, W) */, int n, int c, int h, int w,
+	    int k, int s, int p);
+void	xf_maxpool2d_backward(float *din /* (N, C, H, W) */,
+	    const float *dout /* (N, C, OH, OW) */,
+	    const float *in /* (N, C, H, W) */, int n, int c, int h, int w,
+	    int k, int s, int p);
+void	xf_maxpool2d_forward_ref(float *out, const float *in, int n, int c,
+	    int h, int w, int k, int s, int p);
+void	xf_maxpool2d_backward_ref(float *din, const float *dout,
+	    const float *in, int n, int c, int h, int w, int k, int s, int p);
+
 /* 2x2 max pool, stride 2; odd trailing rows and columns are dropped, as in
  * PyTorch.  OH = H / 2, OW = W / 2. */
 void	xf_maxpool_forward(float *out /* (N, C, OH, OW) */,
@@ -263,7 +298,17 @@ void	xf_softmax_xent_backward_ref(float *dlogits, const float *probs,
  *			kK, sS, pP is optional (defaults k3, s1, p = K / 2)
  *	b		batch norm on the output of the conv before it, placed
  *			between that conv and its ReLU
+ *	cN...n		a conv item ending in n has no bias (torchvision's
+ *			convs before a batch norm)
  *	p		2x2 max pool, stride 2
+ *	pkKsSpP		KxK max pool, stride S (default K), padding P (default
+ *			0, at most K / 2, padded with -inf as in PyTorch)
+ *	rN, rNsS	a basic residual block (He et al. 2016) of N channels
+ *			and stride S (default 1): conv3x3(S)-bn-ReLU-conv3x3-bn
+ *			plus the shortcut, then ReLU.  The shortcut is the
+ *			input, or a projection conv1x1(S)-bn when the stride
+ *			or the width changes.  Convs in blocks have no bias.
+ *	g		global average pool: (C, H, W) to C features
  *	fN		linear to N features, ReLU; flattens its input
  *	f		the head: linear to the class count, no ReLU; last item,
  *			required
@@ -272,6 +317,12 @@ void	xf_softmax_xent_backward_ref(float *dlogits, const float *probs,
  *	cnn	c32,c32,p,c64,c64,p,f256,f
  *	cnn-s	c16,c16,p,c32,c32,p,f128,f
  *	cnn-bn	c32,b,c32,b,p,c64,b,c64,b,p,f256,f
+ *	resnet-8	c16n,b,r16,r32s2,r64s2,g,f
+ *	resnet-20	c16n,b,r16,r16,r16,r32s2,r32,r32,r64s2,r64,r64,g,f
+ *	resnet-18	c64k7s2p3n,b,pk3s2p1,r64,r64,r128s2,r128,r256s2,
+ *			r256,r512s2,r512,g,f (torchvision's resnet18)
+ *	resnet-18-cifar	c64n,b,r64,r64,r128s2,r128,r256s2,r256,r512s2,r512,
+ *			g,f (3x3 stem, no max pool)
  *
  * Modules and tensors
  *   Modules are the layers with parameters, numbered per kind from 1 in
@@ -282,6 +333,20 @@ void	xf_softmax_xent_backward_ref(float *dlogits, const float *probs,
  *   second of the same layout; buffers (running stats) have a third and no
  *   gradient.  Tensors are listed module by module, each module's tensors
  *   contiguous in the list.
+ *
+ * Residual networks
+ *   A spec with an r item takes torchvision's names: the stem conv1, bn1;
+ *   blocks layerS.B (S counts from 1 and grows at each block that changes
+ *   the stride or the width, B counts from 0 within it), each a module of
+ *   kind block with no tensors, followed by layerS.B.conv1, .bn1, .conv2,
+ *   .bn2 and, for a projection, .downsample.0 (conv) and .downsample.1
+ *   (bn); the head is fc (hidden linear layers stay fc1, fc2, ...).  So
+ *   torchvision's resnet18 loads an xf resnet-18 with strict=True.  The
+ *   activation of a block is its output after the add and the ReLU; the
+ *   activation of a conv inside it is its stage's, as elsewhere.  A block
+ *   is one layer for --copy and --freeze (struct xf_module's group).  The
+ *   input of a module inside a block is the block's input, and
+ *   xf_model_forward_from starts at the block: the shortcut needs it.
  *
  * Stages and activations
  *   A stage is a conv or linear module with the batch norm and ReLU that
@@ -294,7 +359,17 @@ void	xf_softmax_xent_backward_ref(float *dlogits, const float *probs,
  *   Images are uint8 (N, C, H, W) and enter the network as x / 255.
  */
 
-enum xf_module_kind { XF_MODULE_CONV, XF_MODULE_BN, XF_MODULE_LINEAR };
+enum xf_module_kind {
+	XF_MODULE_CONV, XF_MODULE_BN, XF_MODULE_LINEAR,
+	XF_MODULE_BLOCK		/* a residual block: no tensors of its own */
+};
+
+/* Initialisation schemes (xf_model_init).  XF_INIT_TORCH: PyTorch's
+ * defaults.  XF_INIT_HE: torchvision's ResNet scheme, convs
+ * kaiming_normal_(mode="fan_out", nonlinearity="relu") with zero biases;
+ * batch norm and linear layers as XF_INIT_TORCH.  Residual specs default to
+ * XF_INIT_HE, plain ones to XF_INIT_TORCH. */
+enum xf_init_scheme { XF_INIT_TORCH, XF_INIT_HE };
 
 struct xf_model_tensor {
 	char	 name[XF_NAME_MAX];	/* "conv1.weight" */
@@ -308,11 +383,14 @@ struct xf_model_tensor {
 };
 
 struct xf_module {
-	char	 name[16];	/* "conv1" */
+	char	 name[32];	/* "conv1", "layer2.0.downsample.0" */
 	enum xf_module_kind kind;
 	int	 first_tensor;	/* tensors [first_tensor, first_tensor + n_tensors) */
 	int	 n_tensors;
 	int	 stage;		/* the stage it belongs to */
+	int	 group;		/* its layer for --copy and --freeze: a conv or
+				 * linear module with its batch norm, or a
+				 * whole residual block */
 	int	 frozen;	/* set by xf_model_freeze */
 };
 
@@ -341,6 +419,9 @@ void	xf_model_init(struct xf_model *m, struct xf_rng *rng);
 /* The same for module k alone (head replacement, re-initialised upper
  * modules). */
 void	xf_model_init_module(struct xf_model *m, int k, struct xf_rng *rng);
+/* The scheme xf_model_init uses from now on, and the one in force. */
+void	xf_model_set_init_scheme(struct xf_model *m, enum xf_init_scheme s);
+enum xf_init_scheme xf_model_init_scheme(const struct xf_model *m);
 
 int	xf_model_n_tensors(const struct xf_model *m);
 const struct xf_model_tensor *xf_model_tensor(const struct xf_model *m, int i);

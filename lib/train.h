@@ -115,6 +115,9 @@ double xf_module_distance(const struct xf_model *m, int k, const float *ref);
 /* A flat copy of every tensor (params and buffers) in model order; *n gets
  * its length.  Caller frees.  NULL when out of memory. */
 float *xf_model_snapshot(const struct xf_model *m, size_t *n);
+/* Where tensor i starts in a snapshot; i = xf_model_n_tensors(m) gives its
+ * length. */
+size_t xf_snapshot_offset(const struct xf_model *m, int i);
 /* Writes a snapshot back into the model's tensors. */
 void xf_model_restore(struct xf_model *m, const float *snap);
 

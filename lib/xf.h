@@ -26,7 +26,8 @@
  *			pool threads.c; models model.c; SGD optim.c.  nn_impl.h
  *			is the layers' private header.
  *	data.h		image data: idx.c mnistjson.c synth.c images.c select.c
- *			shuffle.c png.c
+ *			shuffle.c png.c; users' files for xf-import: source.c
+ *			imgfolder.c imgdecode.c npy.c arrays.c cifar.c
  *	train.h		data in memory dataset.c, models in checkpoints
  *			modelio.c, the training loop trainer.c, features of a
  *			module features.c, evaluation sums and the mistakes

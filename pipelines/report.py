@@ -5,59 +5,91 @@
 
 Every number and every verdict in the findings table comes from the TSV
 files of ANALYSIS_DIR, by the rule printed beside it; nothing is typed here
-but the claims of papers.md and the rules.  A study whose table is missing
-is reported as not run.
+but the claims of papers.md, the rules and their thresholds.  Each claim is
+an estimate with a 95% interval (stats.py) and one of three verdicts: HOLDS
+(the interval is on the claimed side of the threshold), CONTRADICTED (it is
+all on the other side) or INCONCLUSIVE.  A study whose table is missing is
+reported as not run.
+
+The three steps are collect() (tables to findings), markdown() and html().
 """
 import csv
 import html
 import math
 import os
-import statistics
 import sys
+from collections import namedtuple
 
-import regime
+import numpy as np
+
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
+import stats  # noqa: E402 (pipelines/stats.py)
+from stats import HOLDS, CONTRADICTED, INCONCLUSIVE
+import regime  # noqa: E402 (pipelines/regime.py: the report's opening)
+
+NOT_RUN = "NOT RUN"
+
+# ---- the tables, read by type ----
+
+# Each table's columns and their types; "*" is the type of any other
+# column (the per-example table has one column per model).
+SCHEMAS = {
+    "shuffle.tsv": {"b": int, "kind": str, "seed": int, "acc": float,
+                    "loss": float, "speed_steps": int},
+    "mistakes.tsv": {"pair": str, "a": str, "b": str, "n": int,
+                     "both_right": int, "both_wrong": int, "same_wrong": int,
+                     "only_a_wrong": int, "only_b_wrong": int},
+    "mistakes-ex.tsv": {"i": int, "*": int},
+    "cka.tsv": {"pair": str, "module": str, "cka": float, "n": int},
+    "distance.tsv": {"pair": str, "module": str, "total": float},
+    "basins.tsv": {"pair": str, "barrier": float, "barrier_loss": float,
+                   "error_min": float, "error_max": float},
+    "criticality.tsv": {"kind": str, "module": str, "mu": float,
+                        "dist": float, "alpha_min": float},
+    "checkpoints.tsv": {"pre_step": int, "pre_epoch": int,
+                        "upstream_acc": float, "downstream_acc": float,
+                        "n": int},
+    "yosinski.tsv": {"kind": str, "n": int, "seed": int, "acc": float},
+    "landscape.tsv": {"measure": str, "seed": int, "pt": float, "rit": float},
+}
 
 
-def table(adir, name):
+class TableError(Exception):
+    pass
+
+
+def read_table(adir, name):
+    """The rows of analysis table NAME as dicts of typed values, or None
+    when the study did not run.  A column the schema does not know, a
+    missing one or a value of the wrong type is an error naming the file,
+    the line and the column."""
     path = os.path.join(adir, name)
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    for r in rows:
-        for k, v in r.items():
-            try:
-                r[k] = float(v) if any(c in v for c in ".eEn") else int(v)
-            except (ValueError, TypeError):
-                pass
+    schema = SCHEMAS[name]
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t")
+        cols = reader.fieldnames or []
+        missing = [c for c in schema if c != "*" and c not in cols]
+        extra = [c for c in cols if c not in schema and "*" not in schema]
+        if missing or extra:
+            raise TableError("%s: columns %s, want %s" % (
+                path, " ".join(cols), " ".join(c for c in schema if c != "*")))
+        rows = []
+        for line, r in enumerate(reader, start=2):
+            row = {}
+            for c, v in r.items():
+                kind = schema.get(c, schema.get("*"))
+                try:
+                    row[c] = kind(v)
+                except (TypeError, ValueError):
+                    raise TableError("%s: line %d: %s: %r is not %s" % (
+                        path, line, c, v, kind.__name__)) from None
+            rows.append(row)
     return rows
 
 
-def mean_sd(xs):
-    if not xs:
-        return float("nan"), float("nan")
-    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
-
-
-def above(xs, ys):
-    """mean(xs) > mean(ys) by more than the standard error of the
-    difference, sqrt(sd_x²/n_x + sd_y²/n_y): a gap within the spread over
-    seeds is not a finding.  With one seed each, the plain comparison."""
-    if not xs or not ys:
-        return False
-    (mx, sx), (my, sy) = mean_sd(xs), mean_sd(ys)
-    return mx - my > math.sqrt(sx * sx / len(xs) + sy * sy / len(ys))
-
-
-SE_RULE = "by more than the standard error of the difference over seeds"
-
-
-def ms(xs, pct=False):
-    m, s = mean_sd(xs)
-    if pct:
-        return "%.1f%% ± %.1f" % (100 * m, 100 * s)
-    return "%.4g ± %.2g" % (m, s)
-
+# ---- the claims and the findings ----
 
 # The claims of papers.md, per study, in the report's order: a study that
 # did not run shows the same rows as NOT RUN.
@@ -108,21 +140,56 @@ CLAIMS = {
 STUDY_OF = {"cka": "similarity", "distance": "similarity"}
 KIND_NAMES = {"pt": "P-T", "rit": "RI-T"}
 
+# Thresholds, each with its reason, fixed before the runs and not tuned to
+# them.  A directional claim ("falls", "beats", "smaller") has threshold 0:
+# any effect in the claimed direction is the claim.
+DIRECTION = "threshold 0: the claim is a direction"
+BARRIER = 0.01
+BARRIER_WHY = ("threshold 0.01 (1 point of test error): the value this "
+               "rule has had since the first report; a rise on the line "
+               "smaller than a point of error is read as no barrier")
+PLATEAU = 0.01
+PLATEAU_WHY = ("threshold 0.01 (1 point of target accuracy): gains under a "
+               "point are read as no improvement, the tolerance the rule "
+               "had before intervals")
+MAJORITY = 0.5
+MAJORITY_WHY = "threshold 0.5: the claim is about most modules"
+
+# One part of a claim: an interval, the side the claim puts it on, and the
+# verdict on that part; a Finding is one row of the report.
+Part = namedtuple("Part", "label iv verdict")
+Finding = namedtuple("Finding", "study claim measured parts rule verdict")
+
+
+def part(label, iv, above=0.0, below=None):
+    return Part(label, iv, stats.verdict(iv, above, below))
+
+
+def mean(xs):
+    return sum(xs) / len(xs) if xs else math.nan
+
 
 class Findings:
     def __init__(self):
         self.rows = []
 
-    def add(self, group, i, measured, holds, rule):
-        """Claim i of CLAIMS[group], measured, and whether it holds."""
-        verdict = "HOLDS" if holds else "DOES NOT HOLD"
-        self.rows.append((STUDY_OF.get(group, group), CLAIMS[group][i],
-                          measured, verdict, rule))
+    def add(self, group, i, measured, parts, rule, combine=stats.all_of):
+        """Claim i of CLAIMS[group]: what was measured, the parts of its
+        test, and how their verdicts combine (all_of or any_of)."""
+        self.rows.append(Finding(STUDY_OF.get(group, group),
+                                 CLAIMS[group][i], measured, parts, rule,
+                                 combine([p.verdict for p in parts])))
 
     def not_run(self, group):
         for claim in CLAIMS[group]:
-            self.rows.append((STUDY_OF.get(group, group), claim, "—",
-                              "NOT RUN", ""))
+            self.rows.append(Finding(STUDY_OF.get(group, group), claim, "—",
+                                     [], "", NOT_RUN))
+
+
+def by_seed(t, key, **match):
+    """{seed: row[key]} over the rows of t whose fields equal match."""
+    return {r["seed"]: r[key] for r in t
+            if all(r[k] == v for k, v in match.items())}
 
 
 def shuffle_findings(f, t):
@@ -132,107 +199,164 @@ def shuffle_findings(f, t):
     big, small = blocks[0], blocks[-1]
 
     def acc(kind, b):
-        return [r["acc"] for r in t if r["kind"] == kind and r["b"] == b]
+        return by_seed(t, "acc", kind=kind, b=b)
 
-    def steps(kind, b):
-        return [r["speed_steps"] for r in t if r["kind"] == kind and r["b"] == b]
+    def pct(kind, b):
+        return "%.1f%%" % (100 * mean(list(acc(kind, b).values())))
 
-    def by_seed(kind, b, key):
-        return {r["seed"]: r[key] for r in t if r["kind"] == kind and r["b"] == b}
-
-    m = lambda xs: mean_sd(xs)[0]
     f.add("shuffle", 0,
-          "P-T b=%d %s → b=%d %s; RI-T %s → %s" % (
-              big, ms(acc("pt", big), 1), small, ms(acc("pt", small), 1),
-              ms(acc("rit", big), 1), ms(acc("rit", small), 1)),
-          above(acc("pt", big), acc("pt", small)) and
-          above(acc("rit", big), acc("rit", small)),
-          "mean accuracy at b=%d above mean at b=%d, for both, %s" % (
-              big, small, SE_RULE))
+          "mean acc. P-T b=%d %s → b=%d %s; RI-T %s → %s" % (
+              big, pct("pt", big), small, pct("pt", small), pct("rit", big),
+              pct("rit", small)),
+          [part("P-T", stats.paired(acc("pt", big), acc("pt", small))),
+           part("RI-T", stats.paired(acc("rit", big), acc("rit", small)))],
+          "acc(b=%d) − acc(b=%d) > 0 for P-T and for RI-T, each a paired "
+          "t-interval over seeds; %s" % (big, small, DIRECTION))
     f.add("shuffle", 1,
-          "b=%d: P-T %s, RI-T %s" % (small, ms(acc("pt", small), 1),
-                                     ms(acc("rit", small), 1)),
-          above(acc("pt", small), acc("rit", small)),
-          "mean P-T accuracy above mean RI-T accuracy at b=%d, %s" % (
-              small, SE_RULE))
+          "b=%d: P-T %s, RI-T %s" % (small, pct("pt", small), pct("rit", small)),
+          [part("P-T − RI-T", stats.paired(acc("pt", small), acc("rit", small)))],
+          "acc(P-T) − acc(RI-T) > 0 at b=%d, paired t-interval over seeds "
+          "(same seed, same b); %s" % (small, DIRECTION))
 
-    # Per seed: P-T and RI-T of one seed form a pair.
     def gaps(b):
-        pt, rit = by_seed("pt", b, "acc"), by_seed("rit", b, "acc")
-        return [(pt[s] - rit[s]) / pt[s] for s in sorted(pt) if s in rit and pt[s] > 0]
+        pt, rit = acc("pt", b), acc("rit", b)
+        return {s: (pt[s] - rit[s]) / pt[s] for s in pt if s in rit and pt[s] > 0}
     f.add("shuffle", 2,
-          ", ".join("b=%d: %.3f ± %.3f" % ((b,) + mean_sd(gaps(b))) for b in blocks),
-          above(gaps(big), gaps(small)),
-          "gap at b=%d below gap at b=%d, %s" % (small, big, SE_RULE))
+          ", ".join("b=%d: %.3f" % (b, mean(list(gaps(b).values())))
+                    for b in blocks),
+          [part("gap b=%d − b=%d" % (big, small),
+                stats.paired(gaps(big), gaps(small)))],
+          "relative gap at b=%d − at b=%d > 0, per seed, paired t-interval; "
+          "%s" % (big, small, DIRECTION))
 
     def slowdown(kind):
-        a, z = by_seed(kind, big, "speed_steps"), by_seed(kind, small, "speed_steps")
-        return [z[s] / max(a[s], 1) for s in sorted(a) if s in z]
-    sp = lambda k, b: m(steps(k, b))
+        a = by_seed(t, "speed_steps", kind=kind, b=big)
+        z = by_seed(t, "speed_steps", kind=kind, b=small)
+        return {s: z[s] / max(a[s], 1) for s in a if s in z}
+
+    def steps(kind, b):
+        return mean(list(by_seed(t, "speed_steps", kind=kind, b=b).values()))
     f.add("shuffle", 3,
-          "steps to 90%% of final: P-T %.0f → %.0f (×%s), RI-T %.0f → %.0f "
-          "(×%s)" % (sp("pt", big), sp("pt", small), ms(slowdown("pt")),
-                     sp("rit", big), sp("rit", small), ms(slowdown("rit"))),
-          above(slowdown("rit"), slowdown("pt")),
-          "RI-T's slow-down factor b=%d→%d (per seed) larger than P-T's, %s" % (
-              big, small, SE_RULE))
+          "steps to %s of final: P-T %.0f → %.0f (×%.2f), RI-T %.0f → %.0f "
+          "(×%.2f)" % ("90%", steps("pt", big), steps("pt", small),
+                       mean(list(slowdown("pt").values())), steps("rit", big),
+                       steps("rit", small),
+                       mean(list(slowdown("rit").values()))),
+          [part("RI-T − P-T slow-down",
+                stats.paired(slowdown("rit"), slowdown("pt")))],
+          "slow-down factor steps(b=%d) / steps(b=%d), RI-T's − P-T's > 0, "
+          "paired over seeds; %s" % (small, big, DIRECTION))
 
 
-def mistakes_findings(f, t):
+def jaccard(a, b):
+    """Common mistakes / all mistakes of two 0/1 'wrong' columns."""
+    union = np.sum(a | b)
+    return np.sum(a & b) / union if union else math.nan
+
+
+def mistakes_findings(f, t, ex):
     if t is None:
         return f.not_run("mistakes")
     by = {r["pair"]: r for r in t}
+    missing = [p for p in ("ptpt", "ritrit", "ptrit") if p not in by]
+    if missing:
+        raise TableError("mistakes.tsv: no %s pair" % ", ".join(missing))
 
-    def jac(p):
-        r = by[p]
-        return r["both_wrong"] / max(1, r["both_wrong"] + r["only_a_wrong"]
-                                     + r["only_b_wrong"])
+    def share(r):
+        union = r["both_wrong"] + r["only_a_wrong"] + r["only_b_wrong"]
+        return r["both_wrong"] / union if union else math.nan
+
+    def column(name):
+        return np.array([r[name] for r in ex], dtype=bool)
+    pp, pr = by["ptpt"], by["ptrit"]
+    how = ("bootstrap over test examples" if ex else
+           "no per-example table mistakes-ex.tsv: no interval")
+    if ex:
+        cols = [column(pp["a"]), column(pp["b"]), column(pr["a"]),
+                column(pr["b"])]
+        d = stats.bootstrap(lambda a, b, c, e: jaccard(a, b) - jaccard(c, e),
+                            cols, how)
+        only = stats.bootstrap(lambda c, e: np.mean(c & ~e), cols[2:], how)
+    else:
+        d = stats.none(share(pp) - share(pr), 1, how)
+        only = stats.none(pr["only_a_wrong"] / pr["n"], 1, how)
     f.add("mistakes", 0,
           "common / all mistakes: P-T/P-T %.3f, RI-T/RI-T %.3f, P-T/RI-T %.3f"
-          % (jac("ptpt"), jac("ritrit"), jac("ptrit")),
-          jac("ptpt") > jac("ptrit"),
-          "P-T/P-T share of common mistakes above P-T/RI-T's")
+          % (share(pp), share(by["ritrit"]), share(pr)),
+          [part("share P-T/P-T − P-T/RI-T", d)],
+          "share of common mistakes, P-T/P-T − P-T/RI-T > 0, %d-resample "
+          "bootstrap over test examples (seeded); %s" % (
+              stats.BOOTSTRAP_RESAMPLES, DIRECTION))
     f.add("mistakes", 1,
-          "P-T wrong and RI-T right: %d of %d" % (by["ptrit"]["only_a_wrong"],
-                                                   by["ptrit"]["n"]),
-          by["ptrit"]["only_a_wrong"] > 0, "at least one such example")
+          "P-T wrong and RI-T right: %d of %d" % (pr["only_a_wrong"], pr["n"]),
+          [part("share of examples", only)],
+          "share of test examples P-T gets wrong and RI-T right > 0, "
+          "bootstrap over test examples; %s" % DIRECTION)
+
+
+def pair_values(t, key, pair, module=None):
+    """The values of key for one pair kind: one per replicate pair (a table
+    may hold several pairs of a kind, as PAIR.k; the demo holds one)."""
+    out = {}
+    for r in t:
+        name, _, rep = r["pair"].partition(".")
+        if name == pair and (module is None or r["module"] == module):
+            out.setdefault(rep or "1", []).append(r[key])
+    return {rep: mean(v) for rep, v in out.items()}
+
+
+def over_pairs(a, b):
+    """mean(a) − mean(b) over replicate pairs, a Welch interval: none from
+    one pair each."""
+    return stats.welch(list(a.values()), list(b.values()),
+                       "Welch t-interval over replicate pairs")
 
 
 def similarity_findings(f, cka, dist):
     if cka is None:
         f.not_run("cka")
     else:
-        def mc(p):
-            return mean_sd([r["cka"] for r in cka if r["pair"] == p])[0]
+        mc = {p: pair_values(cka, "cka", p) for p in
+              ("ptpt", "ritrit", "ptrit", "ppt")}
         f.add("cka", 0,
-              "P-T/P-T %.3f, RI-T/RI-T %.3f, P-T/RI-T %.3f, P/P-T %.3f"
-              % (mc("ptpt"), mc("ritrit"), mc("ptrit"), mc("ppt")),
-              mc("ptpt") > mc("ritrit") and mc("ptpt") > mc("ptrit"),
-              "P-T/P-T mean CKA above both others")
+              "mean CKA P-T/P-T %.3f, RI-T/RI-T %.3f, P-T/RI-T %.3f, P/P-T %.3f"
+              % tuple(mean(list(mc[p].values())) for p in
+                      ("ptpt", "ritrit", "ptrit", "ppt")),
+              [part("P-T/P-T − RI-T/RI-T", over_pairs(mc["ptpt"], mc["ritrit"])),
+               part("P-T/P-T − P-T/RI-T", over_pairs(mc["ptpt"], mc["ptrit"]))],
+              "mean-over-modules CKA of P-T/P-T above both others, over "
+              "replicate pairs (one pair gives no interval); %s" % DIRECTION)
     if dist is None:
         f.not_run("distance")
     else:
-        d = {r["pair"]: r["total"] for r in dist if r["module"] == "total"} \
-            if "module" in dist[0] else {}
+        d = {p: pair_values(dist, "total", p, "total") for p in
+             ("ptpt", "ritrit", "ptrit", "ppt")}
         f.add("distance", 0,
               "P-T/P-T %.3g, RI-T/RI-T %.3g, P-T/RI-T %.3g, P/P-T %.3g"
-              % tuple(d.get(p, float("nan")) for p in
+              % tuple(mean(list(d[p].values())) for p in
                       ("ptpt", "ritrit", "ptrit", "ppt")),
-              d.get("ptpt", 1e9) < d.get("ritrit", 0),
-              "‖θ₁−θ₂‖ of P-T/P-T below RI-T/RI-T")
+              [part("RI-T/RI-T − P-T/P-T", over_pairs(d["ritrit"], d["ptpt"]))],
+              "‖θ₁−θ₂‖ of RI-T/RI-T − P-T/P-T > 0, over replicate pairs; %s"
+              % DIRECTION)
 
 
 def basin_findings(f, t):
     if t is None:
         return f.not_run("basins")
-    b = {r["pair"]: r["barrier"] for r in t}
+    b = {p: pair_values(t, "barrier", p) for p in ("ptpt", "ritrit", "ptrit")}
+    one = lambda p: stats.mean_interval(list(b[p].values()),
+                                        "t-interval over replicate pairs")
     f.add("basins", 0,
-          "barrier (error) P-T/P-T %.4f" % b["ptpt"], b["ptpt"] <= 0.01,
-          "barrier ≤ 0.01 (1 point of error)")
+          "barrier (error) P-T/P-T %.4f" % mean(list(b["ptpt"].values())),
+          [part("P-T/P-T barrier", one("ptpt"), below=BARRIER)],
+          "barrier of P-T/P-T < %g; %s" % (BARRIER, BARRIER_WHY))
     f.add("basins", 1,
-          "barrier RI-T/RI-T %.4f, P-T/RI-T %.4f" % (b["ritrit"], b["ptrit"]),
-          b["ritrit"] > 0.01 and b["ritrit"] > b["ptpt"],
-          "RI-T/RI-T barrier > 0.01 and above P-T/P-T's")
+          "barrier RI-T/RI-T %.4f, P-T/RI-T %.4f" % (
+              mean(list(b["ritrit"].values())), mean(list(b["ptrit"].values()))),
+          [part("RI-T/RI-T barrier", one("ritrit"), above=BARRIER),
+           part("RI-T/RI-T − P-T/P-T", over_pairs(b["ritrit"], b["ptpt"]))],
+          "barrier of RI-T/RI-T > %g and above P-T/P-T's (%s for the "
+          "second)" % (BARRIER, DIRECTION))
 
 
 def criticality_findings(f, t):
@@ -240,82 +364,131 @@ def criticality_findings(f, t):
         return f.not_run("criticality")
     pt = [r for r in t if r["kind"] == "pt"]
     half = len(pt) // 2
-    lg = lambda rs: mean_sd([math.log10(1 + r["mu"]) for r in rs])[0]
+    lg = [math.log10(1 + r["mu"]) for r in pt]
     f.add("criticality", 0,
           "μ per module (P-T): " + ", ".join("%s %.3g" % (r["module"], r["mu"])
                                              for r in pt),
-          lg(pt[half:]) > lg(pt[:half]),
-          "mean log10(1+μ) of the upper half of modules above the lower "
-          "half's")
+          [part("upper − lower half", stats.welch(
+              lg[half:], lg[:half], "Welch t-interval over the modules"))],
+          "mean log10(1+μ) of the upper half of modules − the lower half's "
+          "> 0, modules of one run as the units; %s" % DIRECTION)
     rit = [r for r in t if r["kind"] == "rit"]
-    trans = [r for r in rit if r["alpha_min"] == r["alpha_min"]
+    trans = [r for r in rit if not math.isnan(r["alpha_min"])
              and r["alpha_min"] > 0]
     f.add("criticality", 1,
           "smallest feasible α at the smallest σ (RI-T): " + ", ".join(
-              "%s %s" % (r["module"], "none" if r["alpha_min"] !=
-                         r["alpha_min"] else "%.2g" % r["alpha_min"])
-              for r in rit),
-          2 * len(trans) > len(rit),
-          "more than half of the RI-T modules have a feasible α > 0 and "
-          "an infeasible α = 0")
+              "%s %s" % (r["module"], "none" if math.isnan(r["alpha_min"])
+                         else "%.2g" % r["alpha_min"]) for r in rit),
+          [part("share of modules", stats.wilson(
+              len(trans), len(rit), "Wilson interval over the modules"),
+              above=MAJORITY)],
+          "share of RI-T modules with an infeasible α = 0 and a feasible "
+          "α > 0 above %g; %s" % (MAJORITY, MAJORITY_WHY))
 
 
 def checkpoint_findings(f, t):
     if t is None:
         return f.not_run("checkpoints")
     final = t[-1]
+    mid = min(t, key=lambda r: abs(r["pre_step"] - final["pre_step"] / 2))
     best = max(r["downstream_acc"] for r in t)
-    first = next(r for r in t if r["downstream_acc"] >= best - 0.01)
+
+    def hits(r):
+        return round(r["downstream_acc"] * r["n"])
     f.add("checkpoints", 0,
-          "within 1 point of the best (%.1f%%) from pretraining step %d of %d"
-          % (100 * best, first["pre_step"], final["pre_step"]),
-          first["pre_step"] < final["pre_step"],
-          "first checkpoint within 0.01 of the best comes before the last")
+          "downstream %.1f%% from step %d, %.1f%% from the last (%d); best "
+          "%.1f%%" % (100 * mid["downstream_acc"], mid["pre_step"],
+                      100 * final["downstream_acc"], final["pre_step"],
+                      100 * best),
+          [part("last − midway", stats.two_proportions(
+              hits(final), final["n"], hits(mid), mid["n"],
+              "two-proportion interval over test examples"), below=PLATEAU)],
+          "accuracy from the last checkpoint − from the one midway through "
+          "pretraining < %g; %s" % (PLATEAU, PLATEAU_WHY))
 
 
 def yosinski_findings(f, t):
     if t is None:
         return f.not_run("yosinski")
 
-    def accs(kind, n=None):
-        return [r["acc"] for r in t if r["kind"] == kind
-                and (n is None or r["n"] == n)]
-
     def acc(kind, n=None):
-        return mean_sd(accs(kind, n))[0]
+        """{seed: accuracy}, over n (the mean) when n is None."""
+        out = {}
+        for r in t:
+            if r["kind"] == kind and (n is None or r["n"] == n):
+                out.setdefault(r["seed"], []).append(r["acc"])
+        return {s: mean(v) for s, v in out.items()}
+
+    def shown(kind, n=None):
+        return "%.3f" % mean(list(acc(kind, n).values()))
     ns = sorted({r["n"] for r in t if r["n"] > 0})
-    base = accs("baseB")
     mid = ns[1:-1] or ns
-    f.add("yosinski", 0, "baseB %s; BnB: " % ms(base) + ", ".join(
-        "n%d %s" % (n, ms(accs("BnB", n))) for n in ns),
-        any(above(base, accs("BnB", n)) for n in mid),
-        "BnB below baseB at some middle n, " + SE_RULE)
+    rule = "paired t-interval over seeds; " + DIRECTION
+    f.add("yosinski", 0, "baseB %s; BnB: " % shown("baseB") + ", ".join(
+        "n%d %s" % (n, shown("BnB", n)) for n in ns),
+        [part("baseB − BnB n%d" % n, stats.paired(acc("baseB"), acc("BnB", n)))
+         for n in mid],
+        "baseB − BnB > 0 at some middle n, " + rule, stats.any_of)
     f.add("yosinski", 1, "AnB: " + ", ".join(
-        "n%d %s" % (n, ms(accs("AnB", n))) for n in ns),
-        above(accs("AnB", ns[0]), accs("AnB", ns[-1])),
-        "AnB at the largest n below AnB at n=1, " + SE_RULE)
+        "n%d %s" % (n, shown("AnB", n)) for n in ns),
+        [part("AnB n%d − n%d" % (ns[0], ns[-1]),
+              stats.paired(acc("AnB", ns[0]), acc("AnB", ns[-1])))],
+        "AnB at n=%d − at n=%d > 0, %s" % (ns[0], ns[-1], rule))
     f.add("yosinski", 2, "baseB %s; AnB+ over all n %s" % (
-        ms(base), ms(accs("AnB+"))), above(accs("AnB+"), base),
-        "AnB+ (all n and seeds) above baseB, " + SE_RULE)
+        shown("baseB"), shown("AnB+")),
+        [part("AnB+ − baseB", stats.paired(acc("AnB+"), acc("baseB")))],
+        "AnB+ (mean over n, per seed) − baseB > 0, " + rule)
     f.add("yosinski", 3, ", ".join(
-        "n%d rand %.3f / AnB %.3f" % (n, acc("rand", n), acc("AnB", n))
-        for n in ns), all(above(accs("AnB", n), accs("rand", n)) for n in ns),
-        "random frozen below AnB at every n, " + SE_RULE)
+        "n%d rand %s / AnB %s" % (n, shown("rand", n), shown("AnB", n))
+        for n in ns),
+        [part("AnB − rand n%d" % n, stats.paired(acc("AnB", n), acc("rand", n)))
+         for n in ns],
+        "AnB − random frozen > 0 at every n, " + rule)
     f.add("yosinski", 4, "at n=%d: dissimilar %s, AnB %s" % (
-        ns[-1], ms(accs("dis", ns[-1])), ms(accs("AnB", ns[-1]))),
-        above(accs("AnB", ns[-1]), accs("dis", ns[-1])),
-        "dissimilar-source accuracy below AnB's at the largest n, " + SE_RULE)
+        ns[-1], shown("dis", ns[-1]), shown("AnB", ns[-1])),
+        [part("AnB − dis n%d" % ns[-1],
+              stats.paired(acc("AnB", ns[-1]), acc("dis", ns[-1])))],
+        "AnB − dissimilar-source accuracy > 0 at the largest n, " + rule)
 
 
 def landscape_findings(f, t):
     if t is None:
         return f.not_run("landscape")
-    v = {r["measure"]: r for r in t}
     for i, key in enumerate(("distance", "grad_norm", "sharpness")):
-        r = v[key]
-        f.add("landscape", i, "P-T %.4g, RI-T %.4g" % (r["pt"], r["rit"]),
-              r["pt"] < r["rit"], "P-T's %s below RI-T's" % key)
+        rows = [r for r in t if r["measure"] == key]
+        pt = {r["seed"]: r["pt"] for r in rows}
+        rit = {r["seed"]: r["rit"] for r in rows}
+        f.add("landscape", i, "P-T %.4g, RI-T %.4g" % (
+            mean(list(pt.values())), mean(list(rit.values()))),
+            [part("RI-T − P-T", stats.paired(rit, pt))],
+            "RI-T's %s − P-T's > 0, paired t-interval over seeds at b = 28; "
+            "%s" % (key, DIRECTION))
 
+
+STUCK_BELOW = 0.3
+
+
+def stuck_runs(tables):
+    """The training runs whose final test accuracy is below STUCK_BELOW
+    (chance is 0.1 on the digits, 0.2 on a five-class half): runs that never
+    left the initial plateau.  The random-frozen control is left out: a
+    head on frozen random layers is expected to be poor.  Returns (stuck
+    names, number of runs looked at)."""
+    runs = []
+    for r in tables["shuffle.tsv"] or []:
+        runs.append(("shuffle b=%s %s seed %s" % (
+            r["b"], KIND_NAMES[r["kind"]], r["seed"]), r["acc"]))
+    for r in tables["yosinski.tsv"] or []:
+        if r["kind"] == "rand":
+            continue
+        runs.append(("yosinski %s%s seed %s" % (
+            r["kind"], "" if r["n"] == 0 else " n=%s" % r["n"], r["seed"]), r["acc"]))
+    for r in tables["checkpoints.tsv"] or []:
+        runs.append(("checkpoints step %s" % r["pre_step"], r["downstream_acc"]))
+    return ["%s (%.3f)" % (n, a) for n, a in runs if a < STUCK_BELOW], len(runs)
+
+
+# ---- collect: the tables to what the report says ----
 
 FIGURES = [
     ("shuffle-acc.png", "Final target accuracy against block size b, P-T and "
@@ -340,138 +513,180 @@ FIGURES = [
      "around P-T and RI-T."),
 ]
 
+DEFINITIONS = [
+    "Training speed: the first step at which a run's validation "
+    "accuracy reaches 90% of its own final validation accuracy.",
+    "Barrier: max over λ of error(θ(λ)) − ((1−λ)·error(θ₁) + "
+    "λ·error(θ₂)), with θ(λ) = (1−λ)θ₁ + λθ₂.",
+    "Common mistakes: examples both models get wrong; share = "
+    "common / (common + only-A + only-B).",
+    "μ (criticality): min over feasible (α, σ) of "
+    "α²‖θᶠ−θ⁰‖²/σ² for one module; (α, σ) is feasible when the mean "
+    "error over the noise draws is at most ε = CRIT_EPS × the final "
+    "model's error (CRIT_EPS is in the provenance below); σ is "
+    "relative to the module's RMS weight.",
+    "Landscape (b = 28): distance is ‖θ − θ⁰‖ at the end of fine-tuning "
+    "and grad_norm the mean gradient norm over the logged steps, for every "
+    "seed; sharpness (seed 1 only) is the mean rise of the test loss from "
+    "t = 0 to t = ±1 along one random filter-normalised direction.",
+    "Intervals: two-sided 95%%.  Over seeds, Student's t with n − 1 degrees "
+    "of freedom on the per-seed differences where runs pair up (same seed, "
+    "same b), Welch's otherwise; over test examples, a percentile bootstrap "
+    "of %d resamples with a fixed seed; for a proportion over modules, "
+    "Wilson's.  n is the number of units the interval rests on; one unit "
+    "gives no interval." % stats.BOOTSTRAP_RESAMPLES,
+    "Verdicts: HOLDS when the interval lies entirely on the claimed side of "
+    "the rule's threshold, CONTRADICTED when it lies entirely on the other "
+    "side, INCONCLUSIVE otherwise (or without an interval).  A claim with "
+    "several parts holds when every part holds (\"some middle n\": when "
+    "one does) and is contradicted when one part is (all parts are).",
+]
 
-STUCK_BELOW = 0.3
+Report = namedtuple("Report", "rows counts stuck_text provenance")
 
 
-def stuck_runs(adir):
-    """The training runs whose final test accuracy is below STUCK_BELOW
-    (chance is 0.1 on the digits, 0.2 on a five-class half): runs that never
-    left the initial plateau.  The random-frozen control is left out: a
-    head on frozen random layers is expected to be poor.  Returns (stuck
-    names, number of runs looked at)."""
-    runs = []
-    for r in table(adir, "shuffle.tsv") or []:
-        runs.append(("shuffle b=%s %s seed %s" % (
-            r["b"], KIND_NAMES[r["kind"]], r["seed"]), r["acc"]))
-    for r in table(adir, "yosinski.tsv") or []:
-        if r["kind"] == "rand":
-            continue
-        runs.append(("yosinski %s%s seed %s" % (
-            r["kind"], "" if r["n"] == 0 else " n=%s" % r["n"], r["seed"]), r["acc"]))
-    for r in table(adir, "checkpoints.tsv") or []:
-        runs.append(("checkpoints step %s" % r["pre_step"], r["downstream_acc"]))
-    return ["%s (%.3f)" % (n, a) for n, a in runs if a < STUCK_BELOW], len(runs)
-
-
-def write(adir, fdir, odir):
+def collect(adir):
+    """Read every table of adir and judge every claim."""
+    tables = {name: read_table(adir, name) for name in SCHEMAS}
     f = Findings()
-    shuffle_findings(f, table(adir, "shuffle.tsv"))
-    mistakes_findings(f, table(adir, "mistakes.tsv"))
-    similarity_findings(f, table(adir, "cka.tsv"), table(adir, "distance.tsv"))
-    basin_findings(f, table(adir, "basins.tsv"))
-    criticality_findings(f, table(adir, "criticality.tsv"))
-    checkpoint_findings(f, table(adir, "checkpoints.tsv"))
-    yosinski_findings(f, table(adir, "yosinski.tsv"))
-    landscape_findings(f, table(adir, "landscape.tsv"))
-    prov = ""
-    pfile = os.path.join(adir, "provenance.txt")
-    if os.path.exists(pfile):
-        prov = open(pfile).read()
+    shuffle_findings(f, tables["shuffle.tsv"])
+    mistakes_findings(f, tables["mistakes.tsv"], tables["mistakes-ex.tsv"])
+    similarity_findings(f, tables["cka.tsv"], tables["distance.tsv"])
+    basin_findings(f, tables["basins.tsv"])
+    criticality_findings(f, tables["criticality.tsv"])
+    checkpoint_findings(f, tables["checkpoints.tsv"])
+    yosinski_findings(f, tables["yosinski.tsv"])
+    landscape_findings(f, tables["landscape.tsv"])
+    counts = {v: sum(1 for r in f.rows if r.verdict == v)
+              for v in stats.VERDICTS + (NOT_RUN,)}
 
-    stuck, n_runs = stuck_runs(adir)
+    stuck, n_runs = stuck_runs(tables)
     if stuck:
         stuck_text = ("%d of the %d training runs (random-frozen controls "
-                      "left out) ended below %d%% test "
-                      "accuracy, never leaving the plateau near chance they "
-                      "start on: %s.  They are kept in every mean and spread "
-                      "above, where they show as a large spread." % (
+                      "left out) ended below %d%% test accuracy, never "
+                      "leaving the plateau near chance they start on: %s.  "
+                      "They are kept in every mean and interval above, "
+                      "where they widen the interval." % (
                           len(stuck), n_runs, 100 * STUCK_BELOW,
                           "; ".join(stuck)))
     else:
         stuck_text = ("All %d training runs (random-frozen controls left "
                       "out) ended above %d%% test accuracy."
                       % (n_runs, 100 * STUCK_BELOW))
-    definitions = [
-        "Training speed: the first step at which a run's validation "
-        "accuracy reaches 90% of its own final validation accuracy.",
-        "Barrier: max over λ of error(θ(λ)) − ((1−λ)·error(θ₁) + "
-        "λ·error(θ₂)), with θ(λ) = (1−λ)θ₁ + λθ₂.",
-        "Common mistakes: examples both models get wrong; share = "
-        "common / (common + only-A + only-B).",
-        "μ (criticality): min over feasible (α, σ) of "
-        "α²‖θᶠ−θ⁰‖²/σ² for one module; (α, σ) is feasible when the mean "
-        "error over the noise draws is at most ε = CRIT_EPS × the final "
-        "model's error (CRIT_EPS is in the provenance below); σ is "
-        "relative to the module's RMS weight.",
-        "Landscape (seed 1 at b = 28): distance is ‖θ − θ⁰‖ at the end of "
-        "fine-tuning; grad_norm is the mean gradient norm over the logged "
-        "steps of fine-tuning; sharpness is the mean rise of the test loss "
-        "from t = 0 to t = ±1 along one random filter-normalised direction.",
-        "Spread: ± is the standard deviation over seeds.  A comparison "
-        "over seeds holds only when the difference of the means exceeds "
-        "the standard error of that difference."]
+    pfile = os.path.join(adir, "provenance.txt")
+    prov = open(pfile).read() if os.path.exists(pfile) else ""
+    return Report(f.rows, counts, stuck_text, prov)
 
-    held = sum(1 for r in f.rows if r[3] == "HOLDS")
-    failed = sum(1 for r in f.rows if r[3] == "DOES NOT HOLD")
-    summary = "%d findings hold, %d do not." % (held, failed)
-    if len(f.rows) > held + failed:
-        summary += (" %d were not run here: their studies are not in "
-                    "STUDIES (make paper runs all nine)." % (
-                        len(f.rows) - held - failed))
-    md = ["# What is being transferred? Fashion-MNIST → MNIST digits", "",
+
+def summary(rep):
+    c = rep.counts
+    s = "%d hold, %d are contradicted, %d are inconclusive." % (
+        c[HOLDS], c[CONTRADICTED], c[INCONCLUSIVE])
+    if c[NOT_RUN]:
+        s += (" %d were not run here: their studies are not in STUDIES "
+              "(make paper runs all eight)." % c[NOT_RUN])
+    return s
+
+
+def number(x):
+    return "—" if math.isnan(x) else "%.3g" % x
+
+
+def interval_text(p):
+    iv = p.iv
+    if math.isnan(iv.lo):
+        return "%s: %s (no interval)" % (p.label, number(iv.est))
+    return "%s: %s [%s, %s]" % (p.label, number(iv.est), number(iv.lo),
+                                number(iv.hi))
+
+
+def cells(r):
+    """The report's columns of one finding, as text."""
+    est = "; ".join(interval_text(p) for p in r.parts) or "—"
+    n = "; ".join(sorted({"%d (%s)" % (p.iv.n, p.iv.how) for p in r.parts})) or "—"
+    return [r.study, r.claim, r.measured, est, n, r.rule, r.verdict]
+
+
+HEADERS = ["study", "claim (papers.md)", "measured here",
+           "estimate [95% interval]", "n", "rule", "verdict"]
+TITLE = "What is being transferred? Fashion-MNIST → MNIST digits"
+
+
+def figures(fdir, odir):
+    return [(os.path.relpath(os.path.join(fdir, name), odir), caption)
+            for name, caption in FIGURES
+            if os.path.exists(os.path.join(fdir, name))]
+
+
+# ---- render: Markdown and HTML ----
+
+def markdown(rep, figs):
+    md = ["# " + TITLE, "",
           "Every number below is read from the analysis tables of this run; "
-          "every verdict follows the rule in the last column.", "",
-          summary, "",
-          "| study | claim (papers.md) | measured here | verdict | rule |",
-          "|---|---|---|---|---|"]
-    md[2:2] = regime.section(adir, fdir, odir)[0]
-    for r in f.rows:
-        md.append("| " + " | ".join(s.replace("|", "/") for s in r) + " |")
+          "every verdict follows the rule in its row.", "",
+          "**%s**" % summary(rep), "",
+          "| " + " | ".join(HEADERS) + " |",
+          "|" + "---|" * len(HEADERS)]
+    for r in rep.rows:
+        md.append("| " + " | ".join(s.replace("|", "/") for s in cells(r)) + " |")
     md += ["", "## Figures", ""]
-    for name, caption in FIGURES:
-        if os.path.exists(os.path.join(fdir, name)):
-            md += ["![%s](%s)" % (caption, os.path.relpath(
-                os.path.join(fdir, name), odir)), "", caption, ""]
-    md += ["## Runs that did not train", "", stuck_text, "",
-           "## Definitions", ""] + ["- " + d for d in definitions] + [
-           "", "## Provenance", "", "```", prov.strip(), "```", ""]
-    with open(os.path.join(odir, "REPORT.md"), "w") as out:
-        out.write("\n".join(md))
+    for path, caption in figs:
+        md += ["![%s](%s)" % (caption, path), "", caption, ""]
+    md += ["## Runs that did not train", "", rep.stuck_text, "",
+           "## Definitions", ""] + ["- " + d for d in DEFINITIONS] + [
+           "", "## Provenance", "", "```", rep.provenance.strip(), "```", ""]
+    return "\n".join(md)
 
+
+CSS_CLASS = {HOLDS: "holds", CONTRADICTED: "fails", INCONCLUSIVE: "open"}
+
+
+def html_page(rep, figs):
+    e = html.escape
     h = ["<!doctype html><html><head><meta charset='utf-8'>",
          "<title>xf report</title><style>body{font-family:sans-serif;"
-         "max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+         "max-width:1300px;margin:2em auto}table{border-collapse:collapse}"
          "td,th{border:1px solid #999;padding:4px 8px;vertical-align:top}"
          ".holds{background:#d8f5d8}.fails{background:#f5d8d8}"
-         ".notrun{background:#eee;color:#777}"
+         ".open{background:#f5efd0}.notrun{background:#eee;color:#777}"
          "img{max-width:100%}</style></head><body>",
-         "<h1>What is being transferred? Fashion-MNIST → MNIST digits</h1>",
-         "<p>%s</p>" % html.escape(summary),
-         "<table><tr><th>study</th><th>claim</th><th>measured here</th>"
-         "<th>verdict</th><th>rule</th></tr>"]
-    for r in f.rows:
-        cls = {"HOLDS": "holds", "DOES NOT HOLD": "fails"}.get(r[3], "notrun")
+         "<h1>%s</h1>" % e(TITLE),
+         "<p><b>%s</b></p>" % e(summary(rep)),
+         "<table><tr>%s</tr>" % "".join("<th>%s</th>" % e(c) for c in HEADERS)]
+    for r in rep.rows:
+        cls = CSS_CLASS.get(r.verdict, "notrun")
         h.append("<tr>" + "".join(
-            "<td%s>%s</td>" % (" class='%s'" % cls if i == 3 else "",
-                               html.escape(c)) for i, c in enumerate(r))
+            "<td%s>%s</td>" % (" class='%s'" % cls if i == len(HEADERS) - 1
+                               else "", e(c)) for i, c in enumerate(cells(r)))
             + "</tr>")
     h.append("</table><h2>Figures</h2>")
-    for name, caption in FIGURES:
-        if os.path.exists(os.path.join(fdir, name)):
-            h.append("<figure><img src='%s'><figcaption>%s</figcaption>"
-                     "</figure>" % (html.escape(os.path.relpath(
-                         os.path.join(fdir, name), odir)),
-                         html.escape(caption)))
-    h.append("<h2>Runs that did not train</h2><p>%s</p>" %
-             html.escape(stuck_text))
+    for path, caption in figs:
+        h.append("<figure><img src='%s'><figcaption>%s</figcaption>"
+                 "</figure>" % (e(path), e(caption)))
+    h.append("<h2>Runs that did not train</h2><p>%s</p>" % e(rep.stuck_text))
     h.append("<h2>Definitions</h2><ul>%s</ul>" % "".join(
-        "<li>%s</li>" % html.escape(d) for d in definitions))
+        "<li>%s</li>" % e(d) for d in DEFINITIONS))
     h.append("<h2>Provenance</h2><pre>%s</pre></body></html>" %
-             html.escape(prov))
-    with open(os.path.join(odir, "report.html"), "w") as out:
-        out.write("\n".join(h))
+             e(rep.provenance))
+    return "\n".join(h)
+
+
+def write(adir, fdir, odir):
+    rep = collect(adir)
+    figs = figures(fdir, odir)
+    for name, text in (("REPORT.md", regime.opening(markdown(rep, figs),
+                                                    adir, fdir, odir)),
+                       ("report.html", html_page(rep, figs))):
+        path = os.path.join(odir, name)
+        with open(path + ".tmp", "w") as out:
+            out.write(text)
+        os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
-    write(*sys.argv[1:4])
+    if len(sys.argv) != 4:
+        sys.exit("usage: report.py ANALYSIS_DIR FIG_DIR OUT_DIR")
+    try:
+        write(*sys.argv[1:4])
+    except (TableError, OSError) as err:
+        sys.exit("report.py: %s" % err)

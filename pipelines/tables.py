@@ -5,8 +5,13 @@ Streams are read through `xf-cat --json`, one JSON object per line, so this
 script needs no msgpack module and reads exactly what a person would see.
 
     tables.py shuffle RUNDIR FRACTION OUT.tsv CURVES.tsv
+    tables.py checkpoints RUNDIR PREDIR SRC_TEST OUT.tsv
     tables.py yosinski RUNDIR OUT.tsv
-    tables.py checkpoints RUNDIR PRELOG OUT.tsv
+    tables.py mistakes PAIRS.xfs OUT.tsv
+    tables.py cka ANALYSIS_DIR OUT.tsv PAIR...
+    tables.py basins ANALYSIS_DIR OUT.tsv DISTANCE.tsv PAIR...
+    tables.py criticality ANALYSIS_DIR OUT.tsv
+    tables.py landscape ANALYSIS_DIR RUN_PREFIX SEED OUT.tsv
 """
 import glob
 import json
@@ -14,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import namedtuple
 
 
 def records(path):
@@ -52,6 +58,10 @@ def speed(curve, fraction):
     return curve[-1][0]
 
 
+ShuffleRun = namedtuple("ShuffleRun", "b kind seed acc loss speed_steps")
+YosinskiRun = namedtuple("YosinskiRun", "kind n seed acc")
+
+
 def shuffle(rundir, fraction, out, curves_out):
     rows, curves = [], []
     pat = re.compile(r"b(\d+)-(pt|rit)-s(\d+)\.eval\.xfs$")
@@ -62,18 +72,18 @@ def shuffle(rundir, fraction, out, curves_out):
         b, kind, seed = int(m.group(1)), m.group(2), int(m.group(3))
         ev = records(path)[0]
         curve = val_curve(path.replace(".eval.xfs", ".log.xfs"))
-        rows.append((b, kind, seed, ev["acc"], ev["loss"],
-                     speed(curve, float(fraction))))
+        rows.append(ShuffleRun(b, kind, seed, ev["acc"], ev["loss"],
+                               speed(curve, float(fraction))))
         curves += [(b, kind, seed, s, a) for s, a in curve]
-    rows.sort(key=lambda r: (-r[0], r[1], r[2]))
-    curves.sort(key=lambda r: (-r[0], r[1], r[2], r[3]))
-    write_tsv(out, ["b", "kind", "seed", "acc", "loss", "speed_steps"], rows)
+    rows.sort(key=lambda r: (-r.b, r.kind, r.seed))
+    curves.sort(key=lambda c: (-c[0], c[1], c[2], c[3]))
+    write_tsv(out, ShuffleRun._fields, rows)
     write_tsv(curves_out, ["b", "kind", "seed", "step", "val_acc"], curves)
     mean = []
-    for b in sorted({r[0] for r in rows}, reverse=True):
+    for b in sorted({r.b for r in rows}, reverse=True):
         row = [b]
         for kind in ("pt", "rit"):
-            accs = [r[3] for r in rows if r[0] == b and r[1] == kind]
+            accs = [r.acc for r in rows if r.b == b and r.kind == kind]
             m = sum(accs) / len(accs)
             row += [m, min(accs), max(accs)]
         mean.append(row)
@@ -99,11 +109,11 @@ def checkpoints(rundir, predir, src_test, out):
         upstream = json.loads(subprocess.run(
             ["xf-cat", "--json"], input=up, check=True,
             capture_output=True).stdout.decode().splitlines()[0])["acc"]
-        down = records(path)[0]["acc"]
-        rows.append((step, epoch, upstream, down))
+        down = records(path)[0]
+        rows.append((step, epoch, upstream, down["acc"], down["n"]))
     rows.sort()
-    write_tsv(out, ["pre_step", "pre_epoch", "upstream_acc", "downstream_acc"],
-              rows)
+    write_tsv(out, ["pre_step", "pre_epoch", "upstream_acc", "downstream_acc",
+                    "n"], rows)
 
 
 def yosinski(rundir, out):
@@ -117,47 +127,84 @@ def yosinski(rundir, out):
         if not m:
             continue
         kind, n, seed = m.group(1), int(m.group(2) or 0), int(m.group(3))
-        rows.append((kind, n, seed, records(path)[0]["acc"]))
+        rows.append(YosinskiRun(kind, n, seed, records(path)[0]["acc"]))
     rows.sort()
-    write_tsv(out, ["kind", "n", "seed", "acc"], rows)
+    write_tsv(out, YosinskiRun._fields, rows)
     kinds = ["AnB", "BnB", "AnB+", "BnB+", "rand", "dis"]
-    ns = sorted({r[1] for r in rows if r[1] > 0})
-    base = [r[3] for r in rows if r[0] == "baseB"]
+    ns = sorted({r.n for r in rows if r.n > 0})
+    base = [r.acc for r in rows if r.kind == "baseB"]
     wide = []
     for n in ns:
         row = [n, sum(base) / len(base) if base else float("nan")]
         for k in kinds:
-            accs = [r[3] for r in rows if r[0] == k and r[1] == n]
+            accs = [r.acc for r in rows if r.kind == k and r.n == n]
             row.append(sum(accs) / len(accs) if accs else float("nan"))
         wide.append(row)
     write_tsv(out.replace(".tsv", "-wide.tsv"), ["n", "baseB"] + kinds, wide)
 
 
+def label(model):
+    """A model's column name: its checkpoint's file name without .tar."""
+    return os.path.basename(model)[:-len(".tar")] if model.endswith(".tar") \
+        else os.path.basename(model)
+
+
+def kind_of(model):
+    """(kind, seed) of a shuffle-study checkpoint, from its name."""
+    m = re.search(r"-(pt|rit)-s(\d+)\.tar$", model)
+    if not m:
+        sys.exit("tables.py: %s: not a P-T or RI-T run" % model)
+    return m.group(1), int(m.group(2))
+
+
 def mistakes(pairs, out):
-    """The pairs of xf-eval -m pt1 -m pt2 -m rit1 -m rit2 --pairs, which come
-    in the order (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)."""
-    recs = records(pairs)
-    rows = []
-    for name, k in (("ptpt", 0), ("ritrit", 5), ("ptrit", 1)):
-        r = recs[k]
-        rows.append((name, r["n"], r["both_right"], r["both_wrong"],
-                     r["same_wrong"], r["only_a_wrong"], r["only_b_wrong"]))
-    write_tsv(out, ["pair", "n", "both_right", "both_wrong", "same_wrong",
-                    "only_a_wrong", "only_b_wrong"], rows)
+    """The agreement of P-T/P-T, RI-T/RI-T and P-T/RI-T (same seed), picked
+    from the pair records of `xf-eval --pairs` by their a and b fields; and
+    beside it (OUT-ex.tsv) which test examples each model got wrong, from
+    the --examples stream xf-eval wrote with it (PAIRS-ex.xfs, with the
+    models' order in its summary PAIRS-eval.xfs), for the bootstrap."""
+    rows, want = [], {"ptpt": None, "ritrit": None, "ptrit": None}
+    for r in records(pairs):
+        (ka, sa), (kb, sb) = kind_of(r["a"]), kind_of(r["b"])
+        name = "ptrit" if (ka, kb) == ("pt", "rit") and sa == sb else \
+            ka + kb if ka == kb else None
+        if name in want and want[name] is None:
+            want[name] = r
+    for name, r in want.items():
+        if r is None:
+            sys.exit("tables.py: %s: no %s pair" % (pairs, name))
+        rows.append((name, label(r["a"]), label(r["b"]), r["n"],
+                     r["both_right"], r["both_wrong"], r["same_wrong"],
+                     r["only_a_wrong"], r["only_b_wrong"]))
+    write_tsv(out, ["pair", "a", "b", "n", "both_right", "both_wrong",
+                    "same_wrong", "only_a_wrong", "only_b_wrong"], rows)
+    base = pairs[:-len(".xfs")]
+    models = [label(r["model"]) for r in records(base + "-eval.xfs")]
+    wrong = [[r["i"]] + [0 if r["correct%d" % k] else 1
+                         for k in range(len(models))]
+             for r in records(base + "-ex.xfs")]
+    write_tsv(out.replace(".tsv", "-ex.tsv"), ["i"] + models, wrong)
+
+
+CkaRow = namedtuple("CkaRow", "pair module cka n")
 
 
 def cka(adir, out, names):
+    """Linear CKA per module of each pair (xf-cka --matched: a record's
+    module a of one model against the same module b of the other)."""
     rows = []
     for name in names:
-        for r in records(os.path.join(adir, "cka-%s.xfs" % name)):
-            rows.append((name, r["a"], r["cka"], r["n"]))
-    write_tsv(out, ["pair", "module", "cka", "n"], rows)
-    modules = []
-    for r in rows:
-        if r[1] not in modules:
-            modules.append(r[1])
-    wide = [[m] + [next((r[2] for r in rows if r[0] == p and r[1] == m),
-                        float("nan")) for p in names] for m in modules]
+        path = os.path.join(adir, "cka-%s.xfs" % name)
+        for r in records(path):
+            if r["a"] != r["b"]:
+                sys.exit("tables.py: %s: module %s against %s, want matched "
+                         "modules" % (path, r["a"], r["b"]))
+            rows.append(CkaRow(name, r["a"], r["cka"], r["n"]))
+    write_tsv(out, CkaRow._fields, rows)
+    modules = list(dict.fromkeys(r.module for r in rows))
+    value = {(r.pair, r.module): r.cka for r in rows}
+    wide = [[m] + [value.get((p, m), float("nan")) for p in names]
+            for m in modules]
     write_tsv(out.replace(".tsv", "-wide.tsv"), ["module"] + names, wide)
 
 
@@ -195,49 +242,60 @@ def criticality(adir, out):
 
 
 def landscape(adir, prefix, seed, out):
-    """Liu et al.'s measures for P-T and RI-T: distance from the starting
-    weights at the end of fine-tuning, mean gradient norm over fine-tuning,
-    sharpness along a random filter-normalised direction (mean loss rise at
-    the ends, t = ±1), and the gradient change along the gradient."""
-    v = {}
-    for kind in ("pt", "rit"):
-        log = records("%s-%s-s%s.log.xfs" % (prefix, kind, seed))
-        last = log[-1]
-        d2 = sum(val * val for k, val in last.items() if k.startswith("dist."))
-        v.setdefault("distance", {})[kind] = d2 ** 0.5
+    """Liu et al.'s measures for P-T and RI-T, one row per measure and seed:
+    distance from the starting weights at the end of fine-tuning and mean
+    gradient norm over fine-tuning for every seed whose P-T and RI-T logs
+    PREFIX-{pt,rit}-sS.log.xfs exist; for SEED only (the one the analyses
+    ran on), sharpness along a random filter-normalised direction (mean loss
+    rise at the ends, t = ±1) and the largest gradient change along the
+    gradient."""
+    def logged(kind, s):
+        log = records("%s-%s-s%s.log.xfs" % (prefix, kind, s))
+        d2 = sum(v * v for k, v in log[-1].items() if k.startswith("dist."))
         gn = [r["grad_norm"] for r in log]
-        v.setdefault("grad_norm", {})[kind] = sum(gn) / len(gn)
+        return d2 ** 0.5, sum(gn) / len(gn)
+
+    def probed(kind):
         land = records(os.path.join(adir, "land-%s.xfs" % kind))
         mid = min(land, key=lambda r: abs(r["t"]))["loss"]
         ends = [r["loss"] for r in land if abs(abs(r["t"]) - 1) < 1e-9]
-        v.setdefault("sharpness", {})[kind] = sum(ends) / len(ends) - mid
         grad = records(os.path.join(adir, "grad-%s.xfs" % kind))
-        v.setdefault("grad_change", {})[kind] = max(r["grad_change"]
-                                                    for r in grad)
-    write_tsv(out, ["measure", "pt", "rit"],
-              [(k, x["pt"], x["rit"]) for k, x in v.items()])
+        return sum(ends) / len(ends) - mid, max(r["grad_change"] for r in grad)
+
+    pat = re.compile(re.escape(prefix) + r"-pt-s(\d+)\.log\.xfs$")
+    seeds = sorted(int(m.group(1)) for m in
+                   map(pat.match, glob.glob(prefix + "-pt-s*.log.xfs")) if m
+                   and os.path.exists("%s-rit-s%s.log.xfs" % (prefix, m.group(1))))
+    rows = []
+    for s in seeds:
+        (dp, gp), (dr, gr) = logged("pt", s), logged("rit", s)
+        rows += [("distance", s, dp, dr), ("grad_norm", s, gp, gr)]
+    (sp, cp), (sr, cr) = probed("pt"), probed("rit")
+    rows += [("sharpness", int(seed), sp, sr), ("grad_change", int(seed), cp, cr)]
+    write_tsv(out, ["measure", "seed", "pt", "rit"], rows)
+
+
+# study: (function, number of arguments; None for any number)
+STUDIES = {
+    "shuffle": (shuffle, 4),
+    "checkpoints": (checkpoints, 4),
+    "yosinski": (yosinski, 2),
+    "mistakes": (mistakes, 2),
+    "basins": (lambda adir, out, dist, *names: basins(adir, out, dist, names), None),
+    "criticality": (criticality, 2),
+    "landscape": (landscape, 4),
+    "cka": (lambda adir, out, *names: cka(adir, out, list(names)), None),
+}
 
 
 def main(argv):
-    study = argv[1]
-    if study == "shuffle":
-        shuffle(*argv[2:6])
-    elif study == "checkpoints":
-        checkpoints(*argv[2:6])
-    elif study == "yosinski":
-        yosinski(*argv[2:4])
-    elif study == "mistakes":
-        mistakes(*argv[2:4])
-    elif study == "basins":
-        basins(argv[2], argv[3], argv[4], argv[5:])
-    elif study == "criticality":
-        criticality(argv[2], argv[3])
-    elif study == "landscape":
-        landscape(*argv[2:6])
-    elif study == "cka":
-        cka(argv[2], argv[3], argv[4:])
-    else:
-        sys.exit("tables.py: unknown study %s" % study)
+    if len(argv) < 2 or argv[1] not in STUDIES:
+        sys.exit("tables.py: unknown study %s" % (argv[1] if len(argv) > 1 else "(none)"))
+    fn, nargs = STUDIES[argv[1]]
+    args = argv[2:]
+    if nargs is not None and len(args) != nargs:
+        sys.exit("tables.py %s: want %d arguments, got %d" % (argv[1], nargs, len(args)))
+    fn(*args)
 
 
 if __name__ == "__main__":

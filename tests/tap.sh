@@ -64,6 +64,17 @@ usage_cases() {
 		fi
 	done
 }
+# same A B, differ A B: files A and B both exist, are not empty, and are
+# equal (differ) byte for byte; eq A B, ne A B: the same for two strings,
+# neither blank.  A missing or empty output never passes a comparison.
+same() { [ -s "$1" ] && [ -s "$2" ] && cmp -s "$1" "$2"; }
+differ() { [ -s "$1" ] && [ -s "$2" ] && ! cmp -s "$1" "$2"; }
+blank() { case $1 in *[![:space:]]*) return 1 ;; esac; }
+eq() { ! blank "$1" && [ "$1" = "$2" ]; }
+ne() { ! blank "$1" && ! blank "$2" && [ "$1" != "$2" ]; }
+# rows FILE: FILE is a table with a header and at least one record (for the
+# awk checks, which pass vacuously on no records).
+rows() { [ "$(wc -l <"$1")" -gt 1 ]; }
 # field NAME: column NAME of the TSV on stdin, one value a line.
 field() { awk -F'\t' -v f="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next } { print $c }'; }
 # table_run RC WANT CMD: one row of a tool's table of calls.  CMD runs under

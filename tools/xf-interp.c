@@ -31,6 +31,7 @@ struct out {
 	struct xf_writer *w;
 	const char *path;
 	enum xf_interp_mode mode;
+	const struct xf_ensemble *ens;	/* line: the endpoints' ensemble */
 };
 
 /* One record per point, as it is computed. */
@@ -42,7 +43,7 @@ emit(void *arg, const struct xf_interp_point *p)
 
 	switch (o->mode) {
 	case XF_INTERP_LINE:
-		xf_writer_begin(w, 6);
+		xf_writer_begin(w, o->ens != NULL ? 9 : 6);
 		xf_writer_float(w, "lambda", p->x);
 		break;
 	case XF_INTERP_RANDOM:
@@ -68,6 +69,14 @@ emit(void *arg, const struct xf_interp_point *p)
 		xf_writer_float(w, "grad_norm", p->grad_norm);
 		xf_writer_float(w, "grad_change", p->grad_change);
 		xf_writer_float(w, "step", p->step);
+	}
+	if (o->ens != NULL) {
+		struct xf_eval_result r;
+
+		xf_ensemble_at(o->ens, p->x, &r);
+		xf_writer_float(w, "ens_acc", (double)r.correct / r.n);
+		xf_writer_float(w, "ens_error", 1 - (double)r.correct / r.n);
+		xf_writer_float(w, "ens_loss", r.loss_sum / r.n);
 	}
 	tool_record_end(w, o->path);
 }
@@ -208,7 +217,13 @@ interp(struct run *r, const char *self)
 	if (b != NULL)
 		dist = xf_params_distance(ma, a, b, module_dist);
 
-	struct out o = { NULL, r->out, opt->mode };
+	/* The ensemble is a mixture only for λ in [0, 1]. */
+	struct xf_ensemble ens = { 0 };
+	int with_ens = opt->mode == XF_INTERP_LINE && opt->lo >= 0 &&
+	    opt->hi <= 1;
+	if (with_ens && xf_ensemble_init(&ens, ma, a, b, &d, opt->batch, &e) < 0)
+		errx(1, "%s: %s", r->paths[0], e.msg);
+	struct out o = { NULL, r->out, opt->mode, with_ens ? &ens : NULL };
 	o.w = tool_table_open(r->out, "interp", &d.header, self);
 	if (xf_interp_run(ma, a, b, &d, opt, pts, emit, &o, &e) < 0)
 		errx(1, "%s: %s", r->paths[0], e.msg);
@@ -221,6 +236,7 @@ interp(struct run *r, const char *self)
 		write_summary(sw, r->summary, opt, &s, ma, dist, module_dist);
 		tool_writer_close(sw, r->summary);
 	}
+	xf_ensemble_free(&ens);
 	xf_model_free(ma);
 	xf_dataset_free(&d);
 	xf_dataset_free(&bd);

@@ -30,6 +30,12 @@ PRESETS = {
     "cnn": "c32,c32,p,c64,c64,p,f256,f",
     "cnn-s": "c16,c16,p,c32,c32,p,f128,f",
     "cnn-bn": "c32,b,c32,b,p,c64,b,c64,b,p,f256,f",
+    "resnet-8": "c16n,b,r16,r32s2,r64s2,g,f",
+    "resnet-20": "c16n,b,r16,r16,r16,r32s2,r32,r32,r64s2,r64,r64,g,f",
+    "resnet-18": "c64k7s2p3n,b,pk3s2p1,r64,r64,r128s2,r128,r256s2,r256,"
+                 "r512s2,r512,g,f",
+    "resnet-18-cifar": "c64n,b,r64,r64,r128s2,r128,r256s2,r256,r512s2,"
+                       "r512,g,f",
 }
 
 
@@ -42,27 +48,37 @@ def _int(s, i):
     return int(s[i:j]), j
 
 
+def _opts(it, j, keys, defaults):
+    """The kK sS pP options of a conv, pool or block item from j on, and
+    whether a trailing n (no bias) ends it."""
+    vals = dict(defaults)
+    while j < len(it) and it[j] in keys and it[j] != "n":
+        vals[it[j]], j = _int(it, j + 1)
+    nobias = it[j:] == "n" and "n" in keys
+    if j != len(it) and not nobias:
+        raise ValueError("spec item %r" % it)
+    return vals, nobias
+
+
 def parse_spec(spec):
-    """The items of a spec: ("c", oc, k, s, p), ("b",), ("p",), ("f", n|None)."""
+    """The items of a spec: ("c", oc, k, s, p, bias), ("b",),
+    ("p", k, s, p), ("r", oc, s), ("g",), ("f", n|None)."""
     spec = PRESETS.get(spec, spec)
     items = []
     for it in spec.split(","):
         if it.startswith("c"):
             oc, j = _int(it, 1)
-            k, s, p = 3, 1, None
-            while j < len(it):
-                key = it[j]
-                if key not in "ksp":
-                    raise ValueError("spec item %r" % it)
-                v, j = _int(it, j + 1)
-                if key == "k":
-                    k = v
-                elif key == "s":
-                    s = v
-                else:
-                    p = v
-            items.append(("c", oc, k, s, k // 2 if p is None else p))
-        elif it in ("b", "p", "f"):
+            v, nobias = _opts(it, j, "kspn", {"k": 3, "s": 1, "p": None})
+            p = v["k"] // 2 if v["p"] is None else v["p"]
+            items.append(("c", oc, v["k"], v["s"], p, not nobias))
+        elif it.startswith("p"):
+            v, _ = _opts(it, 1, "ksp", {"k": 2, "s": None, "p": 0})
+            items.append(("p", v["k"], v["s"] or v["k"], v["p"]))
+        elif it.startswith("r"):
+            oc, j = _int(it, 1)
+            v, _ = _opts(it, j, "s", {"s": 1})
+            items.append(("r", oc, v["s"]))
+        elif it in ("b", "g", "f"):
             items.append((it,) if it != "f" else ("f", None))
         elif it.startswith("f"):
             n, j = _int(it, 1)
@@ -76,23 +92,50 @@ def parse_spec(spec):
     return items
 
 
+class BasicBlock(nn.Module):
+    """He et al.'s basic block with torchvision's attribute names."""
+
+    def __init__(self, c, oc, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, oc, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(oc)
+        self.conv2 = nn.Conv2d(oc, oc, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(oc)
+        self.downsample = None
+        if stride != 1 or c != oc:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(c, oc, 1, stride, bias=False), nn.BatchNorm2d(oc))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.downsample is None else
+                           self.downsample(x)))
+
+
 class XfNet(nn.Module):
-    """The network of lib/nn.h: conv [+ bn] + ReLU, 2x2 max pool, linear +
-    ReLU, a linear head; modules named conv1.., bn1.., fc1.. as in xf."""
+    """The network of lib/nn.h: conv [+ bn] + ReLU, max pools, residual
+    blocks, global average pool, linear + ReLU, a linear head; modules named
+    as in xf: conv1.., bn1.., fc1.. for plain stacks, torchvision's names
+    (conv1, bn1, layer1.0.conv1, ..., fc) when the spec has blocks."""
 
     def __init__(self, spec, input_shape, n_classes):
         super().__init__()
         c, h, w = input_shape
-        self.ops = []          # (kind, module name or None, relu)
+        items = parse_spec(spec)
+        residual = any(it[0] == "r" for it in items)
+        self.ops = []          # (kind, module name or None, relu, args)
         counts = {"conv": 0, "bn": 0, "fc": 0}
-        for item in parse_spec(spec):
+        stage, block = 0, 0
+        for item in items:
             kind = item[0]
             if kind == "c":
-                _, oc, k, s, p = item
+                _, oc, k, s, p, bias = item
                 counts["conv"] += 1
                 name = "conv%d" % counts["conv"]
-                setattr(self, name, nn.Conv2d(c, oc, k, stride=s, padding=p))
-                self.ops.append(["conv", name, True])
+                setattr(self, name, nn.Conv2d(c, oc, k, stride=s, padding=p,
+                                              bias=bias))
+                self.ops.append(["conv", name, True, None])
                 c, h, w = oc, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
             elif kind == "b":
                 counts["bn"] += 1
@@ -100,24 +143,49 @@ class XfNet(nn.Module):
                 # PyTorch's defaults are xf's: eps 1e-5, momentum 0.1.
                 setattr(self, name, nn.BatchNorm2d(c))
                 self.ops[-1][2] = False        # the ReLU moves after the bn
-                self.ops.append(["bn", name, True])
+                self.ops.append(["bn", name, True, None])
             elif kind == "p":
-                self.ops.append(["pool", None, False])
-                h, w = h // 2, w // 2
+                _, k, s, p = item
+                self.ops.append(["pool", None, False, (k, s, p)])
+                h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+            elif kind == "r":
+                _, oc, s = item
+                if s != 1 or oc != c or stage == 0:
+                    stage, block = stage + 1, 0
+                    setattr(self, "layer%d" % stage, nn.Sequential())
+                else:
+                    block += 1
+                getattr(self, "layer%d" % stage).add_module(
+                    str(block), BasicBlock(c, oc, s))
+                self.ops.append(["block", "layer%d" % stage, False, block])
+                c, h, w = oc, (h + 2 - 3) // s + 1, (w + 2 - 3) // s + 1
+            elif kind == "g":
+                self.ops.append(["gap", None, False, None])
+                h, w = 1, 1
             else:
                 n = item[1]
-                counts["fc"] += 1
-                name = "fc%d" % counts["fc"]
+                if residual and n is None:
+                    name = "fc"
+                else:
+                    counts["fc"] += 1
+                    name = "fc%d" % counts["fc"]
                 in_f = c * h * w
                 out_f = n_classes if n is None else n
                 setattr(self, name, nn.Linear(in_f, out_f))
-                self.ops.append(["fc", name, n is not None])
+                self.ops.append(["fc", name, n is not None, None])
                 c, h, w = out_f, 1, 1
 
     def forward(self, x):
-        for kind, name, relu in self.ops:
+        for kind, name, relu, arg in self.ops:
             if kind == "pool":
-                x = F.max_pool2d(x, 2)
+                k, s, p = arg
+                x = F.max_pool2d(x, k, s, p)
+                continue
+            if kind == "gap":
+                x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+                continue
+            if kind == "block":
+                x = getattr(self, name)[arg](x)
                 continue
             if kind == "fc":
                 x = torch.flatten(x, 1)        # C, H, W order, as xf

@@ -5,7 +5,7 @@
 # UBSan.  One test per input; a crash, an abort or a sanitizer report fails.
 . "$(dirname "$0")/../tap.sh"
 
-for t in stream ckpt; do
+for t in stream ckpt npy image; do
 	bin=$top/tests/fuzz/replay_$t.bin
 	if [ ! -x "$bin" ]; then
 		skip "$bin not built (make fuzz-replay)"

@@ -92,6 +92,26 @@ xf-import synthetic --count 10 --shape 3,8,8 -s 1 -o rgb.xfs
 check 1 "mlp.tar: images are 3x8x8" xf-eval -m mlp.tar rgb.xfs
 check 1 "mlp.tar" xf-train --init mlp.tar --steps 1 -o x.tar rgb.xfs
 
+# ---- xf-align: architectures, widths, data, a NaN cost ----
+xf-train -a c8,c8,p,c16,c16,p,f64,f --steps 1 -o thin.tar good.xfs
+check 1 "mlp.tar: tensor 0 is fc1.weight, want conv1.weight" xf-align -a good.tar -b mlp.tar -o x.tar
+check 1 "thin.tar: tensor conv1.weight: shape 8x1x3x3, want 16x1x3x3" xf-align -a good.tar -b thin.tar -o x.tar
+check 2 "--method activations: give the data" xf-align --method activations -a good.tar -b good.tar -o x.tar
+check 1 "rgb.xfs: good.tar: images are 3x8x8" xf-align --method activations -a good.tar -b good.tar -o x.tar rgb.xfs
+# Weights near FLT_MAX are finite, so the reader takes them; the
+# activations overflow and conv1's correlations are NaN.
+/usr/bin/python3 - good.tar huge.tar <<'PY'
+import io, sys, tarfile
+src, dst = tarfile.open(sys.argv[1]), tarfile.open(sys.argv[2], "w", format=tarfile.USTAR_FORMAT)
+for m in src.getmembers():
+    data = src.extractfile(m).read()
+    if m.name == "conv1.weight":
+        data = b"\xff\xff\x7f\x7f" * (len(data) // 4)
+    dst.addfile(m, io.BytesIO(data))
+dst.close()
+PY
+check 1 "conv1: cost (0, 0) is nan" xf-align --method activations -a huge.tar -b good.tar -o x.tar good.xfs
+
 # ---- the ten classes of issue 11, one case each (more in test_stream.c,
 # faults.sh and the corpus) ----
 #  1 -o onto an input           refused before anything is opened for writing
@@ -191,5 +211,62 @@ check 2 "-r" xf-cat -r 9:x good.xfs
 check 2 "--count" xf-import synthetic --count -5
 check 2 "--classes" xf-import synthetic --classes 0,0
 check 2 "-j" xf-eval -j -3 -m good.tar good.xfs
+
+# ---- xf-import's readers of users' files (folder, npy, npz, cifar) ----
+# Each bad file: exit 1, one line naming it, and no output file left.
+if /usr/bin/python3 -c 'import numpy, PIL' 2>/dev/null; then
+	/usr/bin/python3 - <<'PY'
+import os, struct
+import numpy as np
+from PIL import Image
+def folder(name, files):
+    for rel, data in files.items():
+        os.makedirs(os.path.dirname("%s/%s" % (name, rel)), exist_ok=True)
+        open("%s/%s" % (name, rel), "wb").write(data)
+Image.fromarray(np.zeros((4, 4), np.uint8)).save("ok.png")
+Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save("ok.jpg")
+png, jpg = open("ok.png", "rb").read(), open("ok.jpg", "rb").read()
+folder("im-png-zero", {"a/x.png": b""})
+folder("im-png-cut", {"a/x.png": png[:len(png) - 20]})
+folder("im-png-junk", {"a/x.png": png[:16] + b"\xff" * 64})
+folder("im-jpg-zero", {"a/x.jpg": b""})
+folder("im-jpg-cut", {"a/x.jpg": jpg[:len(jpg) // 2]})
+folder("im-jpg-junk", {"a/x.jpg": jpg[:20] + os.urandom(200)})
+Image.fromarray(np.zeros((5, 4), np.uint8)).save("tall.png")
+folder("im-mixed", {"a/x.png": png, "b/y.png": open("tall.png", "rb").read()})
+folder("im-empty", {"a/x.png": png, "b/notes.txt": b"no image"})
+def npy(name, header, data=b"", version=1):
+    h = header.encode() + b"\n"
+    pre = b"\x93NUMPY" + bytes([version, 0]) + (struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", len(h)))
+    open(name, "wb").write(pre + h + data)
+open("a-magic.npy", "wb").write(b"PK\x03\x04" + b"\0" * 60)
+npy("a-header.npy", "{'descr': '|u1', 'fortran_order': False, 'shape': (1, 1, 1), }" + " " * 66000, b"x", 2)
+npy("a-dtype.npy", "{'descr': '<U4', 'fortran_order': False, 'shape': (1, 1), }", b"\0" * 16)
+npy("a-object.npy", "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", b"\x80\x02N.")
+npy("a-fortran.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", b"\0" * 16)
+npy("a-overflow.npy", "{'descr': '|u1', 'fortran_order': False, 'shape': (18446744073709551615, 2, 2), }")
+npy("a-short.npy", "{'descr': '|u1', 'fortran_order': False, 'shape': (1000000, 28, 28), }", b"\0" * 100)
+open("z-notzip.npz", "wb").write(b"\x93NUMPY not a zip")
+np.savez("z-noarrays.npz", images=np.zeros((1, 2, 2), np.uint8))
+os.makedirs("cifar-cut")
+open("cifar-cut/test_batch.bin", "wb").write(b"\0" * 3072)
+PY
+	mkdir -p im-loop/a && cp ok.png im-loop/a/ && ln -s ../.. im-loop/a/loop
+	for d in im-png-zero im-png-cut im-png-junk im-jpg-zero im-jpg-cut \
+	    im-jpg-junk im-mixed im-empty im-loop; do
+		check 1 "$d/" xf-import -o out.xfs folder "$d"
+		! ls out.xfs* >/dev/null 2>&1; ok $? "folder $d: no out.xfs left"
+	done
+	for f in a-magic a-header a-dtype a-object a-fortran a-overflow a-short; do
+		check 1 "$f.npy: " xf-import -o out.xfs npy "$f.npy"
+		! ls out.xfs* >/dev/null 2>&1; ok $? "npy $f.npy: no out.xfs left"
+	done
+	check 1 "z-notzip.npz: not a zip file" xf-import -o out.xfs npz z-notzip.npz
+	check 1 "z-noarrays.npz: no array x" xf-import -o out.xfs npz z-noarrays.npz
+	check 1 "cifar-cut/test_batch.bin: 3072 bytes" xf-import -o out.xfs cifar --split test cifar-cut
+	! ls out.xfs* >/dev/null 2>&1; ok $? "npz and cifar: no out.xfs left"
+else
+	skip "no python3 numpy and PIL for xf-import's hostile files"
+fi
 
 tap_done

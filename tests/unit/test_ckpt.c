@@ -196,107 +196,112 @@ expect_bad(const char *name, const char *buf, size_t len, const char *want)
 	    "hostile %s: \"%s\"", name, r < 0 ? err.msg : "accepted");
 }
 
+/*
+ * The hostile tars: each case lists the members it is built from, in
+ * order, then edits the bytes, and must be refused with a message holding
+ * its text.  The members are the small checkpoint's own (MAN, W, B) and the
+ * bad ones a case swaps in.
+ */
+enum { MAN, W, B, W20, W9, DOTDOT, ABS, SYM, HARD, DEV, DIR, GMAN, GLONG,
+    NANW, N_MEMBERS, END = -1 };
+enum edit {
+	NONE,
+	KEEP,		/* keep the first arg bytes */
+	DROP,		/* drop the last arg bytes */
+	FLIP2,		/* damage byte arg of the second member's header */
+};
+static const struct hostile {
+	const char *what;
+	signed char m[5];	/* members, ended by END */
+	int gzip;
+	enum edit edit;
+	size_t arg;
+	const char *want;
+} hostile[] = {
+	{ "wrong-size member", { MAN, W20, B, END }, 0, NONE, 0, "member has 20 bytes" },
+	{ "duplicate tensor", { MAN, W, W, B, END }, 0, NONE, 0, "fc1.weight: duplicate" },
+	{ "missing tensor", { MAN, W, END }, 0, NONE, 0, "fc1.bias: in the manifest but not" },
+	{ "extra tensor", { MAN, W, B, W9, END }, 0, NONE, 0, "fc9.weight: not a tensor" },
+	{ "../ member name", { MAN, DOTDOT, END }, 0, NONE, 0, "../fc1.weight: not a tensor" },
+	{ "absolute member name", { MAN, ABS, END }, 0, NONE, 0, "not a tensor" },
+	{ "symlink member", { MAN, SYM, END }, 0, NONE, 0, "not a regular file" },
+	{ "hardlink member", { MAN, HARD, END }, 0, NONE, 0, "not a regular file" },
+	{ "device member", { MAN, DEV, END }, 0, NONE, 0, "not a regular file" },
+	{ "directory member", { MAN, DIR, END }, 0, NONE, 0, "not a regular file" },
+	{ "GNU long-name member", { GMAN, GLONG, END }, 0, NONE, 0, "not a tensor" },
+	{ "gzip-compressed tar", { MAN, W, B, END }, 1, NONE, 0, "" },
+	{ "manifest not first", { W, MAN, B, END }, 0, NONE, 0, "first member must be" },
+	{ "NaN in a tensor", { MAN, NANW, B, END }, 0, NONE, 0, "fc1.weight: NaN at element 2" },
+	/* The checksum field is at byte 148 of a header; 10 is in the name. */
+	{ "damaged checksum on the second member", { MAN, W, B, END }, 0, FLIP2, 10, "member 2" },
+	/* The last member's data starts 512 + 1024 bytes before the end. */
+	{ "truncated in the last tensor", { MAN, W, B, END }, 0, DROP, 1536 - 4,
+	    "tensor fc1.bias: Truncated" },
+	{ "truncated in a header", { MAN, W, B, END }, 0, KEEP, 700, "" },
+	{ "empty input", { MAN, W, B, END }, 0, KEEP, 0, "" },
+};
+
 static void
 test_hostile(void)
 {
 	static char tar[1 << 16];
 	struct xf_ckpt c;
 	size_t ml, n;
-	char *man;
+	char *man, longname[151];
 	float nan_w[6] = { 1, 2, NAN, 4, 5, 6 };
+	struct xf_err err = { 0 };
 
 	small_ckpt(&c);
 	man = manifest_of(&c, &ml);
-
-	struct member good[] = {
-		{ XF_MANIFEST, man, ml, 0, 0, 0 },
-		{ "fc1.weight", w1, sizeof w1, 0, 0, 0 },
-		{ "fc1.bias", b1, sizeof b1, 0, 0, 0 },
+	memset(longname, 'a', 150);
+	longname[150] = 0;
+	const struct member pool[N_MEMBERS] = {
+		[MAN] = { XF_MANIFEST, man, ml, 0, 0, 0 },
+		[W] = { "fc1.weight", w1, sizeof w1, 0, 0, 0 },
+		[B] = { "fc1.bias", b1, sizeof b1, 0, 0, 0 },
+		[W20] = { "fc1.weight", w1, 20, 0, 0, 0 },
+		[W9] = { "fc9.weight", w1, sizeof w1, 0, 0, 0 },
+		[DOTDOT] = { "../fc1.weight", w1, sizeof w1, 0, 0, 0 },
+		[ABS] = { "/etc/passwd", w1, sizeof w1, 0, 0, 0 },
+		[SYM] = { "fc1.weight", NULL, 0, AE_IFLNK, "/etc/passwd", 0 },
+		[HARD] = { "fc1.weight", NULL, 0, AE_IFREG, XF_MANIFEST, 0 },
+		[DEV] = { "fc1.weight", NULL, 0, AE_IFCHR, NULL, 0 },
+		[DIR] = { "fc1.weight", NULL, 0, AE_IFDIR, NULL, 0 },
+		[GMAN] = { XF_MANIFEST, man, ml, 0, 0, 1 },
+		[GLONG] = { longname, w1, sizeof w1, 0, 0, 1 },
+		[NANW] = { "fc1.weight", nan_w, sizeof nan_w, 0, 0, 0 },
 	};
-	struct xf_err err;
+	struct member m[5];
+	const struct member good[] = { pool[MAN], pool[W], pool[B] };
+
 	n = build_tar(tar, sizeof tar, good, 3, 0);
 	ok(read_mem(tar, n, &err) == 0, "a hand-built pax tar is accepted (%s)",
 	    err.msg);
+	for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+		const struct hostile *h = &hostile[i];
+		int k;
 
-	struct member wrong_size[] = { good[0], { "fc1.weight", w1, 20, 0, 0, 0 },
-	    good[2] };
-	n = build_tar(tar, sizeof tar, wrong_size, 3, 0);
-	expect_bad("wrong-size member", tar, n, "member has 20 bytes");
-
-	struct member dup[] = { good[0], good[1], good[1], good[2] };
-	n = build_tar(tar, sizeof tar, dup, 4, 0);
-	expect_bad("duplicate tensor", tar, n, "fc1.weight: duplicate");
-
-	n = build_tar(tar, sizeof tar, good, 2, 0);
-	expect_bad("missing tensor", tar, n, "fc1.bias: in the manifest but not");
-
-	struct member extra[] = { good[0], good[1], good[2],
-	    { "fc9.weight", w1, sizeof w1, 0, 0, 0 } };
-	n = build_tar(tar, sizeof tar, extra, 4, 0);
-	expect_bad("extra tensor", tar, n, "fc9.weight: not a tensor");
-
-	struct member dotdot[] = { good[0], { "../fc1.weight", w1, sizeof w1, 0, 0, 0 } };
-	n = build_tar(tar, sizeof tar, dotdot, 2, 0);
-	expect_bad("../ member name", tar, n, "../fc1.weight: not a tensor");
-
-	struct member abs[] = { good[0], { "/etc/passwd", w1, sizeof w1, 0, 0, 0 } };
-	n = build_tar(tar, sizeof tar, abs, 2, 0);
-	expect_bad("absolute member name", tar, n, "not a tensor");
-
-	struct member sym[] = { good[0], { "fc1.weight", NULL, 0, AE_IFLNK,
-	    "/etc/passwd", 0 } };
-	n = build_tar(tar, sizeof tar, sym, 2, 0);
-	expect_bad("symlink member", tar, n, "not a regular file");
-
-	struct member hard[] = { good[0], { "fc1.weight", NULL, 0, AE_IFREG,
-	    XF_MANIFEST, 0 } };
-	n = build_tar(tar, sizeof tar, hard, 2, 0);
-	expect_bad("hardlink member", tar, n, "not a regular file");
-
-	struct member dev[] = { good[0], { "fc1.weight", NULL, 0, AE_IFCHR, NULL, 0 } };
-	n = build_tar(tar, sizeof tar, dev, 2, 0);
-	expect_bad("device member", tar, n, "not a regular file");
-
-	struct member dir[] = { good[0], { "fc1.weight", NULL, 0, AE_IFDIR, NULL, 0 } };
-	n = build_tar(tar, sizeof tar, dir, 2, 0);
-	expect_bad("directory member", tar, n, "not a regular file");
-
-	char longname[200];
-	memset(longname, 'a', 150);
-	longname[150] = 0;
-	struct member lng[] = { { XF_MANIFEST, man, ml, 0, 0, 1 },
-	    { longname, w1, sizeof w1, 0, 0, 1 } };
-	n = build_tar(tar, sizeof tar, lng, 2, 0);
-	expect_bad("GNU long-name member", tar, n, "not a tensor");
-
-	n = build_tar(tar, sizeof tar, good, 3, 1);
-	expect_bad("gzip-compressed tar", tar, n, "");
-
-	struct member first[] = { good[1], good[0], good[2] };
-	n = build_tar(tar, sizeof tar, first, 3, 0);
-	expect_bad("manifest not first", tar, n, "first member must be");
-
-	struct member nanm[] = { good[0], { "fc1.weight", nan_w, sizeof nan_w, 0, 0, 0 },
-	    good[2] };
-	n = build_tar(tar, sizeof tar, nanm, 3, 0);
-	expect_bad("NaN in a tensor", tar, n, "fc1.weight: NaN at element 2");
-
-	/* Damaged header checksum on the second member. */
-	n = build_tar(tar, sizeof tar, good, 3, 0);
-	{
-		/* pax_restricted with short names is plain ustar: member 2's
-		 * header follows member 1's data, rounded to 512. */
-		size_t second = 512 + ((ml + 511) / 512) * 512;
-		tar[second + 10] ^= 0x5a;
-		expect_bad("damaged checksum on the second member", tar, n, "member 2");
+		for (k = 0; h->m[k] != END; k++)
+			m[k] = pool[h->m[k]];
+		n = build_tar(tar, sizeof tar, m, k, h->gzip);
+		switch (h->edit) {
+		case NONE:
+			break;
+		case KEEP:
+			n = h->arg;
+			break;
+		case DROP:
+			n -= h->arg;
+			break;
+		case FLIP2:
+			/* pax_restricted with short names is plain ustar:
+			 * member 2's header follows member 1's data, rounded
+			 * to 512. */
+			tar[512 + (ml + 511) / 512 * 512 + h->arg] ^= 0x5a;
+			break;
+		}
+		expect_bad(h->what, tar, n, h->want);
 	}
-
-	n = build_tar(tar, sizeof tar, good, 3, 0);
-	/* The last member's data starts 512 + 1024 bytes before the end. */
-	expect_bad("truncated in the last tensor", tar, n - 1536 + 4,
-	    "tensor fc1.bias: Truncated");
-	expect_bad("truncated in a header", tar, 700, "");
-	expect_bad("empty input", tar, 0, "");
 	expect_bad("garbage", "hello world, not a tar at all", 29, "");
 
 	/* Manifest lies. */
