@@ -44,6 +44,13 @@ SCHEMAS = {
     "distance.tsv": {"pair": str, "module": str, "total": float},
     "basins.tsv": {"pair": str, "barrier": float, "barrier_loss": float,
                    "error_min": float, "error_max": float},
+    "basins-aligned.tsv": {"kind": str, "seed_a": int, "seed_b": int,
+                           "barrier": float, "barrier_aligned": float,
+                           "barrier_loss": float,
+                           "barrier_loss_aligned": float, "error_mid": float,
+                           "error_mid_aligned": float, "ens_error_mid": float,
+                           "inner": float, "inner_aligned": float,
+                           "moved": int, "units": int},
     "criticality.tsv": {"kind": str, "module": str, "mu": float,
                         "dist": float, "alpha_min": float},
     "checkpoints.tsv": {"pre_step": int, "pre_epoch": int,
@@ -117,6 +124,10 @@ CLAIMS = {
         "between them",
         "Two RI-T solutions are separated by a barrier, larger than "
         "P-T/P-T's"),
+    "aligned": (
+        "RI-T/RI-T's barrier falls after permutation alignment (weight "
+        "matching, xf-align): the barrier of the paper's §5 is partly "
+        "permutation symmetry",),
     "criticality": (
         "Higher modules are more critical than lower ones (P-T)",
         "RI-T valleys show a transition point: the initial weights are "
@@ -137,7 +148,8 @@ CLAIMS = {
         "P-T sits in a flatter minimum along random directions"),
 }
 # The study column of each claim group.
-STUDY_OF = {"cka": "similarity", "distance": "similarity"}
+STUDY_OF = {"cka": "similarity", "distance": "similarity",
+            "aligned": "basins"}
 KIND_NAMES = {"pt": "P-T", "rit": "RI-T"}
 
 # Thresholds, each with its reason, fixed before the runs and not tuned to
@@ -359,6 +371,27 @@ def basin_findings(f, t):
           "second)" % (BARRIER, DIRECTION))
 
 
+def aligned_findings(f, t):
+    rit = [r for r in (t or []) if r["kind"] == "rit"]
+    if not rit:
+        return f.not_run("aligned")
+    pt = [r for r in t if r["kind"] == "pt"]
+    drop = stats.mean_interval([r["barrier"] - r["barrier_aligned"]
+                                for r in rit], "t-interval over RI-T pairs")
+    f.add("aligned", 0,
+          "RI-T/RI-T barrier %.4f → %.4f aligned (ensemble error at λ=½ "
+          "%.4f); P-T/P-T %s" % (
+              mean([r["barrier"] for r in rit]),
+              mean([r["barrier_aligned"] for r in rit]),
+              mean([r["ens_error_mid"] for r in rit]),
+              "%.4f → %.4f" % (mean([r["barrier"] for r in pt]),
+                               mean([r["barrier_aligned"] for r in pt]))
+              if pt else "not run"),
+          [part("RI-T/RI-T barrier − aligned barrier", drop, above=BARRIER)],
+          "the drop of the RI-T/RI-T barrier under alignment > %g, over "
+          "pairs; %s" % (BARRIER, BARRIER_WHY))
+
+
 def criticality_findings(f, t):
     if t is None:
         return f.not_run("criticality")
@@ -499,6 +532,9 @@ FIGURES = [
     ("cka.png", "Linear CKA per module for the four pairs."),
     ("interp.png", "Error along the line between two solutions (λ = 0 and 1 "
      "are the endpoints)."),
+    ("interp-aligned.png", "Error along the line before and after B is "
+     "permuted to match A (xf-align, weight matching), for P-T and RI-T "
+     "pairs, with the error of the endpoints' output ensemble."),
     ("critic-pt.png", "Criticality heatmap of P-T: mean error over (α, σ) per "
      "module, on a log colour scale; white circles mark the feasible cells "
      "(mean error ≤ ε).  The valley of feasible cells narrows from conv1 to "
@@ -553,6 +589,7 @@ def collect(adir):
     mistakes_findings(f, tables["mistakes.tsv"], tables["mistakes-ex.tsv"])
     similarity_findings(f, tables["cka.tsv"], tables["distance.tsv"])
     basin_findings(f, tables["basins.tsv"])
+    aligned_findings(f, tables["basins-aligned.tsv"])
     criticality_findings(f, tables["criticality.tsv"])
     checkpoint_findings(f, tables["checkpoints.tsv"])
     yosinski_findings(f, tables["yosinski.tsv"])
