@@ -15,7 +15,7 @@ VIPS_LIBS   := $(shell pkg-config --libs vips 2>/dev/null || echo -lvips -lgobje
 XF_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
             $(ARCH_FLAGS) -pthread -Ilib -isystem $(BLIS_INC) $(SAN_FLAGS) \
             $(VIPS_CFLAGS)
-LDLIBS    = -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -larchive -lmsgpackc \
+LDLIBS    = -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -llapacke -larchive -lmsgpackc \
             -lpng -ljpeg $(VIPS_LIBS) -lz -lm -pthread
 
 # make SAN=1 check: everything under ASan and UBSan.  A sanitizer report
@@ -98,6 +98,7 @@ install: all
 
 clean:
 	rm -rf bin libxf.a lib/*.o tools/*.o tests/unit/*.t tests/fuzz/*.bin \
+	    tests/bench/bench_measures \
 	    tests/fuzz/obj .build-flags
 
 FORCE:

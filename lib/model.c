@@ -40,6 +40,8 @@ struct xf_model {
 	int	 c, h, w, n_classes;
 	int	 residual;	/* has residual blocks: torchvision names */
 	enum xf_init_scheme init;
+	int	 norm;		/* input normalisation set (xf_model_set_normalize) */
+	float	 norm_mean[XF_NORM_MAX_C], norm_std[XF_NORM_MAX_C];
 	int	 n_layers;
 	struct layer *layers;
 	int	 n_modules;
@@ -945,6 +947,66 @@ run_from(struct xf_model *m, int first, const int *labels, int n, int train,
 }
 
 int
+xf_model_set_normalize(struct xf_model *m, const float *mean,
+    const float *std, int n, struct xf_err *err)
+{
+	int identity = 1;
+
+	if (mean == NULL || std == NULL) {
+		m->norm = 0;
+		return 0;
+	}
+	if (n != m->c)
+		return xf_errf(err, "normalisation of %d channels, the model takes "
+		    "%d", n, m->c);
+	if (n > XF_NORM_MAX_C)
+		return xf_errf(err, "normalisation of %d channels: at most %d", n,
+		    XF_NORM_MAX_C);
+	for (int c = 0; c < n; c++) {
+		if (!isfinite(mean[c]))
+			return xf_errf(err, "mean of channel %d is not finite", c);
+		if (!isfinite(std[c]) || !(std[c] > 0))
+			return xf_errf(err, "std of channel %d: want a finite "
+			    "number > 0", c);
+		identity &= mean[c] == 0 && std[c] == 1;
+	}
+	for (int c = 0; c < n; c++) {
+		m->norm_mean[c] = mean[c];
+		m->norm_std[c] = std[c];
+	}
+	m->norm = !identity;
+	return 0;
+}
+
+int
+xf_model_normalize(const struct xf_model *m, float *mean, float *std)
+{
+	if (!m->norm)
+		return 0;
+	memcpy(mean, m->norm_mean, (size_t)m->c * sizeof *mean);
+	memcpy(std, m->norm_std, (size_t)m->c * sizeof *std);
+	return 1;
+}
+
+/* act (n, C, H, W) = (x / 255 - mean[c]) / std[c], in torch's order of
+ * operations (ToTensor's x / 255, then Normalize). */
+static void
+normalize_input(const struct xf_model *m, float *act, const uint8_t *x, int n)
+{
+	size_t plane = (size_t)m->h * m->w;
+
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < m->c; c++) {
+			float mean = m->norm_mean[c], std = m->norm_std[c];
+			size_t at = ((size_t)i * m->c + c) * plane;
+
+			for (size_t p = 0; p < plane; p++)
+				act[at + p] = (x[at + p] * (1.0f / 255.0f) - mean) /
+				    std;
+		}
+}
+
+int
 xf_model_forward(struct xf_model *m, const uint8_t *x, const int *labels,
     int n, int train, float *loss, struct xf_err *err)
 {
@@ -955,8 +1017,11 @@ xf_model_forward(struct xf_model *m, const uint8_t *x, const int *labels,
 	if (reserve(m, n, err) == -1)
 		return -1;
 	count = (size_t)n * m->layers[0].in_count;
-	for (size_t i = 0; i < count; i++)
-		m->act[0][i] = x[i] * (1.0f / 255.0f);
+	if (!m->norm)
+		for (size_t i = 0; i < count; i++)
+			m->act[0][i] = x[i] * (1.0f / 255.0f);
+	else
+		normalize_input(m, m->act[0], x, n);
 	return run_from(m, 0, labels, n, train, loss, err);
 }
 

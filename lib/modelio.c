@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,132 @@ add_tensors(struct xf_ckpt *c, const struct xf_model_tensor *t,
 
 	if (xf_ckpt_add(c, t->name, t->ndim, t->shape, t->data, 0, &e) == NULL)
 		return xf_errf(err, "%s", e.msg);
+	return 0;
+}
+
+/*
+ * The input normalisation is the meta keys input.mean.K and input.std.K
+ * (float) of every channel K, written only when the model has one: a
+ * checkpoint without them means mean 0 and std 1 (formats/checkpoint.md).
+ */
+static void
+save_normalize(const struct xf_model *m, struct xf_ckpt *c)
+{
+	float mean[XF_NORM_MAX_C], std[XF_NORM_MAX_C];
+	int ch, h, w, k;
+	char key[32];
+
+	if (!xf_model_normalize(m, mean, std))
+		return;
+	xf_model_input_shape(m, &ch, &h, &w, &k);
+	for (int i = 0; i < ch; i++) {
+		snprintf(key, sizeof key, "input.mean.%d", i);
+		xf_ckpt_set_float(c, key, mean[i]);
+		snprintf(key, sizeof key, "input.std.%d", i);
+		xf_ckpt_set_float(c, key, std[i]);
+	}
+}
+
+/* One of the keys: a number, or none; a NaN tells the caller it is absent. */
+static int
+norm_key(const struct xf_ckpt *c, const char *what, int i, float *v,
+    struct xf_err *err)
+{
+	const struct xf_meta *m;
+	char key[32];
+
+	snprintf(key, sizeof key, "input.%s.%d", what, i);
+	if ((m = xf_ckpt_get(c, key)) == NULL) {
+		*v = NAN;
+		return 0;
+	}
+	if (m->type != XF_FLOAT && m->type != XF_INT)
+		return xf_errf(err, "meta %s: not a number", key);
+	*v = m->type == XF_INT ? (float)m->i : (float)m->f;
+	return 0;
+}
+
+/* n numbers of "a,b,c" from *p on, up to stop; advances *p. */
+static int
+float_list(const char **p, int stop, float *v, int *n, struct xf_err *err)
+{
+	*n = 0;
+	for (;;) {
+		char *end;
+		double x = strtod(*p, &end);
+
+		if (end == *p || **p == ' ' || !isfinite(x) || *n == XF_NORM_MAX_C)
+			return xf_errf(err, "want at most %d finite numbers, "
+			    "comma-separated, at \"%s\"", XF_NORM_MAX_C, *p);
+		v[(*n)++] = (float)x;
+		*p = end;
+		if (**p == stop)
+			return 0;
+		if (*(*p)++ != ',')
+			return xf_errf(err, "want a comma at \"%s\"", *p - 1);
+	}
+}
+
+int
+xf_normalize_parse(const char *text, float *mean, float *std, int *n,
+    struct xf_err *err)
+{
+	const char *p = text;
+	int n_std;
+
+	if (float_list(&p, '/', mean, n, err) < 0)
+		return -1;
+	p++;
+	if (float_list(&p, 0, std, &n_std, err) < 0)
+		return -1;
+	if (n_std != *n)
+		return xf_errf(err, "%d means and %d stds", *n, n_std);
+	for (int i = 0; i < *n; i++)
+		if (!(std[i] > 0))
+			return xf_errf(err, "std %g: want > 0", std[i]);
+	return 0;
+}
+
+int
+xf_model_normalize_load(struct xf_model *m, const struct xf_ckpt *c,
+    struct xf_err *err)
+{
+	float mean[XF_NORM_MAX_C], std[XF_NORM_MAX_C];
+	int ch, h, w, k, present = 0;
+	struct xf_err e;
+
+	xf_model_input_shape(m, &ch, &h, &w, &k);
+	/* A key for a channel the model does not have is a wrong model. */
+	for (size_t i = 0; i < c->n_meta; i++) {
+		const char *key = c->meta[i].key, *num = NULL;
+		char *end;
+
+		if (strncmp(key, "input.mean.", 11) == 0)
+			num = key + 11;
+		else if (strncmp(key, "input.std.", 10) == 0)
+			num = key + 10;
+		if (num == NULL)
+			continue;
+		long v = strtol(num, &end, 10);
+		if (*num < '0' || *num > '9' || *end != 0 || v >= ch ||
+		    v >= XF_NORM_MAX_C)
+			return xf_errf(err, "meta %s: the model takes %d "
+			    "channels", key, ch);
+		present = 1;
+	}
+	if (!present)
+		return xf_model_set_normalize(m, NULL, NULL, 0, err);
+	for (int i = 0; i < ch; i++) {
+		if (norm_key(c, "mean", i, &mean[i], err) < 0 ||
+		    norm_key(c, "std", i, &std[i], err) < 0)
+			return -1;
+		if (isnan(mean[i]) || isnan(std[i]))
+			return xf_errf(err, "meta input.%s.%d: missing (every "
+			    "channel needs input.mean and input.std)",
+			    isnan(mean[i]) ? "mean" : "std", i);
+	}
+	if (xf_model_set_normalize(m, mean, std, ch, &e) < 0)
+		return xf_errf(err, "meta input.mean, input.std: %s", e.msg);
 	return 0;
 }
 
@@ -30,6 +157,7 @@ xf_model_to_ckpt(const struct xf_model *m, const struct xf_sgd *opt,
 	for (int i = 0; i < xf_model_n_tensors(m); i++)
 		if (add_tensors(c, xf_model_tensor(m, i), err) < 0)
 			return -1;
+	save_normalize(m, c);
 	for (int i = 0; opt != NULL && i < xf_sgd_n_tensors(opt); i++)
 		if (add_tensors(c, xf_sgd_tensor(opt, i), err) < 0)
 			return -1;
@@ -64,7 +192,8 @@ xf_model_load(const struct xf_ckpt *c, struct xf_err *err)
 
 	if ((m = xf_model_create_ckpt(c, (int)c->n_classes, 0, err)) == NULL)
 		return NULL;
-	if (xf_model_copy(m, c, -1, 0, err) < 0) {
+	if (xf_model_copy(m, c, -1, 0, err) < 0 ||
+	    xf_model_normalize_load(m, c, err) < 0) {
 		xf_model_free(m);
 		return NULL;
 	}

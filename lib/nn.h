@@ -356,7 +356,10 @@ void	xf_softmax_xent_backward_ref(float *dlogits, const float *probs,
  *   the model input for the first stage).
  *
  * Input
- *   Images are uint8 (N, C, H, W) and enter the network as x / 255.
+ *   Images are uint8 (N, C, H, W) and enter the network as x / 255, or,
+ *   with a per-channel normalisation (xf_model_set_normalize), as
+ *   (x / 255 - mean[c]) / std[c], as torchvision's ToTensor then
+ *   Normalize(mean, std) give them to a torch model.
  */
 
 enum xf_module_kind {
@@ -422,6 +425,21 @@ void	xf_model_init_module(struct xf_model *m, int k, struct xf_rng *rng);
 /* The scheme xf_model_init uses from now on, and the one in force. */
 void	xf_model_set_init_scheme(struct xf_model *m, enum xf_init_scheme s);
 enum xf_init_scheme xf_model_init_scheme(const struct xf_model *m);
+
+/* Channels a per-channel input normalisation can hold. */
+#define XF_NORM_MAX_C 4
+/*
+ * The input normalisation of every forward from now on: channel c enters
+ * as (x / 255 - mean[c]) / std[c].  n must be the model's channel count
+ * (at most XF_NORM_MAX_C), each mean finite and each std finite and > 0.
+ * Means 0 with stds 1 (or mean and std NULL) is no normalisation.  Returns
+ * 0, or -1 with err and the model unchanged.
+ */
+int	xf_model_set_normalize(struct xf_model *m, const float *mean,
+	    const float *std, int n, struct xf_err *err);
+/* 1 and the model's mean and std (C each) when it normalises, else 0 (then
+ * mean and std are left alone). */
+int	xf_model_normalize(const struct xf_model *m, float *mean, float *std);
 
 int	xf_model_n_tensors(const struct xf_model *m);
 const struct xf_model_tensor *xf_model_tensor(const struct xf_model *m, int i);

@@ -25,13 +25,30 @@ static const struct {
 	{ "train.total_steps", "--steps", XF_INT, 0, 0, 1, INT64_MAX },
 	{ "train.seed", "-s", XF_INT, 0, 0, 0, INT64_MAX },
 	{ "train.schedule", "--schedule", XF_STR, 0, 0, 0, 0 },
+	{ "train.augment", "--augment", XF_STR, 0, 0, 0, 0 },
+	{ "train.warmup", "--warmup", XF_INT, 0, 0, 0, INT32_MAX },
+	{ "train.init_scheme", "--init-scheme", XF_STR, 0, 0, 0, 0 },
 };
+
+/* A stored string setting, read as its option reads it. */
+static int
+check_str(const char *key, const char *v, struct xf_err *err)
+{
+	struct xf_lr_schedule lr;
+	struct xf_augment a;
+	enum xf_init_scheme s;
+
+	if (strcmp(key, "train.schedule") == 0)
+		return xf_lr_parse(&lr, v, 0.1f, 1, err);
+	if (strcmp(key, "train.augment") == 0)
+		return xf_augment_parse(&a, v, err);
+	return xf_init_scheme_parse(&s, v, err);
+}
 
 int
 xf_train_settings_check(const struct xf_ckpt *c, struct xf_err *err)
 {
 	const struct xf_meta *m, *total, *step, *epoch;
-	struct xf_lr_schedule lr;
 	struct xf_err e;
 
 	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
@@ -59,7 +76,7 @@ xf_train_settings_check(const struct xf_ckpt *c, struct xf_err *err)
 		default:
 			if (m->type != XF_STR)
 				return xf_errf(err, "meta %s: not a string", key);
-			if (xf_lr_parse(&lr, m->s, 0.1f, 1, &e) < 0)
+			if (check_str(key, m->s, &e) < 0)
 				return xf_errf(err, "meta %s: %s", key, e.msg);
 			break;
 		}

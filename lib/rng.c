@@ -12,6 +12,12 @@ splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
+uint64_t
+xf_rng_mix(uint64_t x)
+{
+	return splitmix64(&x);
+}
+
 void
 xf_rng_seed(struct xf_rng *r, uint64_t seed)
 {

@@ -80,6 +80,19 @@ struct xf_model *xf_model_create_ckpt(const struct xf_ckpt *c, int n_classes,
  */
 int xf_model_copy(struct xf_model *m, const struct xf_ckpt *c, int n_modules,
     int skip_head, struct xf_err *err);
+/*
+ * The input normalisation c's meta keys input.mean.K and input.std.K hold
+ * (none when c has neither) into m (xf_model_set_normalize); xf_model_load
+ * calls it.  Returns 0, or -1 with err naming the key.
+ */
+int xf_model_normalize_load(struct xf_model *m, const struct xf_ckpt *c,
+    struct xf_err *err);
+/*
+ * "m1,m2,m3/s1,s2,s3" (one mean and one std per channel, at most
+ * XF_NORM_MAX_C) into mean, std and *n.  Returns 0, or -1 with err.
+ */
+int xf_normalize_parse(const char *text, float *mean, float *std, int *n,
+    struct xf_err *err);
 /* Momentum buffers from c into opt.  Returns 0, or -1 naming the tensor. */
 int xf_sgd_load(struct xf_sgd *opt, const struct xf_ckpt *c,
     struct xf_err *err);
@@ -198,6 +211,42 @@ int xf_features_read(const char *path, struct xf_features *f,
     struct xf_err *err);
 void xf_features_free(struct xf_features *f);
 
+/* ---- augmentation ---- */
+
+#define XF_AUGMENT_MAX_PAD 512
+
+/* Random crop with zero padding pad (0: none) and horizontal flip. */
+struct xf_augment {
+	int pad;
+	int flip;
+};
+
+/*
+ * Parses "crop:P", "flip", "crop:P,flip" (items in any order, each once)
+ * or "none" into a.  Returns 0, or -1 with err.
+ */
+int xf_augment_parse(struct xf_augment *a, const char *text,
+    struct xf_err *err);
+/* The canonical text of a, which xf_augment_parse reads back. */
+void xf_augment_str(char *buf, size_t size, const struct xf_augment *a);
+/*
+ * The draw for one example: crop offsets dy, dx in [0, 2 pad] (the window's
+ * corner in the padded image) and flip (0 or 1, 0 without a->flip).  A
+ * pure function of (seed, epoch, example), so the same example of the same
+ * epoch gets the same image whatever the batching, threads or resume.
+ */
+void xf_augment_draw(const struct xf_augment *a, uint64_t seed, int epoch,
+    uint64_t example, int *dy, int *dx, int *flip);
+/*
+ * out (c, h, w) = the h×w window at (dy, dx) of in (c, h, w) padded with pad
+ * zeros on each side, mirrored left to right when flip.  out and in must
+ * not overlap.  The _ref twin pads, crops and mirrors literally.
+ */
+void xf_augment_image(uint8_t *out, const uint8_t *in, int c, int h, int w,
+    int pad, int dy, int dx, int flip);
+void xf_augment_image_ref(uint8_t *out, const uint8_t *in, int c, int h,
+    int w, int pad, int dy, int dx, int flip);
+
 /* ---- the training loop's state ---- */
 
 struct xf_trainer {
@@ -214,6 +263,9 @@ struct xf_trainer {
 	uint32_t *order;        /* this epoch's permutation of the data */
 	uint8_t *xb;            /* one batch of images */
 	int *yb;
+	/* Set by the caller after xf_trainer_init (zero: none): */
+	struct xf_augment aug;  /* applied to each example of a batch */
+	long warmup;            /* steps of linear learning-rate warmup */
 	/* The last step: */
 	float loss;
 	float lr_used;
@@ -238,11 +290,21 @@ int xf_trainer_init(struct xf_trainer *t, struct xf_model *m,
 int xf_trainer_step(struct xf_trainer *t, struct xf_err *err);
 /* Steps in one epoch. */
 long xf_trainer_steps_per_epoch(const struct xf_trainer *t);
+/* "torch" or "he" into *s (xf_model_set_init_scheme).  Returns 0, or -1. */
+int xf_init_scheme_parse(enum xf_init_scheme *s, const char *text,
+    struct xf_err *err);
+const char *xf_init_scheme_name(enum xf_init_scheme s);
+/*
+ * The rate of step (from 0) under a linear warmup of warmup steps:
+ * lr · (step + 1) / warmup for step < warmup, then lr.  warmup 0: lr.
+ */
+float xf_lr_warmup(float lr, long step, long warmup);
 /*
  * A run's settings, which a resumed run takes over from its checkpoint,
  * and its provenance.  Stored as the keys train.lr, train.momentum,
  * train.wd, train.batch, train.schedule, train.copy, train.freeze,
- * train.total_steps, prov.data and prov.parent.
+ * train.augment, train.warmup, train.init_scheme, train.total_steps,
+ * prov.data and prov.parent.
  */
 struct xf_train_settings {
 	float lr, momentum, wd;
@@ -252,6 +314,9 @@ struct xf_train_settings {
 	long total_steps;         /* 0 in a checkpoint without the key */
 	const char *prov_data;    /* the data's provenance line */
 	const char *parent;       /* the --init checkpoint; NULL or "": none */
+	const char *augment;      /* xf_augment_parse's text; NULL: none */
+	long warmup;              /* --warmup steps */
+	const char *init_scheme;  /* "torch" or "he"; NULL: not recorded */
 };
 
 /*
@@ -264,8 +329,10 @@ void xf_trainer_save(const struct xf_trainer *t,
 
 /*
  * The settings c holds, over those in s: each key present and in range
- * replaces its field; the others stay.  total_steps and parent are set
- * from c (0 and NULL when absent).  Strings point into c.
+ * replaces its field; the others stay.  total_steps, parent, augment,
+ * warmup and init_scheme are set from c (0 and NULL when absent: a
+ * checkpoint from before --augment and --warmup had neither).  Strings
+ * point into c.
  */
 void xf_train_settings_load(struct xf_train_settings *s,
     const struct xf_ckpt *c);

@@ -54,6 +54,33 @@ xf_trainer_steps_per_epoch(const struct xf_trainer *t)
 }
 
 int
+xf_init_scheme_parse(enum xf_init_scheme *s, const char *text,
+    struct xf_err *err)
+{
+	if (strcmp(text, "torch") == 0)
+		*s = XF_INIT_TORCH;
+	else if (strcmp(text, "he") == 0)
+		*s = XF_INIT_HE;
+	else
+		return xf_errf(err, "want torch or he");
+	return 0;
+}
+
+const char *
+xf_init_scheme_name(enum xf_init_scheme s)
+{
+	return s == XF_INIT_HE ? "he" : "torch";
+}
+
+float
+xf_lr_warmup(float lr, long step, long warmup)
+{
+	if (step >= warmup)
+		return lr;
+	return (float)((double)lr * (double)(step + 1) / (double)warmup);
+}
+
+int
 xf_trainer_step(struct xf_trainer *t, struct xf_err *err)
 {
 	const struct xf_dataset *d = t->data;
@@ -64,8 +91,17 @@ xf_trainer_step(struct xf_trainer *t, struct xf_err *err)
 
 	for (size_t i = 0; i < n; i++) {
 		uint32_t j = t->order[t->pos + i];
+		int dy, dx, flip;
 
-		memcpy(t->xb + i * img, d->x + (size_t)j * img, img);
+		/* Example j's draw: its place in the data, not in the batch. */
+		if (t->aug.pad || t->aug.flip) {
+			xf_augment_draw(&t->aug, t->seed, t->epoch, j, &dy, &dx,
+			    &flip);
+			xf_augment_image(t->xb + i * img, d->x + (size_t)j * img,
+			    d->c, d->h, d->w, t->aug.pad, dy, dx, flip);
+		} else {
+			memcpy(t->xb + i * img, d->x + (size_t)j * img, img);
+		}
 		t->yb[i] = d->y[j];
 	}
 	if (xf_model_forward(t->model, t->xb, t->yb, (int)n, 1, &t->loss,
@@ -81,7 +117,8 @@ xf_trainer_step(struct xf_trainer *t, struct xf_err *err)
 	for (size_t i = 0; i < n; i++)
 		t->correct += xf_argmax(logits + i * k, k) == t->yb[i];
 	t->size = (int)n;
-	t->lr_used = xf_lr_at(&t->lr, t->step, t->epoch);
+	t->lr_used = xf_lr_warmup(xf_lr_at(&t->lr, t->step, t->epoch), t->step,
+	    t->warmup);
 	xf_model_zero_grad(t->model);
 	xf_model_backward(t->model);
 	xf_sgd_step(t->opt, t->model, t->lr_used);
@@ -112,6 +149,10 @@ xf_trainer_save(const struct xf_trainer *t, const struct xf_train_settings *s,
 	xf_ckpt_set_str(c, "train.schedule", s->schedule);
 	xf_ckpt_set_int(c, "train.copy", s->copy);
 	xf_ckpt_set_int(c, "train.freeze", s->freeze);
+	xf_ckpt_set_str(c, "train.augment", s->augment ? s->augment : "none");
+	xf_ckpt_set_int(c, "train.warmup", s->warmup);
+	if (s->init_scheme != NULL)
+		xf_ckpt_set_str(c, "train.init_scheme", s->init_scheme);
 	xf_ckpt_set_int(c, "train.total_steps", s->total_steps);
 	xf_ckpt_set_str(c, "prov.data", s->prov_data ? s->prov_data : "");
 	xf_ckpt_set_str(c, "prov.parent", s->parent ? s->parent : "");
@@ -145,6 +186,13 @@ xf_train_settings_load(struct xf_train_settings *s, const struct xf_ckpt *c)
 		s->freeze = (int)m->i;
 	if ((m = xf_ckpt_get(c, "train.copy")) != NULL && m->i >= -1 && m->i < 64)
 		s->copy = (int)m->i;
+	/* Absent in checkpoints from before --augment and --warmup: none. */
+	m = xf_ckpt_get(c, "train.augment");
+	s->augment = m != NULL && m->type == XF_STR ? m->s : NULL;
+	m = xf_ckpt_get(c, "train.warmup");
+	s->warmup = m != NULL && m->type == XF_INT && m->i > 0 ? m->i : 0;
+	m = xf_ckpt_get(c, "train.init_scheme");
+	s->init_scheme = m != NULL && m->type == XF_STR ? m->s : NULL;
 	m = xf_ckpt_get(c, "train.total_steps");
 	s->total_steps = m != NULL && m->i > 0 ? m->i : 0;
 	m = xf_ckpt_get(c, "prov.parent");

@@ -74,6 +74,9 @@ struct xf_rng {
 };
 
 void     xf_rng_seed(struct xf_rng *r, uint64_t seed);
+/* splitmix64's finaliser: a bijection that moves every bit of x into every
+ * bit of the result; for seeds derived from several numbers. */
+uint64_t xf_rng_mix(uint64_t x);
 uint64_t xf_rng_next(struct xf_rng *r);
 /* Uniform in [0, n), unbiased (rejection); n > 0. */
 uint64_t xf_rng_below(struct xf_rng *r, uint64_t n);

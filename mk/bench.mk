@@ -1,26 +1,22 @@
-# make bench: speed of the nn engine against the sgemm ceiling, and against
-# PyTorch when Debian's python3-torch is importable by /usr/bin/python3
-# (torch_bench.py's table goes to a temporary file that bench_nn -t reads).
-# Never part of make check: timings are not pass or fail.  Run it on a quiet
-# machine: other processes on the 2 cores halve every number (on a busy one,
-# tests/bench/bench_nn -m reports the fastest step instead of the mean).
+# make bench: speed of the nn engine against PyTorch (Debian's python3-torch,
+# when /usr/bin/python3 can import it) and against the BLIS sgemm ceiling.
+# tests/bench/nn.py runs, per preset, the ceiling, xf (bench_nn) and PyTorch
+# (torch_bench.py), each in its own process, 3 times over, alternating, and
+# prints medians, the per-pair ratios' median and range, and peak RSS.
+# Never part of make check: timings are not pass or fail.  BENCH_QUICK=1
+# tests the mechanism in seconds (tests/tool/bench.sh); its numbers mean
+# nothing.
 BENCH_PY = /usr/bin/python3
 
 tests/bench/bench_nn: tests/bench/bench_nn.c libxf.a
 	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
 
-bench: tests/bench/bench_nn
-	@if $(BENCH_PY) -c 'import torch' 2>/dev/null; then \
-	  t=$$(mktemp) && \
-	  echo "PyTorch (tests/bench/torch_bench.py, 2 threads)..." && \
-	  $(BENCH_PY) tests/bench/torch_bench.py -j 2 > $$t && \
-	  tests/bench/bench_nn -j 2 -t $$t; s=$$?; rm -f $$t; exit $$s; \
-	else \
-	  echo "no python3-torch: xf only"; \
-	  tests/bench/bench_nn -j 2; \
-	fi
+bench-nn: tests/bench/bench_nn
+	@BENCH_QUICK=$(BENCH_QUICK) $(BENCH_PY) tests/bench/nn.py -j 2 -b 128
+bench: bench-nn
+check: tests/bench/bench_nn	# for tests/tool/bench.sh
 
-.PHONY: bench
+.PHONY: bench bench-nn
 
 # ---- xf-critic speed (appended for xf-interp/xf-critic; separate target) ----
 # Module criticality of cnn-s on 1,000 synthetic examples with 10 draws, on a
@@ -75,6 +71,51 @@ bench: bench-data
 accuracy: all
 	tests/bench/accuracy.sh
 .PHONY: accuracy
+
+# ---- measures: SVCCA and PWCCA of 10,000 x 512 against 10,000 x 512,
+# LogME on 10,000 x 128, the top Hessian eigenvalue of cnn-s on 1,000
+# MNIST digits (cnn-s trained to ~96%; xf-hessian prints no value, and the
+# row none, when its step check fails, as it does there today: see
+# xf-hessian(1)); each beside numpy's or torch's on the same inputs
+# (tests/bench/measures_ref.py), interleaved A B A B, three pairs, the
+# median of each and of the ratios.  Targets: < 2 s, < 2 s, < 1 s, < 30 s.
+BENCH_MEAS = tests/bench/measures-data
+tests/bench/bench_measures: tests/bench/bench_measures.c libxf.a
+	$(CC) $(CFLAGS) $(XF_CFLAGS) -o $@ $< libxf.a $(LDLIBS)
+bench-measures: tests/bench/bench_measures all
+	@mkdir -p $(BENCH_MEAS)
+	@tests/bench/bench_measures gen $(BENCH_MEAS)
+	@bin/xf-import mnist --split train -n 1000 -s 1 -o $(BENCH_MEAS)/d.xfs
+	@bin/xf-train -a cnn-s -e 20 -l 0.05 -s 1 -o $(BENCH_MEAS)/c.tar \
+	  $(BENCH_MEAS)/d.xfs 2>/dev/null
+	@for m in svcca pwcca logme hessian; do \
+	  for r in 1 2 3; do \
+	    if [ $$m = hessian ]; then \
+	      s=$$(date +%s.%N); \
+	      v=$$(bin/xf-hessian -j 2 -k 1 -m $(BENCH_MEAS)/c.tar \
+	        $(BENCH_MEAS)/d.xfs | bin/xf-cat | awk -F'\t' 'NR == 2 { print $$5 }'); \
+	      a="$$(echo "$$(date +%s.%N) $$s" | awk '{ printf "%.4f", $$1 - $$2 }') $$v"; \
+	      b=$$($(BENCH_PY) tests/bench/measures_ref.py hessian \
+	        $(BENCH_MEAS)/c.tar $(BENCH_MEAS)/d.xfs 2>/dev/null || echo "nan nan"); \
+	    else \
+	      a=$$(tests/bench/bench_measures $$m $(BENCH_MEAS)); \
+	      b=$$(OMP_NUM_THREADS=2 $(BENCH_PY) tests/bench/measures_ref.py $$m \
+	        $(BENCH_MEAS) 2>/dev/null || echo "nan nan"); \
+	    fi; \
+	    echo "$$m $$a $$b"; \
+	  done; \
+	done | tee /dev/stderr | awk '{ t[$$1] = t[$$1] " " $$2; r[$$1] = r[$$1] " " $$4; \
+	    q[$$1] = q[$$1] " " ($$2 > 0 ? $$4 / $$2 : 0); v[$$1] = $$3; w[$$1] = $$5 } \
+	  function med(s,  a, n, i, j, t) { n = split(s, a, " "); \
+	    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) \
+	      { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t } return a[int((n + 1) / 2)] } \
+	  END { n = split("svcca pwcca logme hessian", o, " "); \
+	    for (i = 1; i <= n; i++) { m = o[i]; \
+	      printf "%-8s xf %7.3f s  ref %7.3f s  ref/xf %5.2f  (xf %.6g, ref %.6g)\n", \
+	        m, med(t[m]), med(r[m]), med(q[m]), v[m], w[m] } }'
+	@rm -rf $(BENCH_MEAS)
+bench: bench-measures
+.PHONY: bench-measures
 
 # ---- xf-align: a 512x512 assignment (goal < 50 ms), weight matching of
 # cnn (goal < 1 s); fastest and median of 5 runs ----

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cca.h"
 #include "cka.h"
 #include "tool.h"
 #include "train.h"
@@ -21,11 +22,13 @@ usage(void)
 	fprintf(stderr,
 	    "usage: xf-cka [-j threads] [-o out] [--batch n] [--debiased] "
 	    "[--kernel linear|rbf]\n"
-	    "              [--matched] [--modules list] [--pool k] "
-	    "[--threshold t]\n"
+	    "              [--keep f] [--matched] "
+	    "[--measure cka|svcca|pwcca|procrustes]\n"
+	    "              [--modules list] [--pool k] [--threshold t]\n"
 	    "              -a ckpt [-b ckpt] [file]\n"
 	    "       xf-cka [-j threads] [-o out] [--batch n] [--debiased] "
 	    "[--kernel linear|rbf]\n"
+	    "              [--keep f] [--measure cka|svcca|pwcca|procrustes]\n"
 	    "              [--threshold t] features-a features-b\n");
 	exit(2);
 }
@@ -217,6 +220,68 @@ compare(struct xf_writer *w, const char *out, const struct side *sa,
 	}
 }
 
+enum measure { M_CKA, M_SVCCA, M_PWCCA, M_PROCRUSTES };
+static const char *const measure_name[] = { "cka", "svcca", "pwcca",
+	"procrustes" };
+
+/*
+ * The CCA and Procrustes measures (cca.h) over every pair, each side
+ * decomposed once.  keep < 0: the measure's default (0.99 for SVCCA, full
+ * CCA for PWCCA).
+ */
+static void
+measure_pairs(struct xf_writer *w, const char *out, const struct side *sa,
+    const struct side *sb, int matched, enum measure m, double keep,
+    size_t n, int threads)
+{
+	static const char *const column[] = { "cka", "svcca", "pwcca",
+		"procrustes_distance" };
+	struct xf_cca_side *ca[MAX_MODULES] = { 0 }, *cb_own[MAX_MODULES] = { 0 };
+	struct xf_cca_side **cb = sa->m != NULL && sb->m == sa->m ? ca : cb_own;
+	struct xf_err e;
+
+	if (keep < 0)
+		keep = m == M_SVCCA ? XF_SVCCA_KEEP : 0;
+	for (int i = 0; i < sa->n_act; i++)
+		for (int j = 0; j < sb->n_act; j++) {
+			const struct xf_features *x = &sa->act[i], *y = &sb->act[j];
+			size_t kx, ky;
+			double v;
+			int r;
+
+			if (matched && strcmp(x->module, y->module) != 0)
+				continue;
+			if (ca[i] == NULL && (ca[i] = xf_cca_side_new(x->x, n,
+			    x->p, threads, &e)) == NULL)
+				errx(1, "%s: %s: %s", sa->path, x->module, e.msg);
+			if (cb[j] == NULL && (cb[j] = xf_cca_side_new(y->x, n,
+			    y->p, threads, &e)) == NULL)
+				errx(1, "%s: %s: %s", sb->path, y->module, e.msg);
+			if (m == M_PROCRUSTES) {
+				r = xf_procrustes(&v, ca[i], cb[j], threads, &e);
+				kx = xf_cca_side_rank(ca[i]);
+				ky = xf_cca_side_rank(cb[j]);
+			} else
+				r = (m == M_SVCCA ? xf_svcca : xf_pwcca)(&v, &kx,
+				    &ky, ca[i], cb[j], keep, threads, &e);
+			if (r < 0)
+				errx(1, "%s %s, %s %s: %s", sa->path, x->module,
+				    sb->path, y->module, e.msg);
+			xf_writer_begin(w, 6);
+			xf_writer_str(w, "a", x->module);
+			xf_writer_str(w, "b", y->module);
+			xf_writer_float(w, column[m], v);
+			xf_writer_int(w, "n", (int64_t)n);
+			xf_writer_int(w, "dims_a", (int64_t)kx);
+			xf_writer_int(w, "dims_b", (int64_t)ky);
+			tool_record_end(w, out);
+		}
+	for (int i = 0; i < MAX_MODULES; i++) {
+		xf_cca_side_free(ca[i]);
+		xf_cca_side_free(cb_own[i]);
+	}
+}
+
 static void
 sides_free(struct side *sa, struct side *sb)
 {
@@ -234,11 +299,13 @@ int
 main(int argc, char **argv)
 {
 	enum { O_BATCH = 256, O_DEBIASED, O_KERNEL, O_MATCHED, O_MODULES, O_POOL,
-	    O_THRESHOLD };
+	    O_THRESHOLD, O_KEEP, O_MEASURE };
 	static const struct option longopts[] = {
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "debiased", no_argument, NULL, O_DEBIASED },
+		{ "keep", required_argument, NULL, O_KEEP },
 		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "measure", required_argument, NULL, O_MEASURE },
 		{ "matched", no_argument, NULL, O_MATCHED },
 		{ "modules", required_argument, NULL, O_MODULES },
 		{ "pool", required_argument, NULL, O_POOL },
@@ -248,7 +315,9 @@ main(int argc, char **argv)
 	struct side sa = { 0 }, sb = { 0 };
 	struct xf_cka_opts o;
 	const char *out = NULL, *modules = NULL, *jarg = NULL;
-	int matched = 0, pool = 1, ch;
+	int matched = 0, pool = 1, ch, cka_only = 0;
+	enum measure measure = M_CKA;
+	double keep = -1;
 	size_t batch = 0, n;
 	struct xf_writer *w;
 	struct xf_header h = { .kind = "cka", .count = -1 };
@@ -261,8 +330,17 @@ main(int argc, char **argv)
 		case 'b': sb.path = optarg; break;
 		case 'j': jarg = optarg; break;
 		case 'o': out = optarg; break;
-		case O_BATCH: batch = (size_t)tool_int("--batch", optarg, 4, 1 << 16); break;
-		case O_DEBIASED: o.debiased = 1; break;
+		case O_BATCH: batch = (size_t)tool_int("--batch", optarg, 4, 1 << 16); cka_only = 1; break;
+		case O_DEBIASED: o.debiased = 1; cka_only = 1; break;
+		case O_KEEP: keep = tool_float("--keep", optarg, 1e-6, 1); break;
+		case O_MEASURE:
+			for (measure = M_CKA; measure <= M_PROCRUSTES; measure++)
+				if (strcmp(optarg, measure_name[measure]) == 0)
+					break;
+			if (measure > M_PROCRUSTES)
+				errx(2, "--measure %s: want cka, svcca, pwcca or "
+				    "procrustes", optarg);
+			break;
 		case O_KERNEL:
 			if (strcmp(optarg, "linear") == 0)
 				o.kernel = XF_CKA_LINEAR;
@@ -280,6 +358,10 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (measure != M_CKA && (cka_only || o.kernel != XF_CKA_LINEAR))
+		errx(2, "--batch, --debiased and --kernel are for --measure cka");
+	if (keep >= 0 && measure != M_SVCCA && measure != M_PWCCA)
+		errx(2, "--keep is for --measure svcca or pwcca");
 	o.threads = tool_threads(jarg);
 	xf_nn_set_threads(o.threads);
 
@@ -297,7 +379,11 @@ main(int argc, char **argv)
 		    sa.path, n);
 	xf_header_add_prov(&h, self);
 	w = tool_writer_open(out, &h);
-	compare(w, out, &sa, &sb, n, &o, batch, matched);
+	if (measure != M_CKA)
+		measure_pairs(w, out, &sa, &sb, matched, measure, keep, n,
+		    o.threads);
+	else
+		compare(w, out, &sa, &sb, n, &o, batch, matched);
 	tool_writer_close(w, out);
 	sides_free(&sa, &sb);
 	xf_header_free(&h);

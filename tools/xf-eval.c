@@ -11,6 +11,7 @@
 
 #include "tool.h"
 #include "train.h"
+#include "transfer.h"
 
 #define MAX_MODELS    16
 #define MAX_FEATURES  16
@@ -22,7 +23,8 @@ usage(void)
 	    "usage: xf-eval [-b batch] [-j threads] -m ckpt [-m ckpt ...] "
 	    "[-o out]\n"
 	    "               [--examples file] [--features module[,module...]]\n"
-	    "               [--pairs file] [--pool k] [file]\n");
+	    "               [--pairs file] [--pool k] "
+	    "[--score logme,leep,hscore] [file]\n");
 	exit(2);
 }
 
@@ -32,6 +34,7 @@ struct model {
 	struct xf_eval_result r;
 	int *pred;
 	float *loss, *prob;
+	struct scored *sc;
 };
 
 struct feature {
@@ -163,6 +166,131 @@ write_pairs(const char *path, struct model *md, int nm,
 	tool_writer_close(w, path);
 }
 
+/* --score: every example's penultimate features and source softmax, kept
+ * for the transferability scores of transfer.h. */
+enum { S_LOGME = 1, S_LEEP = 2, S_HSCORE = 4 };
+
+struct scored {
+	int penult, head;	/* modules */
+	size_t d, z, n, cap;	/* feature width, source classes, examples */
+	float *f, *theta;	/* (n, d), (n, z) */
+	int *y;
+};
+
+static int
+parse_scores(const char *list)
+{
+	static const char *const name[] = { "logme", "leep", "hscore" };
+	char *copy = strdup(list), *p = copy, *tok;
+	int set = 0, i;
+
+	while ((tok = strsep(&p, ",")) != NULL) {
+		for (i = 0; i < 3 && strcmp(tok, name[i]) != 0; i++)
+			;
+		if (i == 3)
+			errx(2, "--score %s: want logme, leep or hscore", tok);
+		set |= 1 << i;
+	}
+	free(copy);
+	return set;
+}
+
+/* The layer below the head, which LogME and H-score read: it must be what
+ * the head reads (no pool between). */
+static struct scored *
+score_setup(const char *path, struct xf_model *m)
+{
+	int *first = malloc((xf_model_n_modules(m) + 1) * sizeof *first);
+	int n_layers;
+	struct scored *sc = calloc(1, sizeof *sc);
+
+	if (sc == NULL || first == NULL)
+		err(1, NULL);
+	xf_model_layers(m, first, &n_layers);
+	if (n_layers < 2)
+		errx(1, "%s: --score: the model is its head alone: no layer "
+		    "below it to score", path);
+	sc->head = first[n_layers - 1];
+	sc->penult = first[n_layers - 2];
+	free(first);
+	return sc;
+}
+
+/* Appends the last forward's features and softmax (d->n examples). */
+static void
+score_collect(struct scored *sc, const char *path, struct xf_model *m,
+    const struct xf_dataset *d)
+{
+	int ndim, shape[3], k;
+	size_t count, in;
+	const float *act = xf_model_activation(m, sc->penult, &ndim, shape,
+	    &count);
+
+	if (sc->d == 0) {
+		xf_model_module_input(m, sc->head, &ndim, shape, &in);
+		if (in != count)
+			errx(1, "%s: --score: the penultimate module %s has %zu "
+			    "features per example but the head %s reads %zu (a "
+			    "pool between): want a linear layer below the head",
+			    path, xf_model_module(m, sc->penult)->name, count,
+			    xf_model_module(m, sc->head)->name, in);
+		xf_model_input_shape(m, &ndim, &shape[0], &shape[1], &k);
+		sc->d = count;
+		sc->z = (size_t)k;
+	}
+	if (sc->n + d->n > sc->cap) {
+		sc->cap = 2 * (sc->n + d->n);
+		sc->f = realloc(sc->f, sc->cap * sc->d * sizeof *sc->f);
+		sc->theta = realloc(sc->theta, sc->cap * sc->z * sizeof *sc->theta);
+		sc->y = realloc(sc->y, sc->cap * sizeof *sc->y);
+		if (sc->f == NULL || sc->theta == NULL || sc->y == NULL)
+			errx(1, "%s: --score: out of memory at %zu examples", path,
+			    sc->n);
+	}
+	memcpy(sc->f + sc->n * sc->d, act, d->n * sc->d * sizeof *sc->f);
+	memcpy(sc->theta + sc->n * sc->z, xf_model_probs(m),
+	    d->n * sc->z * sizeof *sc->theta);
+	memcpy(sc->y + sc->n, d->y, d->n * sizeof *sc->y);
+	sc->n += d->n;
+}
+
+/* One record per model and score, in the order logme, leep, hscore. */
+static void
+write_scores(const char *out, struct model *md, int nm, int set,
+    const struct xf_header *dh, const char *self)
+{
+	static const char *const name[] = { "logme", "leep", "hscore" };
+	struct xf_writer *w = tool_table_open(out, "scores", dh, self);
+	int k = (int)dh->n_classes, threads = xf_nn_threads();
+	struct xf_err e;
+
+	for (int j = 0; j < nm; j++)
+		for (int i = 0; i < 3; i++) {
+			const struct scored *sc = md[j].sc;
+			double v;
+			int r;
+
+			if (!(set & 1 << i))
+				continue;
+			r = i == 0 ? xf_logme(&v, sc->f, sc->n, sc->d, sc->y, k,
+			    threads, &e) :
+			    i == 1 ? xf_leep(&v, sc->theta, sc->n, (int)sc->z,
+			    sc->y, k, &e) :
+			    xf_hscore(&v, sc->f, sc->n, sc->d, sc->y, k, threads, &e);
+			if (r < 0)
+				errx(1, "%s: %s", md[j].path, e.msg);
+			xf_writer_begin(w, 5);
+			xf_writer_str(w, "model", md[j].path);
+			xf_writer_str(w, "score", name[i]);
+			xf_writer_float(w, "value", v);
+			xf_writer_int(w, "n", (int64_t)sc->n);
+			xf_writer_int(w, "features",
+			    (int64_t)(i == 1 ? sc->z : sc->d));
+			tool_record_end(w, out);
+		}
+	tool_writer_close(w, out);
+}
+
 /* The models, and the stream they read, checked against each other. */
 static struct xf_stream *
 open_models(struct model *md, int nm, int batch, const char *data)
@@ -193,12 +321,13 @@ open_models(struct model *md, int nm, int batch, const char *data)
 int
 main(int argc, char **argv)
 {
-	enum { O_EXAMPLES = 256, O_FEATURES, O_PAIRS, O_POOL };
+	enum { O_EXAMPLES = 256, O_FEATURES, O_PAIRS, O_POOL, O_SCORE };
 	static const struct option longopts[] = {
 		{ "examples", required_argument, NULL, O_EXAMPLES },
 		{ "features", required_argument, NULL, O_FEATURES },
 		{ "pairs", required_argument, NULL, O_PAIRS },
 		{ "pool", required_argument, NULL, O_POOL },
+		{ "score", required_argument, NULL, O_SCORE },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct model md[MAX_MODELS] = { 0 };
@@ -207,6 +336,7 @@ main(int argc, char **argv)
 	const char *out = NULL, *examples = NULL, *pairs_path = NULL;
 	const char *features = NULL, *jarg = NULL, *data;
 	int nm = 0, nf = 0, batch = 256, pool = 1, ch, modules[MAX_FEATURES];
+	int scores = 0;
 	struct xf_writer *ex = NULL;
 	struct xf_dataset d = { 0 };
 	struct xf_stream *s;
@@ -228,6 +358,7 @@ main(int argc, char **argv)
 		case O_FEATURES: features = optarg; break;
 		case O_PAIRS: pairs_path = optarg; break;
 		case O_POOL: pool = (int)tool_int("--pool", optarg, 1, 1024); break;
+		case O_SCORE: scores = parse_scores(optarg); break;
 		default: usage();
 		}
 	}
@@ -237,11 +368,15 @@ main(int argc, char **argv)
 		usage();
 	if (features && nm > 1)
 		errx(2, "--features: give one model");
+	if (scores && features)
+		errx(2, "--score and --features: one at a time");
 	if (pairs_path && nm < 2)
 		errx(2, "--pairs: give two or more models");
 	data = argc == 1 ? argv[0] : "-";
 	xf_nn_set_threads(tool_threads(jarg));
 	s = open_models(md, nm, batch, data);
+	for (int k = 0; scores && k < nm; k++)
+		md[k].sc = score_setup(md[k].path, md[k].m);
 	const struct xf_header *dh = xf_stream_header(s);
 	if (features) {
 		nf = tool_modules(md[0].m, md[0].path, "--features", features, 0,
@@ -261,6 +396,8 @@ main(int argc, char **argv)
 			    md[k].loss, md[k].prob, &e) < 0)
 				errx(1, "%s: %s", md[k].path, e.msg);
 			xf_eval_result_add(&md[k].r, &r);
+			if (scores)
+				score_collect(md[k].sc, md[k].path, md[k].m, &d);
 		}
 		if (features) {
 			if (feat[0].w == NULL)
@@ -279,7 +416,9 @@ main(int argc, char **argv)
 	if (md[0].r.n == 0)
 		errx(1, "%s: no records", tool_in_name(data));
 	/* The summary is opened only now: bad data leaves no half table. */
-	if (!features)
+	if (scores)
+		write_scores(out, md, nm, scores, dh, self);
+	else if (!features)
 		write_summary(out, md, nm, dh, self);
 	if (pairs_path)
 		write_pairs(pairs_path, md, nm, pairs, dh, self);
@@ -293,6 +432,12 @@ main(int argc, char **argv)
 		free(md[k].pred);
 		free(md[k].loss);
 		free(md[k].prob);
+		if (md[k].sc != NULL) {
+			free(md[k].sc->f);
+			free(md[k].sc->theta);
+			free(md[k].sc->y);
+			free(md[k].sc);
+		}
 	}
 	xf_stream_close(s);
 	xf_dataset_free(&d);

@@ -21,15 +21,17 @@ usage(void)
 	fprintf(stderr,
 	    "usage: xf-train [-v] [-a arch] [-b batch] [-e epochs] [-j threads] "
 	    "[-l lr]\n"
-	    "                [-o out] [-s seed] [--copy n] [--freeze n] "
-	    "[--init ckpt]\n"
-	    "                [--log file] [--log-every k] [--momentum m] "
-	    "[--new-head]\n"
+	    "                [-o out] [-s seed] [--augment spec] [--copy n] "
+	    "[--freeze n]\n"
+	    "                [--init ckpt] [--init-scheme scheme] [--log file]\n"
+	    "                [--log-every k] [--momentum m] [--new-head] "
+	    "[--normalize m/s]\n"
 	    "                [--resume ckpt] [--save-every k] [--save-init file]\n"
 	    "                [--save-prefix prefix] [--save-steps k] "
 	    "[--schedule s]\n"
-	    "                [--steps n] [--val file] [--val-every k] [--wd w] "
-	    "[file]\n");
+	    "                [--steps n] [--val file] [--val-every k] "
+	    "[--warmup k]\n"
+	    "                [--wd w] [file]\n");
 	exit(2);
 }
 
@@ -41,6 +43,11 @@ struct opts {
 	long steps, log_every, save_every, save_steps, val_every;
 	uint64_t seed;
 	int settings, length;   /* options given that set these */
+	struct xf_augment aug;
+	char aug_text[32];      /* aug's canonical text, for train.augment */
+	int init_scheme;        /* -1: the spec's default */
+	int norm_n;             /* --normalize: channels; 0: not given */
+	float norm_mean[XF_NORM_MAX_C], norm_std[XF_NORM_MAX_C];
 };
 
 /* Run state the helpers below share. */
@@ -168,6 +175,27 @@ progress(struct run *r, int force)
 }
 
 /*
+ * The random start (all of it, or what --init does not copy) in the scheme
+ * of --init-scheme or the spec's default, and --normalize over what the
+ * model came with.
+ */
+static void
+init_model(struct run *r, struct xf_rng *rng)
+{
+	struct opts *o = r->o;
+	struct xf_err e;
+
+	if (o->init_scheme >= 0)
+		xf_model_set_init_scheme(r->m, (enum xf_init_scheme)o->init_scheme);
+	if (!o->resume)
+		o->set.init_scheme = xf_init_scheme_name(xf_model_init_scheme(r->m));
+	xf_model_init(r->m, rng);
+	if (o->norm_n && xf_model_set_normalize(r->m, o->norm_mean, o->norm_std,
+	    o->norm_n, &e) < 0)
+		errx(2, "--normalize: %s", e.msg);
+}
+
+/*
  * Builds the model: from --resume or --init (the checkpoint already in
  * from), or random.  Init draws from its own stream, apart from data order.
  */
@@ -186,15 +214,15 @@ setup_model(struct run *r, const struct xf_ckpt *from)
 		    d->n_classes, &e);
 		if (r->m == NULL)
 			errx(2, "-a %s: %s", o->arch ? o->arch : "cnn", e.msg);
-		xf_model_init(r->m, &init_rng);
+		init_model(r, &init_rng);
 	} else {
 		int new_head = o->new_head || from->n_classes != d->n_classes;
 
 		r->m = xf_model_create_ckpt(from, new_head ? d->n_classes :
 		    (int)from->n_classes, new_head, &e);
-		if (r->m == NULL)
+		if (r->m == NULL || xf_model_normalize_load(r->m, from, &e) < 0)
 			errx(1, "%s: %s", src, e.msg);
-		xf_model_init(r->m, &init_rng);
+		init_model(r, &init_rng);
 		xf_model_layers(r->m, r->layers, &r->n_layers);
 		if (o->set.copy > r->n_layers - 1)
 			errx(2, "--copy %d: the model has %d layers below the head",
@@ -229,17 +257,21 @@ setup_model(struct run *r, const struct xf_ckpt *from)
 static void
 parse_options(int argc, char **argv, struct opts *o, const char **jarg)
 {
-	enum { O_COPY = 256, O_FREEZE, O_INIT, O_LOG, O_LOG_EVERY, O_MOMENTUM,
-	    O_NEW_HEAD, O_RESUME, O_SAVE_EVERY, O_SAVE_INIT, O_SAVE_PREFIX,
-	    O_SAVE_STEPS, O_SCHEDULE, O_STEPS, O_VAL, O_VAL_EVERY, O_WD };
+	enum { O_AUGMENT = 256, O_COPY, O_FREEZE, O_INIT, O_INIT_SCHEME, O_LOG,
+	    O_LOG_EVERY, O_MOMENTUM, O_NEW_HEAD, O_NORMALIZE, O_RESUME,
+	    O_SAVE_EVERY, O_SAVE_INIT, O_SAVE_PREFIX, O_SAVE_STEPS, O_SCHEDULE,
+	    O_STEPS, O_VAL, O_VAL_EVERY, O_WARMUP, O_WD };
 	static const struct option longopts[] = {
+		{ "augment", required_argument, NULL, O_AUGMENT },
 		{ "copy", required_argument, NULL, O_COPY },
 		{ "freeze", required_argument, NULL, O_FREEZE },
 		{ "init", required_argument, NULL, O_INIT },
+		{ "init-scheme", required_argument, NULL, O_INIT_SCHEME },
 		{ "log", required_argument, NULL, O_LOG },
 		{ "log-every", required_argument, NULL, O_LOG_EVERY },
 		{ "momentum", required_argument, NULL, O_MOMENTUM },
 		{ "new-head", no_argument, NULL, O_NEW_HEAD },
+		{ "normalize", required_argument, NULL, O_NORMALIZE },
 		{ "resume", required_argument, NULL, O_RESUME },
 		{ "save-every", required_argument, NULL, O_SAVE_EVERY },
 		{ "save-init", required_argument, NULL, O_SAVE_INIT },
@@ -249,9 +281,12 @@ parse_options(int argc, char **argv, struct opts *o, const char **jarg)
 		{ "steps", required_argument, NULL, O_STEPS },
 		{ "val", required_argument, NULL, O_VAL },
 		{ "val-every", required_argument, NULL, O_VAL_EVERY },
+		{ "warmup", required_argument, NULL, O_WARMUP },
 		{ "wd", required_argument, NULL, O_WD },
 		{ NULL, 0, NULL, 0 }
 	};
+	enum xf_init_scheme scheme;
+	struct xf_err e;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "a:b:e:j:l:o:s:v", longopts,
@@ -265,13 +300,32 @@ parse_options(int argc, char **argv, struct opts *o, const char **jarg)
 		case 'o': o->out = optarg; break;
 		case 's': o->seed = (uint64_t)tool_int("-s", optarg, 0, INT64_MAX); o->settings++; break;
 		case 'v': o->verbose = 1; break;
+		case O_AUGMENT:
+			if (xf_augment_parse(&o->aug, optarg, &e) < 0)
+				errx(2, "--augment %s: %s", optarg, e.msg);
+			xf_augment_str(o->aug_text, sizeof o->aug_text, &o->aug);
+			o->set.augment = o->aug_text;
+			o->settings++;
+			break;
 		case O_COPY: o->set.copy = (int)tool_int("--copy", optarg, 0, 63); break;
 		case O_FREEZE: o->set.freeze = (int)tool_int("--freeze", optarg, 0, 63); o->settings++; break;
 		case O_INIT: o->init = optarg; break;
+		case O_INIT_SCHEME:
+			if (xf_init_scheme_parse(&scheme, optarg, &e) < 0)
+				errx(2, "--init-scheme %s: %s", optarg, e.msg);
+			o->init_scheme = (int)scheme;
+			o->settings++;
+			break;
 		case O_LOG: o->log = optarg; break;
 		case O_LOG_EVERY: o->log_every = tool_int("--log-every", optarg, 1, INT32_MAX); break;
 		case O_MOMENTUM: o->set.momentum = (float)tool_float("--momentum", optarg, 0, 1); o->settings++; break;
 		case O_NEW_HEAD: o->new_head = 1; break;
+		case O_NORMALIZE:
+			if (xf_normalize_parse(optarg, o->norm_mean, o->norm_std,
+			    &o->norm_n, &e) < 0)
+				errx(2, "--normalize %s: %s", optarg, e.msg);
+			o->settings++;
+			break;
 		case O_RESUME: o->resume = optarg; break;
 		case O_SAVE_EVERY: o->save_every = tool_int("--save-every", optarg, 1, INT32_MAX); break;
 		case O_SAVE_INIT: o->save_init = optarg; break;
@@ -281,6 +335,7 @@ parse_options(int argc, char **argv, struct opts *o, const char **jarg)
 		case O_STEPS: o->steps = tool_int("--steps", optarg, 1, INT64_MAX); o->length++; break;
 		case O_VAL: o->val = optarg; break;
 		case O_VAL_EVERY: o->val_every = tool_int("--val-every", optarg, 1, INT32_MAX); break;
+		case O_WARMUP: o->set.warmup = tool_int("--warmup", optarg, 0, INT32_MAX); o->settings++; break;
 		case O_WD: o->set.wd = (float)tool_float("--wd", optarg, 0, 1); o->settings++; break;
 		default: usage();
 		}
@@ -351,6 +406,12 @@ start(struct run *r, struct xf_ckpt *from)
 			errx(1, "%s: %s", o->resume, e.msg);
 		o->seed = r->t.seed;
 	}
+	/* A resumed run's come from its checkpoint, checked by
+	 * xf_train_settings_check. */
+	if (o->set.augment && xf_augment_parse(&o->aug, o->set.augment, &e) < 0)
+		errx(1, "%s: meta train.augment: %s", o->resume, e.msg);
+	r->t.aug = o->aug;
+	r->t.warmup = o->set.warmup;
 	if ((r->theta0 = xf_model_snapshot(r->m, &nsnap)) == NULL)
 		err(1, NULL);
 	if (o->save_init)
@@ -420,7 +481,7 @@ main(int argc, char **argv)
 {
 	struct opts o = { .set = { .batch = 128, .copy = -1, .lr = 0.05f,
 	    .momentum = 0.9f, .wd = 5e-4f, .schedule = "constant" }, .epochs = 1,
-	    .seed = 1, .log_every = 50, .save_prefix = "ckpt" };
+	    .seed = 1, .log_every = 50, .save_prefix = "ckpt", .init_scheme = -1 };
 	struct run r = { .o = &o };
 	struct xf_ckpt from = { 0 };
 	const char *jarg = NULL;

@@ -15,6 +15,9 @@ python3-msgpack).  As a module:
     import xf2torch
     model, manifest = xf2torch.load("p.tar")     # eval mode
     logits = model(torch.from_numpy(x_uint8).float() / 255)
+
+The model applies the checkpoint's input normalisation, if it has one
+(input.mean.K, input.std.K), to that x / 255 itself, as xf does.
 """
 import signal
 import sys
@@ -119,9 +122,19 @@ class XfNet(nn.Module):
     as in xf: conv1.., bn1.., fc1.. for plain stacks, torchvision's names
     (conv1, bn1, layer1.0.conv1, ..., fc) when the spec has blocks."""
 
-    def __init__(self, spec, input_shape, n_classes):
+    def __init__(self, spec, input_shape, n_classes, mean=None, std=None):
         super().__init__()
         c, h, w = input_shape
+        # The checkpoint's input normalisation (formats/checkpoint.md,
+        # input.mean.K and input.std.K), as torchvision's Normalize does
+        # it; buffers outside the state dict, so that strict loading sees
+        # only the network's own tensors.
+        self.normalize = mean is not None
+        if self.normalize:
+            self.register_buffer("input_mean", torch.tensor(
+                mean, dtype=torch.float32).view(1, c, 1, 1), persistent=False)
+            self.register_buffer("input_std", torch.tensor(
+                std, dtype=torch.float32).view(1, c, 1, 1), persistent=False)
         items = parse_spec(spec)
         residual = any(it[0] == "r" for it in items)
         self.ops = []          # (kind, module name or None, relu, args)
@@ -176,6 +189,8 @@ class XfNet(nn.Module):
                 c, h, w = out_f, 1, 1
 
     def forward(self, x):
+        if self.normalize:
+            x = (x - self.input_mean) / self.input_std
         for kind, name, relu, arg in self.ops:
             if kind == "pool":
                 k, s, p = arg
@@ -195,6 +210,17 @@ class XfNet(nn.Module):
         return x
 
 
+def normalization(manifest):
+    """(mean, std) per channel from the meta keys input.mean.K and
+    input.std.K, or (None, None) when the checkpoint has none."""
+    meta = manifest.get("meta", {})
+    c = manifest["input"][0]
+    if not any(k.startswith(("input.mean.", "input.std.")) for k in meta):
+        return None, None
+    return ([float(meta["input.mean.%d" % k]) for k in range(c)],
+            [float(meta["input.std.%d" % k]) for k in range(c)])
+
+
 def load(path):
     """(model in eval mode, manifest) from an xf checkpoint file."""
     with tarfile.open(path, "r:") as t:
@@ -203,7 +229,9 @@ def load(path):
         if manifest.get("format") != "xf-checkpoint" or \
                 manifest.get("version") != 1:
             raise ValueError("%s: not an xf checkpoint of version 1" % path)
-        model = XfNet(manifest["arch"], manifest["input"], manifest["classes"])
+        mean, std = normalization(manifest)
+        model = XfNet(manifest["arch"], manifest["input"], manifest["classes"],
+                      mean, std)
         state = {}
         for e in manifest["tensors"]:
             name = e["name"]

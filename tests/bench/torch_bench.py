@@ -1,67 +1,36 @@
 #!/usr/bin/python3
-"""PyTorch baseline for `make bench`: the xf presets as torch.nn models.
+"""PyTorch's side of one measurement for tests/bench/nn.py.
 
-Prints one line per preset, tab-separated, for bench_nn to read:
-    model  train_img_s  eval_img_s  train_gflop_s  eval_gflop_s
-Batch 128, 28x28x1 input, 10 classes, SGD with momentum, torch.set_num_threads(2)
-unless -j says otherwise.  FLOPs count multiply-adds as two, forward only for
-eval, forward + input grads + weight grads for training (no input grad for the
-first layer), the same count bench_nn uses.
+    torch_bench.py [-j threads] [-b batch] [-s seconds] [-i CxHxW] model
+
+Builds the xf preset or spec as torch.nn through tools/xf2torch.py's XfNet
+(the same network xf builds), on random images of the given shape (default
+1x28x28), 10 classes, and times training steps (SGD with momentum 0.9,
+weight decay 5e-4, as bench_nn) then eval forwards under no_grad, each for
+the given seconds after two warm-up steps, with torch.set_num_threads.
+Prints one line, tab-separated, as bench_nn does:
+    torch  model  CxHxW  train-img/s  eval-img/s  peak-RSS-KB  -  -
+The peak RSS is the process's (torch's runtime included) after training.
 """
 import argparse
+import os
+import resource
 import sys
 import time
 
 import torch
 import torch.nn as nn
 
-
-def make(name, c=1, h=28, w=28, classes=10):
-    if name == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 512), nn.ReLU(),
-                             nn.Linear(512, 512), nn.ReLU(),
-                             nn.Linear(512, classes))
-    width = {"cnn": (32, 64, 256), "cnn-s": (16, 32, 128),
-             "cnn-bn": (32, 64, 256)}[name]
-    bn = name == "cnn-bn"
-    layers, cin = [], c
-    for i, oc in enumerate((width[0], width[0], width[1], width[1])):
-        layers.append(nn.Conv2d(cin, oc, 3, padding=1))
-        if bn:
-            layers.append(nn.BatchNorm2d(oc))
-        layers.append(nn.ReLU())
-        if i in (1, 3):
-            layers.append(nn.MaxPool2d(2))
-        cin = oc
-    layers += [nn.Flatten(), nn.Linear(cin * (h // 4) * (w // 4), width[2]),
-               nn.ReLU(), nn.Linear(width[2], classes)]
-    return nn.Sequential(*layers)
-
-
-def flops(model, c=1, h=28, w=28):
-    """Forward and training FLOPs per image."""
-    fwd = first = 0
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            f = 2 * m.out_channels * m.in_channels * 9 * h * w
-            if first == 0:
-                first = f
-            fwd += f
-        elif isinstance(m, nn.Linear):
-            f = 2 * m.in_features * m.out_features
-            if first == 0:
-                first = f
-            fwd += f
-        elif isinstance(m, nn.MaxPool2d):
-            h, w = h // 2, w // 2
-    return fwd, 3 * fwd - first
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "tools"))
+import xf2torch  # noqa: E402
 
 
 def rate(step, batch, seconds):
     step()
     step()
     n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+    while n < 1 or time.perf_counter() - t0 < seconds:
         step()
         n += 1
     return n * batch / (time.perf_counter() - t0)
@@ -72,36 +41,34 @@ def main():
     ap.add_argument("-j", type=int, default=2)
     ap.add_argument("-b", type=int, default=128)
     ap.add_argument("-s", type=float, default=2.0, help="seconds per measure")
-    ap.add_argument("models", nargs="*",
-                    default=["mlp", "cnn", "cnn-s", "cnn-bn"])
+    ap.add_argument("-i", default="1x28x28", help="input CxHxW")
+    ap.add_argument("model")
     a = ap.parse_args()
+    shape = tuple(int(v) for v in a.i.split("x"))
     torch.set_num_threads(a.j)
     torch.manual_seed(1)
-    x = torch.rand(a.b, 1, 28, 28)
+    x = torch.rand(a.b, *shape)
     y = torch.randint(0, 10, (a.b,))
-    for name in a.models:
-        model = make(name)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,
-                              weight_decay=5e-4)
-        lossf = nn.CrossEntropyLoss()
+    model = xf2torch.XfNet(a.model, shape, 10)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,
+                          weight_decay=5e-4)
+    lossf = nn.CrossEntropyLoss()
 
-        def train():
-            opt.zero_grad()
-            lossf(model(x), y).backward()
-            opt.step()
+    def train():
+        opt.zero_grad()
+        lossf(model(x), y).backward()
+        opt.step()
 
-        def evaluate():
-            with torch.no_grad():
-                model(x)
+    def evaluate():
+        with torch.no_grad():
+            model(x)
 
-        model.train()
-        tr = rate(train, a.b, a.s)
-        model.eval()
-        ev = rate(evaluate, a.b, a.s)
-        fwd, trf = flops(model)
-        print("%s\t%.0f\t%.0f\t%.1f\t%.1f" % (name, tr, ev, tr * trf / 1e9,
-                                               ev * fwd / 1e9))
-        sys.stdout.flush()
+    model.train()
+    tr = rate(train, a.b, a.s)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model.eval()
+    ev = rate(evaluate, a.b, a.s)
+    print("torch\t%s\t%s\t%.1f\t%.1f\t%d\t-\t-" % (a.model, a.i, tr, ev, rss))
 
 
 if __name__ == "__main__":

@@ -211,7 +211,62 @@ check 2 "-r" xf-cat -r 9:x good.xfs
 check 2 "--count" xf-import synthetic --count -5
 check 2 "--classes" xf-import synthetic --classes 0,0
 check 2 "-j" xf-eval -j -3 -m good.tar good.xfs
+check 2 "--augment crop:999: crop:999: want a padding of 1..512" \
+    xf-train --augment crop:999 -o x.tar good.xfs
+check 2 "--normalize 0.5/0: std 0: want > 0" \
+    xf-train --normalize 0.5/0 -o x.tar good.xfs
+check 2 "--warmup" xf-train --warmup x -o x.tar good.xfs
 
+# ---- the input normalisation and the augmentation in a checkpoint ----
+mani good.tar nstd.tar 'm["meta"]["input.mean.0"] = 0.5; m["meta"]["input.std.0"] = float("inf")'
+check 1 "nstd.tar: meta input.mean, input.std: std of channel 0: want a finite number > 0" \
+    xf-eval -m nstd.tar good.xfs
+mani good.tar nchan.tar 'm["meta"]["input.mean.1"] = 0.5; m["meta"]["input.std.1"] = 1.0'
+check 1 "nchan.tar: meta input.mean.1: the model takes 1 channels" \
+    xf-cka -a nchan.tar good.xfs
+mani good.tar aug.tar 'm["meta"]["train.augment"] = "crop:4,crop:5"'
+check 1 "aug.tar: meta train.augment: item" xf-train --resume aug.tar -o x.tar good.xfs
+mani good.tar warm.tar 'm["meta"]["train.warmup"] = -3'
+check 1 "warm.tar: meta train.warmup: want an integer in 0..2147483647" \
+    xf-train --resume warm.tar -o x.tar good.xfs
+
+# ---- measures (xf-cka --measure, xf-eval --score, xf-hessian) ----
+xf-eval -m good.tar --features fc1 -o fc1.xfs good.xfs
+check 1 "CCA needs more examples than features (use --keep)" \
+    xf-cka --measure pwcca fc1.xfs fc1.xfs
+if /usr/bin/python3 -c 'import msgpack' 2>/dev/null; then
+	/usr/bin/python3 - <<'EOF'
+import msgpack, struct
+def stream(path, rows):
+    with open(path, "wb") as f:
+        f.write(msgpack.packb({"format": "xf-stream", "version": 1,
+            "kind": "features", "dtype": "float32", "shape": [3],
+            "module": "m", "classes": 0, "count": len(rows),
+            "endian": "little", "provenance": ["hostile.sh"]}))
+        for i, r in enumerate(rows):
+            f.write(msgpack.packb({"i": i, "y": 0,
+                "x": struct.pack("<3f", *r)}))
+rows = [(i % 7 * 0.5, (i * i) % 11 - 3.0, i % 7 * 0.5) for i in range(30)]
+stream("dup.xfs", rows)
+stream("nan.xfs", rows[:12] + [(1.0, float("nan"), 2.0)] + rows[13:])
+EOF
+	check 1 "dup.xfs m, dup.xfs m: side a: rank 2 of 3 features" \
+	    xf-cka --measure pwcca dup.xfs dup.xfs
+	check 1 "nan.xfs: record 12" \
+	    xf-cka --measure svcca nan.xfs dup.xfs
+	check 1 "nan.xfs: record 12" \
+	    xf-cka --measure procrustes dup.xfs nan.xfs
+else
+	skip "no python3-msgpack: rank-deficient and NaN feature streams"
+fi
+xf-train -a c4,p,f --steps 1 -o pool.tar good.xfs
+check 1 "pool.tar: --score: the penultimate module conv1 has 3136 features per example but the head fc1 reads 784" \
+    xf-eval --score logme -m pool.tar good.xfs
+check 1 "good.tar: all: Lanczos did not converge in 2 steps" \
+    xf-hessian -k 2 --iterations 2 --tol 1e-12 -m good.tar good.xfs
+check 2 "--keep" xf-cka --measure svcca --keep 0 fc1.xfs fc1.xfs
+check 2 "--score" xf-eval --score nope -m good.tar good.xfs
+check 2 "--draws" xf-hessian --draws 1 -m good.tar good.xfs
 # ---- xf-import's readers of users' files (folder, npy, npz, cifar) ----
 # Each bad file: exit 1, one line naming it, and no output file left.
 if /usr/bin/python3 -c 'import numpy, PIL' 2>/dev/null; then

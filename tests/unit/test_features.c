@@ -167,8 +167,9 @@ static void
 test_settings(struct xf_model *m, const struct xf_dataset *d)
 {
 	struct xf_train_settings s = { 0.125f, 0.5f, 0.25f, 16, "cosine", 2, 1,
-	    777, "xf-import synthetic", "p.tar" };
-	struct xf_train_settings t = { 9, 9, 9, 9, "constant", 9, 9, 9, "", "" };
+	    777, "xf-import synthetic", "p.tar", "crop:2,flip", 3, "he" };
+	struct xf_train_settings t = { 9, 9, 9, 9, "constant", 9, 9, 9, "", "",
+	    "", 9, "" };
 	struct xf_lr_schedule lr;
 	struct xf_trainer tr;
 	struct xf_ckpt c = { 0 };
@@ -177,6 +178,7 @@ test_settings(struct xf_model *m, const struct xf_dataset *d)
 	int rc;
 	static const char *keys[] = { "train.lr", "train.momentum", "train.wd",
 	    "train.batch", "train.schedule", "train.copy", "train.freeze",
+	    "train.augment", "train.warmup", "train.init_scheme",
 	    "train.total_steps", "prov.data", "prov.parent", "train.step",
 	    "train.epoch", "train.pos", "train.seed", "train.rng" };
 	int in_order = c.n_meta == 0;
@@ -187,11 +189,13 @@ test_settings(struct xf_model *m, const struct xf_dataset *d)
 	xf_trainer_save(&tr, &s, &c);
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		in_order &= i < c.n_meta && strcmp(c.meta[i].key, keys[i]) == 0;
-	ok(in_order && c.n_meta == 15, "the 15 keys, settings first, in order");
+	ok(in_order && c.n_meta == 18, "the 18 keys, settings first, in order");
 	xf_train_settings_load(&t, &c);
 	ok(t.lr == s.lr && t.momentum == s.momentum && t.wd == s.wd &&
 	    t.batch == 16 && strcmp(t.schedule, "cosine") == 0 && t.copy == 2 &&
 	    t.freeze == 1 && t.total_steps == 777 &&
+	    strcmp(t.augment, "crop:2,flip") == 0 && t.warmup == 3 &&
+	    strcmp(t.init_scheme, "he") == 0 &&
 	    strcmp(t.parent, "p.tar") == 0, "settings loaded as saved");
 	struct xf_trainer back = tr;
 	back.step = 0;
@@ -205,7 +209,9 @@ test_settings(struct xf_model *m, const struct xf_dataset *d)
 	struct xf_train_settings u = s;
 	xf_train_settings_load(&u, &empty);
 	ok(u.lr == s.lr && u.batch == 16 && u.total_steps == 0 &&
-	    u.parent == NULL, "no keys: settings kept, no length, no parent");
+	    u.parent == NULL && u.augment == NULL && u.warmup == 0 &&
+	    u.init_scheme == NULL, "no keys: settings kept, no length, no "
+	    "parent, no augmentation or warmup");
 	xf_trainer_free(&tr);
 	xf_sgd_free(opt);
 }
