@@ -25,6 +25,7 @@ import numpy as np
 sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 import stats  # noqa: E402 (pipelines/stats.py)
 from stats import HOLDS, CONTRADICTED, INCONCLUSIVE
+import regime  # noqa: E402 (pipelines/regime.py: the report's opening)
 
 NOT_RUN = "NOT RUN"
 
@@ -710,7 +711,8 @@ def html_page(rep, figs):
 def write(adir, fdir, odir):
     rep = collect(adir)
     figs = figures(fdir, odir)
-    for name, text in (("REPORT.md", markdown(rep, figs)),
+    for name, text in (("REPORT.md", regime.opening(markdown(rep, figs),
+                                                    adir, fdir, odir)),
                        ("report.html", html_page(rep, figs))):
         path = os.path.join(odir, name)
         with open(path + ".tmp", "w") as out:

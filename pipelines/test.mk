@@ -21,3 +21,4 @@ CRIT_GRID = 3
 CRIT_DRAWS = 1
 INTERP_POINTS = 5
 N_LAYERS = 3
+include regime-test.mk
