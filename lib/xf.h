@@ -34,7 +34,8 @@
  *			modelio.c, the training loop trainer.c, features of a
  *			module features.c, evaluation sums and the mistakes
  *			table tally.c
- *	cka.h		cka.c
+ *	cka.h		cka.c (whole matrices) cka_acc.c (streams, minibatches);
+ *			cka_impl.h between them
  *	landscape.h	interp.c critic.c
  *
  * Usage
