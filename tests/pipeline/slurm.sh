@@ -84,7 +84,10 @@ pass "a one-node Slurm on 127.0.0.1 ports $ctld and $slurmd_port: $h with $cpus 
 
 for d in here there; do
 	mkdir -p "$tmp/$d"
-	cp -r "$top"/pipelines/{Makefile,config.mk,test.mk,train-run,sweep,tables.py,plots} "$tmp/$d/"
+	# The whole pipeline folder but its outputs: every file the Makefile
+	# includes or runs comes along.
+	tar -C "$top/pipelines" --exclude=./out --exclude=__pycache__ -cf - . |
+	    tar -C "$tmp/$d" -xf -
 done
 args="CONFIG=test.mk TOP=$top OUT=out"
 make -C "$tmp/here" --no-print-directory $args JOBS=1 THREADS=1 shuffle > "$tmp/here.log" 2>&1

@@ -99,7 +99,10 @@ login() {
 # folders, not here.
 for d in here there; do
 	mkdir -p "$tmp/$d"
-	cp -r "$top"/pipelines/{Makefile,config.mk,test.mk,train-run,sweep,tables.py,plots} "$tmp/$d/"
+	# The whole pipeline folder but its outputs: every file the Makefile
+	# includes or runs comes along.
+	tar -C "$top/pipelines" --exclude=./out --exclude=__pycache__ -cf - . |
+	    tar -C "$tmp/$d" -xf -
 done
 run() { d=$1; shift; make -C "$tmp/$d" --no-print-directory CONFIG=test.mk \
     TOP="$top" OUT=out JOBS=1 THREADS=1 "$@"; }
