@@ -7,10 +7,10 @@ XF_DATA  ?= $(HOME)/.cache/xf
 DEB_PKGS  = build-essential libarchive-dev libmsgpack-dev libblis-pthread-dev \
             libpng-dev zlib1g-dev parallel dataset-fashion-mnist mandoc \
             gnuplot-nox python3-msgpack python3-numpy python3-torch
-# Image import (libjpeg-turbo, libvips for --resize), LAPACK for the
+# Image import (libjpeg-turbo, libvips for --resize), LAPACKE for the
 # decompositions, and for the tests only: torchvision and scipy (references),
 # a real sshd, rsync (parallel's file transfer) and a one-node Slurm (fan-out).
-DEB_PKGS += libjpeg62-turbo-dev libvips-dev libflame-dev liblapacke-dev \
+DEB_PKGS += libjpeg62-turbo-dev libvips-dev liblapacke-dev \
             python3-torchvision python3-scipy openssh-server openssh-client rsync \
             slurm-wlm munge
 # xf-import's tests draw images with PIL; the Makefile asks pkg-config for
