@@ -354,7 +354,9 @@ reserve(struct xf_model *m, int n, struct xf_err *err)
 			goto oom;
 	}
 	/* Plain stacks use two gradient slots; a residual block's input
-	 * keeps a third (and a fourth sums its second branch) live. */
+	 * keeps a third (and a fourth sums its second branch) live;
+	 * take_slot allocates any more on first use. */
+	m->grad_floats = most;
 	for (int g = 0; g < GRAD_SLOTS; g++) {
 		free(m->grad[g]);
 		m->grad[g] = NULL;
@@ -562,19 +564,16 @@ static int
 take_slot(struct xf_model *m)
 {
 	int used[GRAD_SLOTS] = { 0 };
-	size_t most = m->layers[0].in_count;
 
 	for (int a = 0; a <= m->n_layers; a++)
 		if (m->gslot[a] >= 0)
 			used[m->gslot[a]] = 1;
-	for (int i = 0; i < m->n_layers; i++)
-		if (m->layers[i].out_count > most)
-			most = m->layers[i].out_count;
 	for (int g = 0; g < GRAD_SLOTS; g++) {
 		if (used[g])
 			continue;
 		if (m->grad[g] == NULL)
-			m->grad[g] = malloc((size_t)m->cap * most * sizeof(float));
+			m->grad[g] = malloc((size_t)m->cap * m->grad_floats *
+			    sizeof(float));
 		return m->grad[g] != NULL ? g : -1;
 	}
 	return -1;

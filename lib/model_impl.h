@@ -56,6 +56,7 @@ struct xf_model {
 	int	 has_labels;
 	float	**act;		/* act[0] input, act[i + 1] output of layer i */
 	float	*grad[GRAD_SLOTS];
+	size_t	 grad_floats;	/* floats per example in a gradient slot */
 	int	*gslot;		/* backward: slot of each act's gradient, or -1 */
 	float	*probs, *losses;
 	int	*labels;
