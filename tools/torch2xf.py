@@ -50,12 +50,9 @@ USAGE = ("usage: torch2xf.py -a ARCH [--by-order] [--classes K] "
          "                   [--key NAME] [--normalize M1,..,MC/S1,..,SC] "
          "-o FILE STATE_DICT\n")
 
-# Architectures whose names are not xf's get a mapping function here:
-# name -> function(state_dict, input, classes) -> (arch, [(name, tensor)]).
-# torchvision's resnet18 and resnet34 (with --stem cifar|imagenet) join with
-# issue 17; xf's own residual presets (resnet-18 has torchvision's tensor
-# names) already go through by name.
-ARCH_MAPS = {}
+# torchvision's own architecture names are not mapped yet: xf's resnet-18
+# preset has torchvision's resnet18 tensor names and layout, so its state
+# dict goes in by name; resnet34 and a --stem choice are issue 17's.
 RESIDUAL = ("resnet18", "resnet34")
 
 
@@ -335,8 +332,6 @@ def main(argv):
     try:
         opts, path = parse_args(argv)
         arch = opts["arch"]
-        if arch in ARCH_MAPS:
-            raise Usage("internal: no mapping for %s" % arch)
         if arch in RESIDUAL:
             raise Usage("-a %s: torchvision's names are not mapped yet "
                         "(issue 17); xf's resnet-18 preset has its layout"
