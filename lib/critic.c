@@ -253,21 +253,13 @@ module_input(struct xf_model *m, const struct xf_dataset *d, int k,
 	return 0;
 }
 
-static uint64_t
-mix(uint64_t z)
-{
-	z += 0x9e3779b97f4a7c15ULL;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* The seed of draw r of module k: splitmix64's finaliser chained over
  * seed, k and r, so that no two (seed, k, r) share a stream by design. */
 static uint64_t
 draw_seed(uint64_t seed, int k, int r)
 {
-	return mix(mix(mix(seed) ^ (uint64_t)k) ^ (uint64_t)r);
+	return xf_rng_mix(xf_rng_mix(xf_rng_mix(seed) ^ (uint64_t)k) ^
+	    (uint64_t)r);
 }
 
 int
