@@ -109,3 +109,8 @@ table_run() {
 }
 
 tap_done() { echo "1..$n"; }
+# free_port: a TCP port on 127.0.0.1 that nothing listens on just now (for
+# the servers the fan-out tests start).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

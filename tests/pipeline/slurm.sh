@@ -22,9 +22,6 @@ slurm_fail() {
 	tap_done
 	exit 1
 }
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 [ "$(id -u)" = 0 ] || slurm_fail "needs root: slurmd starts job steps as their user"
 for t in munged slurmctld slurmd sbatch salloc srun sinfo; do
 	command -v $t >/dev/null ||

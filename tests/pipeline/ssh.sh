@@ -9,11 +9,6 @@
 # file is missing each stop the sweep with one line and change nothing here.
 . "$(dirname "$0")/../tap.sh"
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on just now.
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 sshd_fail() {
 	not_ok "sshd starts on 127.0.0.1:$port" "$@"
 	sed 's/^/#   sshd: /' "$tmp/ssh/sshd.log" 2>/dev/null | tail -n 5
