@@ -152,7 +152,7 @@ static int
 window_max(const float *x, int h, int w, int k, int s, int p, int y, int xo)
 {
 	int best = -1;
-	float m = -FLT_MAX;
+	float m = 0.0f;		/* set by the first input of the window */
 
 	for (int dy = 0; dy < k; dy++) {
 		int iy = y * s - p + dy;
@@ -209,15 +209,11 @@ pool_part(void *arg, int tid, int nt)
 }
 
 static void
-pool_run(struct pool_job *j, int threaded)
+pool_run(struct pool_job *j)
 {
 	j->oh = (j->h + 2 * j->p - j->k) / j->s + 1;
 	j->ow = (j->w + 2 * j->p - j->k) / j->s + 1;
-	if (threaded)
-		xf_nn_run(pool_part, j);
-	else
-		for (size_t r = 0; r < j->planes; r++)
-			pool_plane(j, r);
+	xf_nn_run(pool_part, j);
 }
 
 void
@@ -227,7 +223,7 @@ xf_maxpool2d_forward(float *out, const float *in, int n, int c, int h, int w,
 	struct pool_job j = { .out = out, .in = in, .planes = (size_t)n * c,
 	    .h = h, .w = w, .k = k, .s = s, .p = p };
 
-	pool_run(&j, 1);
+	pool_run(&j);
 }
 
 void
@@ -238,7 +234,7 @@ xf_maxpool2d_backward(float *din, const float *dout, const float *in, int n,
 	    .planes = (size_t)n * c, .h = h, .w = w, .k = k, .s = s, .p = p,
 	    .backward = 1 };
 
-	pool_run(&j, 1);
+	pool_run(&j);
 }
 
 void
