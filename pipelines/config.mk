@@ -135,3 +135,40 @@ THREADS  ?= $(shell echo $$(( $(NPROC) / $(JOBS) > 0 ? $(NPROC) / $(JOBS) : 1 ))
 SSHLOGINFILE ?=
 
 OUT      ?= out/$(SCALE)
+
+# ---- issue 14: the measures besides CKA, the Hessian, transferability ----
+# Similarity (study 4): SVCCA, PWCCA and Procrustes for the same pairs and
+# modules as CKA, on the same N_CKA images.  A conv module's activation is
+# C×H×W wide (25,088 for cnn-s's conv1), far more than N_CKA: CCA needs
+# well more examples than the directions it keeps, so for SVCCA and PWCCA
+# the activations are averaged over 4×4 windows (--pool 4, as Raghu et al.
+# downsample conv maps) and each side keeps the top singular directions
+# that explain 99% of its variance (--keep 0.99, Raghu et al.'s value; PWCCA
+# cannot run undecomposed on rank-deficient sides).  Procrustes takes the
+# activations as CKA does.
+SIM_MEASURES     ?= svcca pwcca procrustes
+SIM_ARGS_svcca      ?= --keep 0.99 --pool 4
+SIM_ARGS_pwcca      ?= --keep 0.99 --pool 4
+SIM_ARGS_procrustes ?=
+# Landscape (study 9): xf-hessian on P-T and RI-T (seed S1, b = 28), on the
+# N_CKA images of the CKA subset: the top HESS_K eigenvalue(s) by Lanczos and
+# the trace by Hutchinson's estimator over HESS_DRAWS Rademacher draws, with
+# its standard error.  Each draw is one Hessian-vector product (two passes
+# over the data); 30 draws give the trace's standard error to ~1/sqrt(30) of
+# the draws' spread, enough to separate two traces that differ by a fifth
+# (the report's interval says whether they do).  One eigenvalue is all the
+# claim uses.
+HESS_K     ?= 1
+HESS_DRAWS ?= 30
+HESS_ARGS  ?=
+# Checkpoints (study 7): the transferability scores of every checkpoint of
+# P's series on the target's training data (xf-eval --score), and the rule
+# of the report's claim "a transferability score picks a checkpoint as good
+# as fine-tuning every one": the fine-tuned accuracy of the checkpoint the
+# score ranks first is within 1 point of the best
+# fine-tuned checkpoint's, the difference with its 95% two-proportion
+# interval over the test examples.  1 point is the tolerance of the
+# checkpoint study's plateau rule (gains under a point are read as no
+# improvement), fixed before any scores were computed.  The threshold is
+# report.py's PICK_WITHIN, which states it in the report's row.
+CKPT_SCORES      ?= logme,leep

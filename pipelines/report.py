@@ -58,6 +58,13 @@ SCHEMAS = {
                         "n": int},
     "yosinski.tsv": {"kind": str, "n": int, "seed": int, "acc": float},
     "landscape.tsv": {"measure": str, "seed": int, "pt": float, "rit": float},
+    "similarity.tsv": {"measure": str, "pair": str, "module": str,
+                       "value": float, "n": int, "dims_a": int, "dims_b": int},
+    "checkpoint-scores.tsv": {"pre_step": int, "pre_epoch": int, "score": str,
+                              "value": float, "n": int, "features": int},
+    "hessian.tsv": {"kind": str, "quantity": str, "index": int,
+                    "value": float, "error": float, "steps": int,
+                    "status": str},
 }
 
 
@@ -146,10 +153,26 @@ CLAIMS = {
         "P-T stays closer to its starting weights than RI-T",
         "P-T's gradient norm during fine-tuning is smaller",
         "P-T sits in a flatter minimum along random directions"),
+    # Issue 14's measures; similarity_measures must stay in the order of
+    # SIM_MEASURES below.
+    "similarity_measures": (
+        "Feature similarity by SVCCA (mean over modules): P-T/P-T high; "
+        "RI-T/RI-T and P-T/RI-T low",
+        "Feature similarity by PWCCA (mean over modules): P-T/P-T high; "
+        "RI-T/RI-T and P-T/RI-T low",
+        "Feature similarity by Procrustes distance (mean over modules): "
+        "P-T/P-T close; RI-T/RI-T and P-T/RI-T farther apart"),
+    "scores": (
+        "LogME picks a checkpoint as good as fine-tuning every one",
+        "LEEP picks a checkpoint as good as fine-tuning every one"),
+    "hessian": (
+        "P-T sits in a flatter minimum by the Hessian: smaller top "
+        "eigenvalue and smaller trace (Liu et al.)",),
 }
 # The study column of each claim group.
 STUDY_OF = {"cka": "similarity", "distance": "similarity",
-            "aligned": "basins"}
+            "aligned": "basins", "similarity_measures": "similarity",
+            "scores": "checkpoints", "hessian": "landscape"}
 KIND_NAMES = {"pt": "P-T", "rit": "RI-T"}
 
 # Thresholds, each with its reason, fixed before the runs and not tuned to
@@ -498,6 +521,138 @@ def landscape_findings(f, t):
             "%s" % (key, DIRECTION))
 
 
+# ---- issue 14's measures: SVCCA, PWCCA, Procrustes; scores; the Hessian ----
+
+# The measures of similarity.tsv, in the order of CLAIMS["similarity_measures"],
+# and whether each is a distance (lower is more similar).
+SIM_MEASURES = (("svcca", "SVCCA", False), ("pwcca", "PWCCA", False),
+                ("procrustes", "Procrustes distance", True))
+
+
+def measure_findings(f, t):
+    """The CKA claim on each other measure, one row per measure: P-T/P-T
+    above RI-T/RI-T and above P-T/RI-T (below both, for the Procrustes
+    distance), over replicate pairs as for CKA."""
+    if t is None:
+        return f.not_run("similarity_measures")
+    for i, (key, name, distance) in enumerate(SIM_MEASURES):
+        rows = [r for r in t if r["measure"] == key]
+        if not rows:
+            raise TableError("similarity.tsv: no %s rows" % key)
+        mv = {p: pair_values(rows, "value", p) for p in
+              ("ptpt", "ritrit", "ptrit", "ppt")}
+        if distance:
+            parts = [part("RI-T/RI-T − P-T/P-T", over_pairs(mv["ritrit"], mv["ptpt"])),
+                     part("P-T/RI-T − P-T/P-T", over_pairs(mv["ptrit"], mv["ptpt"]))]
+            rule = ("mean-over-modules Procrustes distance of P-T/P-T below "
+                    "both others (a distance: the direction of CKA's rule "
+                    "reversed), over replicate pairs (one pair gives no "
+                    "interval); %s" % DIRECTION)
+        else:
+            parts = [part("P-T/P-T − RI-T/RI-T", over_pairs(mv["ptpt"], mv["ritrit"])),
+                     part("P-T/P-T − P-T/RI-T", over_pairs(mv["ptpt"], mv["ptrit"]))]
+            rule = ("mean-over-modules %s of P-T/P-T above both others, over "
+                    "replicate pairs (one pair gives no interval); %s" % (
+                        name, DIRECTION))
+        f.add("similarity_measures", i,
+              "mean %s P-T/P-T %.3f, RI-T/RI-T %.3f, P-T/RI-T %.3f, P/P-T %.3f"
+              % ((name,) + tuple(mean(list(mv[p].values())) for p in
+                                 ("ptpt", "ritrit", "ptrit", "ppt"))),
+              parts, rule)
+
+
+PICK_WITHIN = 0.01
+PICK_WHY = ("threshold 0.01 (1 point of target accuracy): the checkpoint "
+            "study's plateau tolerance, gains under a point read as none; "
+            "fixed before any score was computed")
+SCORE_NAMES = (("logme", "LogME"), ("leep", "LEEP"))
+
+
+def score_findings(f, scores, ckpts):
+    """Per score: Kendall's τ between the score and the fine-tuned
+    accuracy over the checkpoints, and the claim that the checkpoint the
+    score ranks first fine-tunes to within PICK_WITHIN of the best one."""
+    if scores is None or ckpts is None:
+        return f.not_run("scores")
+    down = {r["pre_step"]: r for r in ckpts}
+    best = max(ckpts, key=lambda r: (r["downstream_acc"], -r["pre_step"]))
+
+    def hits(r):
+        return round(r["downstream_acc"] * r["n"])
+    for i, (key, name) in enumerate(SCORE_NAMES):
+        rows = [r for r in scores if r["score"] == key and r["pre_step"] in down]
+        if not rows:
+            f.add("scores", i, "no %s scores of the fine-tuned checkpoints"
+                  % name, [part("best − picked", stats.none(math.nan, 0,
+                                "no scores"), below=PICK_WITHIN)],
+                  "%s: none" % name)
+            continue
+        tau = stats.kendall_tau([r["value"] for r in rows],
+                                [down[r["pre_step"]]["downstream_acc"] for r in rows])
+        # The first of equal scores: the earliest checkpoint.
+        pick = max(rows, key=lambda r: (r["value"], -r["pre_step"]))
+        chosen = down[pick["pre_step"]]
+        gap = stats.two_proportions(hits(best), best["n"], hits(chosen),
+                                    chosen["n"],
+                                    "two-proportion interval over test examples")
+        f.add("scores", i,
+              "Kendall's τ(%s, fine-tuned accuracy) = %s over %d checkpoints; "
+              "%s picks step %d (fine-tuned %.1f%%), the best is step %d "
+              "(%.1f%%)" % (name, number(tau), len(rows), name,
+                            pick["pre_step"], 100 * chosen["downstream_acc"],
+                            best["pre_step"], 100 * best["downstream_acc"]),
+              [part("best − picked", gap, below=PICK_WITHIN)],
+              "fine-tuned accuracy of the best checkpoint − of the one %s "
+              "ranks first < %g; the best is the maximum over the series, "
+              "so the estimate leans against the claim; %s" % (
+                  name, PICK_WITHIN, PICK_WHY))
+
+
+def hessian_findings(f, t):
+    """Liu et al.'s flatness by the Hessian of P-T and RI-T (seed S1,
+    b = 28): RI-T's top eigenvalue and trace − P-T's > 0.  One pair of
+    runs: the intervals are the numerical error only (the Lanczos residual
+    bounds, added; the trace's standard errors, in quadrature), not the
+    seed-to-seed spread.  A model xf-hessian did not measure makes both
+    parts INCONCLUSIVE, with its reason."""
+    if t is None:
+        return f.not_run("hessian")
+    z = 1.959963984540054
+    missing = ["%s %s" % (KIND_NAMES[r["kind"]], r["status"]) for r in t
+               if r["status"] != "measured"]
+
+    def get(kind, quantity):
+        for r in t:
+            if r["kind"] == kind and r["quantity"] == quantity and \
+                    r["status"] == "measured" and \
+                    (quantity == "trace" or r["index"] == 1):
+                return r
+        return None
+    parts, shown = [], []
+    for quantity, label, how in (
+            ("eigenvalue", "top eigenvalue RI-T − P-T",
+             "one pair of runs; Lanczos residual bounds"),
+            ("trace", "trace RI-T − P-T",
+             "one pair of runs; Hutchinson standard errors, normal")):
+        p, r = get("pt", quantity), get("rit", quantity)
+        if p is None or r is None:
+            parts.append(part(label, stats.none(math.nan, 0, "not measured")))
+            continue
+        d = r["value"] - p["value"]
+        h = (p["error"] + r["error"]) if quantity == "eigenvalue" else \
+            z * math.sqrt(p["error"] ** 2 + r["error"] ** 2)
+        parts.append(part(label, stats.Interval(d, d - h, d + h, 1, how)))
+        shown.append("%s P-T %.4g, RI-T %.4g" % (
+            "λ₁" if quantity == "eigenvalue" else "trace (±SE %.2g, %.2g)" % (
+                p["error"], r["error"]), p["value"], r["value"]))
+    f.add("hessian", 0, "; ".join(shown + missing) or "—", parts,
+          "RI-T's top Hessian eigenvalue and trace − P-T's > 0, each; on "
+          "one pair of runs (seed 1, b = 28) the interval is the numerical "
+          "error only, not the spread over seeds; a model xf-hessian did not "
+          "measure leaves its part without an interval (INCONCLUSIVE); %s"
+          % DIRECTION)
+
+
 STUCK_BELOW = 0.3
 
 
@@ -588,12 +743,15 @@ def collect(adir):
     shuffle_findings(f, tables["shuffle.tsv"])
     mistakes_findings(f, tables["mistakes.tsv"], tables["mistakes-ex.tsv"])
     similarity_findings(f, tables["cka.tsv"], tables["distance.tsv"])
+    measure_findings(f, tables["similarity.tsv"])
     basin_findings(f, tables["basins.tsv"])
     aligned_findings(f, tables["basins-aligned.tsv"])
     criticality_findings(f, tables["criticality.tsv"])
     checkpoint_findings(f, tables["checkpoints.tsv"])
+    score_findings(f, tables["checkpoint-scores.tsv"], tables["checkpoints.tsv"])
     yosinski_findings(f, tables["yosinski.tsv"])
     landscape_findings(f, tables["landscape.tsv"])
+    hessian_findings(f, tables["hessian.tsv"])
     counts = {v: sum(1 for r in f.rows if r.verdict == v)
               for v in stats.VERDICTS + (NOT_RUN,)}
 

@@ -213,3 +213,31 @@ def any_of(verdicts):
     if verdicts and all(v == CONTRADICTED for v in verdicts):
         return CONTRADICTED
     return INCONCLUSIVE
+
+
+def kendall_tau(xs, ys):
+    """Kendall's τ-b of two equal-length sequences: (concordant −
+    discordant) / sqrt((n0 − ties in x)(n0 − ties in y)), n0 = n(n−1)/2, a
+    pair tied in x or in y counting as neither; NaN when either side is
+    constant or there are fewer than two values.  O(n²), for the few dozen
+    checkpoints of a series."""
+    n = len(xs)
+    if n != len(ys):
+        raise ValueError("kendall_tau: %d against %d values" % (n, len(ys)))
+    conc = disc = tx = ty = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx, dy = xs[i] - xs[j], ys[i] - ys[j]
+            if dx == 0 and dy == 0:
+                tx, ty = tx + 1, ty + 1
+            elif dx == 0:
+                tx += 1
+            elif dy == 0:
+                ty += 1
+            elif (dx > 0) == (dy > 0):
+                conc += 1
+            else:
+                disc += 1
+    n0 = n * (n - 1) // 2
+    den = math.sqrt((n0 - tx) * (n0 - ty))
+    return (conc - disc) / den if den > 0 else math.nan

@@ -12,6 +12,9 @@ script needs no msgpack module and reads exactly what a person would see.
     tables.py basins ANALYSIS_DIR OUT.tsv DISTANCE.tsv PAIR...
     tables.py criticality ANALYSIS_DIR OUT.tsv
     tables.py landscape ANALYSIS_DIR RUN_PREFIX SEED OUT.tsv
+    tables.py similarity ANALYSIS_DIR OUT.tsv "MEASURE..." PAIR...
+    tables.py scores SCORES_DIR OUT.tsv
+    tables.py hessian ANALYSIS_DIR OUT.tsv
 """
 import glob
 import json
@@ -275,6 +278,74 @@ def landscape(adir, prefix, seed, out):
     write_tsv(out, ["measure", "seed", "pt", "rit"], rows)
 
 
+# xf-cka's value column per measure (Procrustes is a distance).
+SIM_COLUMN = {"svcca": "svcca", "pwcca": "pwcca",
+              "procrustes": "procrustes_distance"}
+
+
+def similarity(adir, out, measures, names):
+    """SVCCA, PWCCA and the Procrustes distance per module of each pair,
+    from sim-MEASURE-PAIR.xfs (xf-cka --measure, --matched): one row per
+    measure, pair and module, with the directions each side used; and per
+    measure a wide table (module × pair) for the figure."""
+    rows = []
+    for m in measures.split():
+        col = SIM_COLUMN[m]
+        wide = {}
+        for name in names:
+            path = os.path.join(adir, "sim-%s-%s.xfs" % (m, name))
+            for r in records(path):
+                if r["a"] != r["b"]:
+                    sys.exit("tables.py: %s: module %s against %s, want "
+                             "matched modules" % (path, r["a"], r["b"]))
+                if col not in r:
+                    sys.exit("tables.py: %s: no %s column" % (path, col))
+                rows.append((m, name, r["a"], r[col], r["n"], r["dims_a"],
+                             r["dims_b"]))
+                wide.setdefault(r["a"], {})[name] = r[col]
+        write_tsv(out.replace(".tsv", "-%s-wide.tsv" % m), ["module"] + names,
+                  [[mod] + [v.get(p, float("nan")) for p in names]
+                   for mod, v in wide.items()])
+    write_tsv(out, ["measure", "pair", "module", "value", "n", "dims_a",
+                    "dims_b"], rows)
+
+
+def scores(sdir, out):
+    """The transferability scores (xf-eval --score) of each checkpoint of
+    P's series, SCORES_DIR/p-eE-sS.xfs, one row per checkpoint and score."""
+    rows = []
+    pat = re.compile(r"p-e(\d+)-s(\d+)\.xfs$")
+    for path in sorted(glob.glob(os.path.join(sdir, "p-e*-s*.xfs"))):
+        m = pat.search(path)
+        if not m:
+            continue
+        for r in records(path):
+            rows.append((int(m.group(2)), int(m.group(1)), r["score"],
+                         r["value"], r["n"], r["features"]))
+    rows.sort()
+    write_tsv(out, ["pre_step", "pre_epoch", "score", "value", "n",
+                    "features"], rows)
+
+
+def hessian(adir, out):
+    """The whole network's top eigenvalues and trace of P-T and RI-T
+    (xf-hessian, hess-KIND.xfs), or, where hess-KIND.status says it was not
+    measured, one row saying why (value NaN)."""
+    rows = []
+    for kind in ("pt", "rit"):
+        status = open(os.path.join(adir, "hess-%s.status" % kind)).read().strip()
+        if status != "measured":
+            rows.append((kind, "none", 0, float("nan"), float("nan"), 0,
+                         status.replace("\t", " ")))
+            continue
+        for r in records(os.path.join(adir, "hess-%s.xfs" % kind)):
+            if r["module"] == "all":
+                rows.append((kind, r["quantity"], r["index"], r["value"],
+                             r["error"], r["steps"], "measured"))
+    write_tsv(out, ["kind", "quantity", "index", "value", "error", "steps",
+                    "status"], rows)
+
+
 # study: (function, number of arguments; None for any number)
 STUDIES = {
     "shuffle": (shuffle, 4),
@@ -285,6 +356,10 @@ STUDIES = {
     "criticality": (criticality, 2),
     "landscape": (landscape, 4),
     "cka": (lambda adir, out, *names: cka(adir, out, list(names)), None),
+    "similarity": (lambda adir, out, ms, *names:
+                   similarity(adir, out, ms, list(names)), None),
+    "scores": (scores, 2),
+    "hessian": (hessian, 2),
 }
 
 

@@ -22,3 +22,4 @@ CRIT_DRAWS = 1
 INTERP_POINTS = 5
 N_LAYERS = 3
 include regime-test.mk
+HESS_DRAWS = 4
