@@ -642,9 +642,12 @@ def hessian_findings(f, t):
         h = (p["error"] + r["error"]) if quantity == "eigenvalue" else \
             z * math.sqrt(p["error"] ** 2 + r["error"] ** 2)
         parts.append(part(label, stats.Interval(d, d - h, d + h, 1, how)))
-        shown.append("%s P-T %.4g, RI-T %.4g" % (
-            "λ₁" if quantity == "eigenvalue" else "trace (±SE %.2g, %.2g)" % (
-                p["error"], r["error"]), p["value"], r["value"]))
+    for kind in ("pt", "rit"):
+        lam, tr = get(kind, "eigenvalue"), get(kind, "trace")
+        if lam or tr:
+            shown.append("%s λ₁ %s, trace %s" % (
+                KIND_NAMES[kind], "%.4g" % lam["value"] if lam else "—",
+                "%.4g ± %.2g (SE)" % (tr["value"], tr["error"]) if tr else "—"))
     f.add("hessian", 0, "; ".join(shown + missing) or "—", parts,
           "RI-T's top Hessian eigenvalue and trace − P-T's > 0, each; on "
           "one pair of runs (seed 1, b = 28) the interval is the numerical "

@@ -312,7 +312,9 @@ def similarity(adir, out, measures, names):
 
 def scores(sdir, out):
     """The transferability scores (xf-eval --score) of each checkpoint of
-    P's series, SCORES_DIR/p-eE-sS.xfs, one row per checkpoint and score."""
+    P's series, SCORES_DIR/p-eE-sS.xfs, one row per checkpoint and score;
+    and OUT-wide.tsv, one row per checkpoint and a column per score, for
+    the figure."""
     rows = []
     pat = re.compile(r"p-e(\d+)-s(\d+)\.xfs$")
     for path in sorted(glob.glob(os.path.join(sdir, "p-e*-s*.xfs"))):
@@ -325,6 +327,11 @@ def scores(sdir, out):
     rows.sort()
     write_tsv(out, ["pre_step", "pre_epoch", "score", "value", "n",
                     "features"], rows)
+    names = sorted({r[2] for r in rows})
+    value = {(r[0], r[2]): r[3] for r in rows}
+    write_tsv(out.replace(".tsv", "-wide.tsv"), ["pre_step"] + names,
+              [[step] + [value.get((step, n), float("nan")) for n in names]
+               for step in sorted({r[0] for r in rows})])
 
 
 def hessian(adir, out):

@@ -267,6 +267,63 @@ def landscape(adir, pt, rit, amp=0.01, seeds=SEEDS):
     write(adir, "landscape.tsv", ["measure", "seed", "pt", "rit"], rows)
 
 
+def similarity(adir, values, reps=3, amp=0.005):
+    """similarity.tsv: values[measure][pair] per module, plus noise."""
+    rows = [(m, name, mod, "%.6g" % (v + noise(amp)), 100, 20, 21)
+            for m, vs in values.items() for name, v in pairs_of(vs, reps)
+            for mod in ("conv1", "conv2", "fc1")]
+    write(adir, "similarity.tsv", ["measure", "pair", "module", "value", "n",
+                                   "dims_a", "dims_b"], rows)
+
+
+SIM_OK = {"ptpt": 0.95, "ritrit": 0.6, "ptrit": 0.5, "ppt": 0.9}
+SIM_BAD = {"ptpt": 0.5, "ritrit": 0.9, "ptrit": 0.6, "ppt": 0.9}
+
+
+def sim_case(measure, values, **kw):
+    """All three measures present, MEASURE's set to VALUES; the others at
+    SIM_OK (as similarities; 1 − that as Procrustes distances)."""
+    def dist(vs):
+        return {p: 1 - v for p, v in vs.items()}
+    out = {m: (dist(SIM_OK) if m == "procrustes" else SIM_OK)
+           for m in ("svcca", "pwcca", "procrustes")}
+    out[measure] = dist(values) if measure == "procrustes" else values
+    return lambda d: similarity(d, out, **kw)
+
+
+def scores_tables(adir, acc, score, n=10000):
+    """checkpoints.tsv with fine-tuned accuracy acc[k] and
+    checkpoint-scores.tsv with both scores = score[k], checkpoint k at step
+    10k."""
+    write(adir, "checkpoints.tsv", ["pre_step", "pre_epoch", "upstream_acc",
+                                    "downstream_acc", "n"],
+          [(10 * k, k // 4, 0.8, "%.6g" % a, n) for k, a in enumerate(acc)])
+    write(adir, "checkpoint-scores.tsv", ["pre_step", "pre_epoch", "score",
+                                          "value", "n", "features"],
+          [(10 * k, k // 4, name, "%.6g" % v, 300, 128)
+           for k, v in enumerate(score) for name in ("leep", "logme")])
+
+
+def hessian(adir, pt, rit, se=0.5, status=None):
+    """hessian.tsv: top eigenvalue pt[0]/rit[0] (residual bound 0.01) and
+    trace pt[1]/rit[1] (standard error se); status, if given, is P-T's
+    "not measured" line."""
+    rows = []
+    for kind, (lam, tr) in (("pt", pt), ("rit", rit)):
+        if kind == "pt" and status:
+            rows.append((kind, "none", 0, "nan", "nan", 0, status))
+            continue
+        rows += [(kind, "eigenvalue", 1, lam, 0.01, 30, "measured"),
+                 (kind, "trace", 0, tr, se, 30, "measured")]
+    write(adir, "hessian.tsv", ["kind", "quantity", "index", "value", "error",
+                                "steps", "status"], rows)
+
+
+NOT_MEASURED = ("not measured: xf-hessian: b28-pt-s1.tar: all: the top "
+                "eigenvalue depends on the step")
+# Fine-tuned accuracy over 8 checkpoints: the best (0.93) at index 5.
+CK_ACC = (0.10, 0.80, 0.88, 0.90, 0.92, 0.93, 0.925, 0.92)
+
 # Each rule: the claim (group, index) and, per verdict, a function writing
 # the tables that must give it.
 ALL = {"pt": 0.1, "rit": 0.1}
@@ -358,7 +415,61 @@ CASES = [
 ] + [(("landscape", i), {
         HOLDS: lambda d: landscape(d, 1.0, 2.0),
         CONTRADICTED: lambda d: landscape(d, 2.0, 1.0),
-        INCONCLUSIVE: lambda d: landscape(d, 1.0, 1.0, amp=0.5)}) for i in range(3)]
+        INCONCLUSIVE: lambda d: landscape(d, 1.0, 1.0, amp=0.5)}) for i in range(3)] + [
+    (("similarity_measures", i), {
+        HOLDS: sim_case(m, SIM_OK),
+        CONTRADICTED: sim_case(m, SIM_BAD),
+        # In the claimed direction, but one pair of each: no interval.
+        INCONCLUSIVE: sim_case(m, SIM_OK, reps=1)})
+    for i, m in enumerate(("svcca", "pwcca", "procrustes"))] + [
+    (("scores", i), {
+        # The score ranks the best checkpoint first.
+        HOLDS: lambda d: scores_tables(d, CK_ACC, CK_ACC),
+        # It ranks first one that fine-tunes 5 points below the best.
+        CONTRADICTED: lambda d: scores_tables(
+            d, CK_ACC, (0.1, 0.2, 0.9, 0.3, 0.4, 0.5, 0.45, 0.4)),
+        # 1 point below the best, on 2,000 test images: the interval
+        # straddles the threshold.
+        INCONCLUSIVE: lambda d: scores_tables(
+            d, CK_ACC, (0.1, 0.2, 0.3, 0.4, 0.9, 0.5, 0.45, 0.4), n=2000)})
+    for i in range(2)] + [
+    (("hessian", 0), {
+        HOLDS: lambda d: hessian(d, (5.0, 40.0), (9.0, 80.0)),
+        CONTRADICTED: lambda d: hessian(d, (9.0, 80.0), (5.0, 40.0)),
+        INCONCLUSIVE: lambda d: hessian(d, (5.0, 40.0), (9.0, 80.0),
+                                        status=NOT_MEASURED)})]
+
+# Kendall's τ-b against scipy's (which is τ-b), with and without ties, and
+# against the O(n²) definition written out here.
+def tau_ref(x, y):
+    n, c, d, tx, ty = len(x), 0, 0, 0, 0
+    for i in range(n):
+        for j in range(i):
+            sx, sy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
+            c += sx * sy > 0
+            d += sx * sy < 0
+            tx += sx == 0
+            ty += sy == 0
+    n0 = n * (n - 1) / 2
+    return (c - d) / math.sqrt((n0 - tx) * (n0 - ty))
+
+
+rng = np.random.default_rng(3)
+worst = 0.0
+for size, ties in ((5, False), (13, False), (41, True), (20, True)):
+    x = rng.normal(size=size)
+    y = x + rng.normal(size=size)
+    if ties:
+        x, y = np.round(x), np.round(y * 2) / 2
+    ours = stats.kendall_tau(list(x), list(y))
+    worst = max(worst, abs(ours - scipy.stats.kendalltau(x, y)[0]),
+                abs(ours - tau_ref(x, y)))
+result(worst < 1e-12, "Kendall's tau-b = scipy's and the definition's, with "
+       "and without ties (worst %.2g)" % worst)
+result(stats.kendall_tau([1, 2, 3], [3, 2, 1]) == -1 and
+       stats.kendall_tau([1, 2, 3], [1, 5, 9]) == 1 and
+       math.isnan(stats.kendall_tau([1, 1, 1], [1, 2, 3])),
+       "Kendall's tau: -1, 1, and NaN on a constant side")
 
 claims_tested = set()
 for (group, i), by_verdict in CASES:
@@ -374,6 +485,16 @@ for (group, i), by_verdict in CASES:
             group, i, want, row.verdict, ivs))
         claims_tested.add(claim)
         shutil.rmtree(adir)
+adir = os.path.join(SCRATCH, "hessian-not-measured")
+os.makedirs(adir)
+hessian(adir, (5.0, 40.0), (9.0, 80.0), status=NOT_MEASURED)
+row = next(r for r in report.collect(adir).rows
+           if r.claim == report.CLAIMS["hessian"][0])
+result(row.verdict == INCONCLUSIVE and "P-T " + NOT_MEASURED in row.measured
+       and "RI-T λ₁ 9, trace 80 ± 0.5" in row.measured,
+       "an unmeasured Hessian: INCONCLUSIVE, with xf-hessian's reason (%s)"
+       % row.measured)
+shutil.rmtree(adir)
 every = [c for cs in report.CLAIMS.values() for c in cs]
 result(sorted(claims_tested) == sorted(every),
        "every claim of report.py has its three cases (%d of %d)" % (
