@@ -61,7 +61,8 @@ SCHEMAS = {
     "similarity.tsv": {"measure": str, "pair": str, "module": str,
                        "value": float, "n": int, "dims_a": int, "dims_b": int},
     "checkpoint-scores.tsv": {"pre_step": int, "pre_epoch": int, "score": str,
-                              "value": float, "n": int, "features": int},
+                              "value": float, "n": int, "features": int,
+                              "status": str},
     "hessian.tsv": {"kind": str, "quantity": str, "index": int,
                     "value": float, "error": float, "steps": int,
                     "status": str},
@@ -580,12 +581,17 @@ def score_findings(f, scores, ckpts):
     def hits(r):
         return round(r["downstream_acc"] * r["n"])
     for i, (key, name) in enumerate(SCORE_NAMES):
-        rows = [r for r in scores if r["score"] == key and r["pre_step"] in down]
+        mine = [r for r in scores if r["score"] == key and r["pre_step"] in down]
+        rows = [r for r in mine if r["status"] == "scored"]
+        why = sorted({r["status"] for r in mine if r["status"] != "scored"})
         if not rows:
-            f.add("scores", i, "no %s scores of the fine-tuned checkpoints"
-                  % name, [part("best − picked", stats.none(math.nan, 0,
-                                "no scores"), below=PICK_WITHIN)],
-                  "%s: none" % name)
+            f.add("scores", i, "no %s score of the fine-tuned checkpoints%s"
+                  % (name, ": " + "; ".join(why) if why else ""),
+                  [part("best − picked", stats.none(math.nan, 0, "not scored"),
+                        below=PICK_WITHIN)],
+                  "fine-tuned accuracy of the best checkpoint − of the one %s "
+                  "ranks first < %g; without scores, INCONCLUSIVE" % (
+                      name, PICK_WITHIN))
             continue
         tau = stats.kendall_tau([r["value"] for r in rows],
                                 [down[r["pre_step"]]["downstream_acc"] for r in rows])
@@ -687,7 +693,8 @@ FIGURES = [
      "seed."),
     ("curves.png", "Learning curves (validation accuracy against step) at "
      "b = 28 and at the smallest b."),
-    ("cka.png", "Linear CKA per module for the four pairs."),
+    ("cka.png", "Linear CKA, SVCCA, PWCCA and the Procrustes distance "
+     "(lower is more similar) per module for the four pairs."),
     ("interp.png", "Error along the line between two solutions (λ = 0 and 1 "
      "are the endpoints)."),
     ("interp-aligned.png", "Error along the line before and after B is "
@@ -699,7 +706,9 @@ FIGURES = [
      "fc1 and fc2 when higher modules are more critical."),
     ("critic-rit.png", "The same for RI-T."),
     ("checkpoints.png", "Downstream accuracy against pretraining step and "
-     "against upstream accuracy."),
+     "against upstream accuracy; each transferability score (LogME, LEEP) of "
+     "the checkpoints on the target's training data against the step, with "
+     "the fine-tuned accuracy on the right axis."),
     ("yosinski.png", "Yosinski's plot: accuracy on B against the number of "
      "copied layers n; lines are means over seeds, dots are the seeds' runs "
      "(the dissimilar pair is tested on the digits)."),

@@ -13,7 +13,7 @@ script needs no msgpack module and reads exactly what a person would see.
     tables.py criticality ANALYSIS_DIR OUT.tsv
     tables.py landscape ANALYSIS_DIR RUN_PREFIX SEED OUT.tsv
     tables.py similarity ANALYSIS_DIR OUT.tsv "MEASURE..." PAIR...
-    tables.py scores SCORES_DIR OUT.tsv
+    tables.py scores SCORES_DIR SCORES OUT.tsv
     tables.py hessian ANALYSIS_DIR OUT.tsv
 """
 import glob
@@ -310,24 +310,31 @@ def similarity(adir, out, measures, names):
                     "dims_b"], rows)
 
 
-def scores(sdir, out):
-    """The transferability scores (xf-eval --score) of each checkpoint of
-    P's series, SCORES_DIR/p-eE-sS.xfs, one row per checkpoint and score;
-    and OUT-wide.tsv, one row per checkpoint and a column per score, for
-    the figure."""
+def scores(sdir, names, out):
+    """The transferability scores NAMES (comma-separated, as xf-eval
+    --score takes them) of each checkpoint of P's series,
+    SCORES_DIR/p-eE-sS.xfs, one row per checkpoint and score; a checkpoint
+    xf-eval declined has p-eE-sS.unscored instead, and rows with value NaN
+    and its message as status.  OUT-wide.tsv has one row per checkpoint and
+    a column per score, for the figure."""
+    names = names.split(",")
     rows = []
-    pat = re.compile(r"p-e(\d+)-s(\d+)\.xfs$")
-    for path in sorted(glob.glob(os.path.join(sdir, "p-e*-s*.xfs"))):
+    pat = re.compile(r"p-e(\d+)-s(\d+)\.(xfs|unscored)$")
+    for path in sorted(glob.glob(os.path.join(sdir, "p-e*-s*.*"))):
         m = pat.search(path)
         if not m:
             continue
-        for r in records(path):
-            rows.append((int(m.group(2)), int(m.group(1)), r["score"],
-                         r["value"], r["n"], r["features"]))
+        step, epoch = int(m.group(2)), int(m.group(1))
+        if m.group(3) == "unscored":
+            why = open(path).read().strip().replace("\t", " ")
+            rows += [(step, epoch, n, float("nan"), 0, 0,
+                      "not scored: " + why) for n in names]
+            continue
+        rows += [(step, epoch, r["score"], r["value"], r["n"], r["features"],
+                  "scored") for r in records(path)]
     rows.sort()
     write_tsv(out, ["pre_step", "pre_epoch", "score", "value", "n",
-                    "features"], rows)
-    names = sorted({r[2] for r in rows})
+                    "features", "status"], rows)
     value = {(r[0], r[2]): r[3] for r in rows}
     write_tsv(out.replace(".tsv", "-wide.tsv"), ["pre_step"] + names,
               [[step] + [value.get((step, n), float("nan")) for n in names]
@@ -365,7 +372,7 @@ STUDIES = {
     "cka": (lambda adir, out, *names: cka(adir, out, list(names)), None),
     "similarity": (lambda adir, out, ms, *names:
                    similarity(adir, out, ms, list(names)), None),
-    "scores": (scores, 2),
+    "scores": (scores, 3),
     "hessian": (hessian, 2),
 }
 

@@ -13,18 +13,44 @@ run() { make -C "$top/pipelines" --no-print-directory CONFIG=test.mk \
 run paper > "$tmp/log" 2>&1
 ok $? "make paper on synthetic data (log: $(tail -3 "$tmp/log" | tr '\n' ' '))"
 for f in REPORT.md report.html analysis/provenance.txt \
-    analysis/{shuffle,curves,mistakes,mistakes-ex,cka,basins,distance,criticality,checkpoints,yosinski,landscape}.tsv \
+    analysis/{shuffle,curves,mistakes,mistakes-ex,cka,similarity,basins,distance,criticality,checkpoints,checkpoint-scores,yosinski,landscape,hessian}.tsv \
     fig/{shuffle-acc,curves,cka,interp,critic-pt,critic-rit,checkpoints,yosinski,landscape}.png; do
 	[ -s "$tmp/out/$f" ]
 	ok $? "artefact $f"
 done
 rows=$(grep -c -E '^\| [a-z]+ \| .* \| (HOLDS|CONTRADICTED|INCONCLUSIVE|NOT RUN) \|$' "$tmp/out/REPORT.md")
-ok $(( rows == 22 ? 0 : 1 )) "report has 22 findings rows ($rows)"
+ok $(( rows == 28 ? 0 : 1 )) "report has 28 findings rows ($rows)"
 [ -s "$tmp/out/REPORT.md" ] && ! grep -q 'NOT RUN' "$tmp/out/REPORT.md"
 ok $? "every report row was computed"
 counts=$(grep -o -E '^\*\*[0-9]+ hold, [0-9]+ are contradicted, [0-9]+ are inconclusive\.' "$tmp/out/REPORT.md")
 sum=$(echo "$counts" | grep -o -E '[0-9]+' | awk '{ s += $1 } END { print s + 0 }')
-ok $(( sum == 22 ? 0 : 1 )) "the report opens with counts by verdict that add to 22: $counts"
+ok $(( sum == 28 ? 0 : 1 )) "the report opens with counts by verdict that add to 28: $counts"
+# Issue 14's rows: SVCCA, PWCCA and Procrustes per pair and module; LogME
+# and LEEP for every checkpoint of P's series; the Hessian of P-T and RI-T,
+# measured or, where xf-hessian declined (exit 1), not measured with its
+# reason, in the report either way.
+for m in svcca pwcca procrustes; do
+	for p in ptpt ritrit ptrit ppt; do
+		[ "$(grep -c "^$m	$p	" "$tmp/out/analysis/similarity.tsv")" -eq 6 ] || echo "$m $p"
+	done
+done > "$tmp/simbad"
+ok $(( $(wc -c < "$tmp/simbad") == 0 ? 0 : 1 )) "similarity.tsv: each measure for each pair and module $(head -2 "$tmp/simbad" | tr '\n' ' ')"
+nck=$(ls "$tmp"/out/pre/p-e*-s*.tar | wc -l)
+for s in logme leep; do
+	[ "$(grep -c "	$s	.*	scored$" "$tmp/out/analysis/checkpoint-scores.tsv")" -eq "$nck" ]
+	ok $? "checkpoint-scores.tsv: $s of all $nck checkpoints"
+done
+grep -Eq '^\| checkpoints \| LogME picks .*Kendall.s τ' "$tmp/out/REPORT.md"
+ok $? "the report gives Kendall's tau of LogME and fine-tuned accuracy"
+hrows=$(grep -cE '^(pt|rit)	(eigenvalue|trace)	.*	measured$|^(pt|rit)	none	.*	not measured: xf-hessian: ' "$tmp/out/analysis/hessian.tsv")
+ok $(( hrows >= 2 ? 0 : 1 )) "hessian.tsv: P-T and RI-T measured or not measured with xf-hessian's reason ($hrows rows)"
+if grep -q 'not measured' "$tmp/out/analysis/hessian.tsv"; then
+	grep -Eq '^\| landscape \| P-T sits in a flatter minimum by the Hessian.* not measured: xf-hessian: .*\| INCONCLUSIVE \|$' "$tmp/out/REPORT.md"
+	ok $? "the report says the Hessian was not measured, and why: INCONCLUSIVE"
+else
+	grep -Eq '^\| landscape \| P-T sits in a flatter minimum by the Hessian.*λ₁' "$tmp/out/REPORT.md"
+	ok $? "the report gives both models' Hessian eigenvalues"
+fi
 grep -q 'parallel: 8 runs of shuffle' "$tmp/log"
 ok $? "the shuffle sweep went through GNU parallel (8 runs)"
 notpng=0
@@ -75,10 +101,16 @@ run paper ARCH=resnet-8 OUT="$tmp/res" SRC_TRAIN="synthetic --count 300 -s 1" \
     > "$tmp/log-res" 2>&1
 ok $? "make paper ARCH=resnet-8 (log: $(tail -3 "$tmp/log-res" | tr '\n' ' '))"
 rows=$(grep -c -E '^\| [a-z]+ \| .* \| (HOLDS|CONTRADICTED|INCONCLUSIVE) \|$' "$tmp/res/REPORT.md")
-ok $(( rows == 22 ? 0 : 1 )) "resnet-8: every one of the 22 findings computed ($rows)"
+ok $(( rows == 28 ? 0 : 1 )) "resnet-8: every one of the 28 findings computed ($rows)"
 grep -q '^pt	layer2.0.downsample.0	' "$tmp/res/analysis/criticality.tsv" &&
     ! grep -q '^pt	layer1.0	' "$tmp/res/analysis/criticality.tsv"
 ok $? "resnet-8: criticality per module inside the blocks, none per block"
 grep -q '^layer3.0	' "$tmp/res/analysis/cka-wide.tsv"
 ok $? "resnet-8: CKA per block output"
+grep -q '^procrustes	ptpt	layer3.0	' "$tmp/res/analysis/similarity.tsv"
+ok $? "resnet-8: Procrustes per block output"
+grep -q '	not scored: xf-eval: .*pool between' "$tmp/res/analysis/checkpoint-scores.tsv"
+ok $? "resnet-8: xf-eval --score declines it (a pool below the head), and the pipeline goes on"
+grep -Eq '^rit	(eigenvalue	.*	measured|none	.*	not measured: xf-hessian: .*)$' "$tmp/res/analysis/hessian.tsv"
+ok $? "resnet-8: RI-T's Hessian measured, or not with xf-hessian's reason (batch norm)"
 tap_done

@@ -299,8 +299,11 @@ def scores_tables(adir, acc, score, n=10000):
                                     "downstream_acc", "n"],
           [(10 * k, k // 4, 0.8, "%.6g" % a, n) for k, a in enumerate(acc)])
     write(adir, "checkpoint-scores.tsv", ["pre_step", "pre_epoch", "score",
-                                          "value", "n", "features"],
-          [(10 * k, k // 4, name, "%.6g" % v, 300, 128)
+                                          "value", "n", "features", "status"],
+          [(10 * k, k // 4, name, "%.6g" % v, 300, 128, "scored")
+           if v is not None else
+           (10 * k, k // 4, name, "nan", 0, 0, "not scored: xf-eval: p.tar: "
+            "--score: a pool between")
            for k, v in enumerate(score) for name in ("leep", "logme")])
 
 
@@ -485,6 +488,15 @@ for (group, i), by_verdict in CASES:
             group, i, want, row.verdict, ivs))
         claims_tested.add(claim)
         shutil.rmtree(adir)
+adir = os.path.join(SCRATCH, "not-scored")
+os.makedirs(adir)
+scores_tables(adir, CK_ACC, [None] * len(CK_ACC))
+row = next(r for r in report.collect(adir).rows
+           if r.claim == report.CLAIMS["scores"][0])
+result(row.verdict == INCONCLUSIVE and "a pool between" in row.measured,
+       "checkpoints xf-eval did not score: INCONCLUSIVE, with its reason (%s)"
+       % row.measured)
+shutil.rmtree(adir)
 adir = os.path.join(SCRATCH, "hessian-not-measured")
 os.makedirs(adir)
 hessian(adir, (5.0, 40.0), (9.0, 80.0), status=NOT_MEASURED)
