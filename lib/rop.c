@@ -116,6 +116,11 @@ pool_gather(float *out, const float *r, const float *in, const struct layer *l,
 	}
 }
 
+/* Tensor q of the layer's module in the direction v and in the product hv,
+ * both laid out as the parameters. */
+#define V(q)	(v + (t[q].data - m->params))
+#define HV(q)	(hv + (t[q].data - m->params))
+
 static float
 bn_rstd(const float *var, int ch)
 {
@@ -134,7 +139,6 @@ r_forward(struct xf_model *m, struct rop *r, const float *v, int i, int n)
 	struct xf_conv2d_dims d;
 	int hw = l->h * l->w;
 
-#define V(q)	(v + (t[q].data - m->params))
 	switch (l->kind) {
 	case LAYER_CONV:
 		xf_conv2d_dims(&d, n, l->c, l->h, l->w, l->oc, l->k, l->k,
@@ -197,7 +201,6 @@ r_backward(struct xf_model *m, struct rop *r, const float *v, float *hv,
 	struct xf_conv2d_dims d;
 	int hw = l->h * l->w;
 
-#define HV(q)	(hv + (t[q].data - m->params))
 	if (l->relu) {
 		mask(gout, m->act[i + 1], oc);
 		mask(rgout, m->act[i + 1], oc);
@@ -281,8 +284,6 @@ r_backward(struct xf_model *m, struct rop *r, const float *v, float *hv,
 		add_into(r->g[l->src], gin, ic);
 		add_into(r->rg[l->src], rgin, ic);
 	}
-#undef V
-#undef HV
 }
 
 int
