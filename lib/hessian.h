@@ -6,27 +6,20 @@
  * parameters, the others held fixed).
  *
  * Hessian-vector products
- *   Central differences of gradients,
- *	H v ~ (g(theta + h u) - g(theta - h u)) / (2 h) * |v|,  u = v / |v|,
- *   with h = opts.step (default 1e-4, in the units of the parameters),
- *   each gradient the mean-loss gradient over the whole data, the batches'
- *   float32 gradients summed in double, and the difference taken in
- *   double.  Not an exact R-op: the error is the float32 rounding of the
- *   gradients over 2h, plus the ReLU and max-pool units whose pattern
- *   changes within h (the exact product holds the pattern fixed; with a
- *   larger h, e.g. 1e-3, on images with a flat background whole channels
- *   cross their kink together and the top eigenvalue of cnn-s came out 6
- *   times too large).  The stated tolerance, checked against
- *   torch.autograd.functional.hvp in tests/tool/hessian.sh:
- *	|Hv - (Hv)_exact| <= 2e-3 lambda_1 |v|
- *   (measured 4e-4), so the top eigenvalue is within 1% and smaller ones
- *   within 2e-3 lambda_1 absolute.  In flat directions the error relative
- *   to |Hv| is larger, and on a model whose loss is near zero (saturated
- *   softmax, where float32 resolves 1 - p poorly) the bound does not hold.
- *   The forward passes are
- *   in eval mode.  Models with batch norm are refused: the engine's
- *   backward is that of batch statistics, and the Hessian in eval mode
- *   needs the backward of the running-statistics affine map.
+ *   Exact: the R-operator (Pearlmutter 1994) of xf_model_hvp (rop.c),
+ *   through every layer the engine has, on eval-mode forward passes.  The
+ *   ReLU masks and the max-pool argmax are held at theta, which is the
+ *   derivative almost everywhere and what torch.autograd.functional.hvp
+ *   computes, so units on a kink change nothing.  Batch norm is its
+ *   eval-mode affine map of the running statistics; its gamma and beta are
+ *   in the Hessian, the running statistics are not parameters.  Each batch
+ *   (opts.batch examples) runs in float32, the batches summed in double,
+ *   weighted by their share of the mean loss.  The stated tolerance,
+ *   checked against torch's hvp in tests/tool/hessian.sh (float64 on small
+ *   models, float32 on cnn-s and resnet-8):
+ *	|Hv - (Hv)_exact| <= 1e-4 |(Hv)_exact|
+ *   (float32 rounding; measured near 1e-6), so the top eigenvalues carry
+ *   only Lanczos's residual bound.
  *
  * Lanczos
  *   From a seeded Gaussian start, with full reorthogonalisation (twice, by
@@ -34,11 +27,11 @@
  *   top k Ritz values (largest first) are converged when each residual
  *   bound beta_j |z_ji| is at most opts.tol times the largest |Ritz value|.
  *   When they are not, the call fails and says so: no value is returned.
- *   Then the top Ritz vector's Rayleigh quotient is computed again with a
- *   step of 2h; if it moves by more than 1% the call fails: units on a
- *   kink (a ReLU at exactly zero, e.g. a zero bias on a zero background,
- *   as in an untrained model) make central differences grow like 1/h, and
- *   that must not come out as an eigenvalue.
+ *
+ * Module blocks
+ *   Module k's block is the Hessian over its parameters, the others held
+ *   fixed; for a residual block (layer1.0, a module of no tensors of its
+ *   own) over those of every module in it.
  *
  * Hutchinson
  *   tr H ~ (1/m) sum z' H z over m Rademacher z, with the standard error
@@ -55,14 +48,14 @@
 #include "train.h"
 
 #define XF_HESSIAN_STEP	1e-4
-#define XF_HESSIAN_STEP_TOL 1e-2	/* top eigenvalue at h against 2h */
 
 struct xf_hessian_opts {
 	int	 k;		/* top eigenvalues (0: none) */
 	int	 iterations;	/* Lanczos steps at most */
 	double	 tol;		/* relative residual bound */
 	int	 draws;		/* Hutchinson draws (0: no trace) */
-	double	 step;		/* h of the central differences */
+	double	 step;		/* unused: the products are exact; kept for
+				 * the --step option of earlier versions */
 	int	 batch;		/* examples per forward pass */
 	uint64_t seed;
 };
@@ -80,9 +73,9 @@ struct xf_hessian_result {
 
 /*
  * The block of module k (k < 0: every parameter) of the Hessian of the
- * mean loss of m on d, as opts says.  m's parameters are restored before
- * returning.  Returns 0, or -1 with err filled (batch norm, Lanczos not
- * converged, out of memory, a forward failure).
+ * mean loss of m on d, as opts says; m's parameters are not changed.
+ * Returns 0, or -1 with err filled (a block of no parameters,
+ * Lanczos not converged, out of memory, a forward failure).
  */
 int xf_hessian(struct xf_hessian_result *r, struct xf_model *m,
     const struct xf_dataset *d, int k, const struct xf_hessian_opts *opts,

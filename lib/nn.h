@@ -484,6 +484,17 @@ int	xf_model_forward_from(struct xf_model *m, int k, const float *act,
 /* After a forward with labels: param grads += d(mean loss)/d(params), for
  * modules that are not frozen. */
 void	xf_model_backward(struct xf_model *m);
+/*
+ * After a forward with labels in eval mode (train = 0): hv (n_params) +=
+ * H v, the exact Hessian of the batch's mean loss times v (n_params), by
+ * the R-operator (Pearlmutter 1994) through every layer (rop.c): the ReLU
+ * masks and max-pool argmax held at theta, as autograd's hvp; batch norm as
+ * its eval-mode affine map of the running statistics, gamma and beta in the
+ * Hessian.  Every parameter takes part, frozen or not.  Float32 throughout.
+ * Returns 0, or -1 with err (no labels, out of memory).
+ */
+int	xf_model_hvp(struct xf_model *m, float *hv, const float *v,
+	    struct xf_err *err);
 void	xf_model_zero_grad(struct xf_model *m);
 
 /* Results of the last forward, valid until the next one: logits and probs

@@ -74,9 +74,8 @@ accuracy: all
 
 # ---- measures: SVCCA and PWCCA of 10,000 x 512 against 10,000 x 512,
 # LogME on 10,000 x 128, the top Hessian eigenvalue of cnn-s on 1,000
-# MNIST digits (cnn-s trained to ~96%; xf-hessian prints no value, and the
-# row none, when its step check fails, as it does there today: see
-# xf-hessian(1)); each beside numpy's or torch's on the same inputs
+# MNIST digits (cnn-s trained to ~96%; exact products, the R-op, beside
+# torch's Lanczos on autograd's hvp); each beside numpy's or torch's on the same inputs
 # (tests/bench/measures_ref.py), interleaved A B A B, three pairs, the
 # median of each and of the ratios.  Targets: < 2 s, < 2 s, < 1 s, < 30 s.
 BENCH_MEAS = tests/bench/measures-data

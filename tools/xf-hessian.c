@@ -103,7 +103,6 @@ hvp_mode(const char *out, const char *dir, const char *path, struct xf_model *m,
 		pv[j] = (float)hx[j];
 	if (xf_model_to_ckpt(v, NULL, &c, &e) < 0)
 		errx(1, "%s: %s", out, e.msg);
-	xf_ckpt_set_float(&c, "hessian.step", o->step);
 	if (xf_ckpt_write(out, &c, &e) < 0)
 		tool_write_failed(tool_out_name(out), &e);
 	xf_ckpt_free(&c);
@@ -149,6 +148,7 @@ main(int argc, char **argv)
 		case O_HVP: hvp = optarg; break;
 		case O_ITERATIONS: o.iterations = (int)tool_int("--iterations", optarg, 1, 10000); break;
 		case O_MODULES: modules = optarg; break;
+		/* --step: parsed and ignored, the products are exact. */
 		case O_STEP: o.step = tool_float("--step", optarg, 1e-8, 1); break;
 		case O_TOL: o.tol = tool_float("--tol", optarg, 1e-12, 1); break;
 		default: usage();
