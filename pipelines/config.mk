@@ -8,12 +8,27 @@ SOURCE   ?= fashion-mnist
 TARGET   ?= mnist
 SRC_TRAIN ?= $(SOURCE) --split train
 SRC_TEST  ?= $(SOURCE) --split test
-TGT_TRAIN ?= $(TARGET) --split train -n $(N_TARGET) -s 1
-TGT_TEST  ?= $(TARGET) --split test
-TGT_VAL   ?= $(TARGET) --split test -n $(N_VAL) -s 3
+# The studies' pair (near or far, as in the regime study below) and target
+# size: by default the regime rule's choice (USE_REGIME=1, the Makefile
+# reads analysis/regime-choice.mk); with USE_REGIME=0, PAIR and N_TARGET
+# here.  TGT_SEL_near and TGT_SEL_far select each pair's target.
+USE_REGIME ?= 1
+PAIR      ?= far
+TGT_SEL_far  ?= $(TARGET)
+TGT_SEL_near ?= $(SOURCE) --classes $(CLASSES_B)
+TGT_SEL    = $(TGT_SEL_$(PAIR))
+TGT_TRAIN ?= $(TGT_SEL) --split train -n $(N_TARGET) -s 1
+TGT_TEST  ?= $(TGT_SEL) --split test
+TGT_VAL   ?= $(TGT_SEL) --split test -n $(N_VAL) -s 3
 SRC_VAL   ?= $(SOURCE) --split test -n $(N_VAL) -s 3
-TGT_CKA   ?= $(TARGET) --split test -n $(N_CKA) -s 1
-TGT_CRIT  ?= $(TARGET) --split test -n $(N_CRIT) -s 2
+TGT_CKA   ?= $(TGT_SEL) --split test -n $(N_CKA) -s 1
+TGT_CRIT  ?= $(TGT_SEL) --split test -n $(N_CRIT) -s 2
+# Yosinski's dissimilar pair is always the far one: P on all the source's
+# classes, fine-tuned on YOS_DIS_N target digits for EPOCHS epochs.
+YOS_DIS_N ?= 2000
+YOS_DIS_TRAIN ?= $(TARGET) --split train -n $(YOS_DIS_N) -s 1
+YOS_DIS_TEST  ?= $(TARGET) --split test
+YOS_DIS_VAL   ?= $(TARGET) --split test -n $(N_VAL) -s 3
 # Yosinski's class split of the source, and the dissimilar pair.
 CLASSES_A ?= 0,1,2,3,4
 CLASSES_B ?= 5,6,7,8,9
@@ -89,7 +104,7 @@ REG_NEAR_TRAIN ?= $(SOURCE) --split train --classes $(CLASSES_B) -s 1
 REG_NEAR_TEST  ?= $(SOURCE) --split test --classes $(CLASSES_B)
 REG_NEAR_VAL   ?= $(SOURCE) --split test --classes $(CLASSES_B) -n $(REG_N_VAL) -s 3
 REG_FAR_TRAIN  ?= $(TARGET) --split train -s 1
-REG_FAR_TEST   ?= $(TGT_TEST)
+REG_FAR_TEST   ?= $(TGT_SEL_far) --split test
 REG_FAR_VAL    ?= $(TARGET) --split test -n $(REG_N_VAL) -s 3
 # Convergence: every run trains REG_STEPS steps (batch REG_BATCH, lr LR, as
 # the other studies), whatever N is, since epochs shrink with N.  RI-T of
@@ -121,7 +136,7 @@ else
 REG_N        ?= 100 300 1000
 REG_SEEDS    ?= 1 2 3
 REG_BATCH    ?= 32
-REG_STEPS    ?= 400
+REG_STEPS    ?= 600
 REG_PRE_STEPS ?= 800
 REG_N_VAL    ?= 300
 endif

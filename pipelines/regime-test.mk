@@ -5,6 +5,7 @@ REG_NEAR_TEST  = synthetic --count 200 -s 1 --split test --classes 5,6,7,8,9
 REG_NEAR_VAL   = synthetic --count 100 -s 3 --split test --classes 5,6,7,8,9
 REG_FAR_TRAIN  = synthetic --count 300 -s 2
 REG_FAR_VAL    = synthetic --count 100 -s 4 --split test
+REG_FAR_TEST   = synthetic --count 200 -s 2 --split test
 REG_N          = 100 all
 REG_SEEDS      = 1 2 3
 REG_BATCH      = 50

@@ -5,15 +5,19 @@
 # other studies are meant to use (analysis/regime-choice.mk).
 REG      := $(R)/regime
 REG_PAIRS := near far
-# The near pair's P: trained on the source classes A, REG_PRE_STEPS steps.
-$(eval $(call settings,$(P)/near.args,$(ARCH) $(REG_PRE_STEPS) $(BATCH) $(PRE_LR)))
-$(P)/near.tar: $(P)/near.args $(D)/yos-A-train.xfs $(D)/yos-A-val.xfs $(TOP)/bin/xf-train
-	@mkdir -p $(P)
+# The near pair's P_A: trained on the source classes A, REG_PRE_STEPS steps,
+# with a checkpoint series (ten, the first at step 0) for the checkpoint
+# study when the rule picks this pair; P_A is $(P)/near/p.tar.
+REG_PRE_EVERY = $$(( $(REG_PRE_STEPS) / 10 > 0 ? $(REG_PRE_STEPS) / 10 : 1 ))
+$(eval $(call settings,$(P)/near/p.args,$(ARCH) $(REG_PRE_STEPS) $(BATCH) $(PRE_LR)))
+$(P)/near/p.tar: $(P)/near/p.args $(D)/yos-A-train.xfs $(D)/yos-A-val.xfs $(TOP)/bin/xf-train
+	@mkdir -p $(P)/near
 	xf-train -a $(ARCH) --steps $(REG_PRE_STEPS) -e 1000000 -b $(BATCH) \
 	  -l $(PRE_LR) -s 1 -j $(NPROC) --val $(D)/yos-A-val.xfs \
-	  --val-every $$(( $(REG_PRE_STEPS) / 10 > 0 ? $(REG_PRE_STEPS) / 10 : 1 )) \
-	  --log $(P)/near.log.xfs -o $@ $(D)/yos-A-train.xfs
-REG_PRE_near := $(P)/near.tar
+	  --val-every $(REG_PRE_EVERY) --save-steps $(REG_PRE_EVERY) \
+	  --save-prefix $(P)/near/p \
+	  --log $(P)/near/p.log.xfs -o $@ $(D)/yos-A-train.xfs
+REG_PRE_near := $(P)/near/p.tar
 REG_PRE_far  := $(P)/p.tar
 # Data: a train subset per size (no -n for all), a test and a validation
 # split per pair.
@@ -32,7 +36,7 @@ $(foreach p,$(REG_PAIRS),$(foreach n,$(REG_N),$(foreach k,pt rit,$(foreach s,$(R
 REG_EVALS := $(foreach p,$(REG_PAIRS),$(foreach n,$(REG_N),$(foreach k,pt rit,\
   $(foreach s,$(REG_SEEDS),$(REG)/$(p)-n$(n)-$(k)-s$(s).eval.xfs))))
 $(R)/regime.stamp: $(REG_EVALS)
-	$(call sweep,$(R)/regime.queue,$(P)/near.tar $(P)/p.tar)
+	$(call sweep,$(R)/regime.queue,$(P)/near/p.tar $(P)/p.tar)
 	@touch $@
 # The tables, and the rule's choice (make syntax, for a later include).
 $(eval $(call settings,$(A)/regime.args,$(REG_PICK_PAIR) $(REG_MIN_LEAD) $(REG_PLATEAU) $(REG_N)))

@@ -139,7 +139,7 @@ def tables(rundir, datadir, predir, adir, plateau, pick_pair, min_lead):
     pair, n, met, why = choose([(r[0], r[1], r[8], r[9], r[10]) for r in mean],
                                pick_pair, min_lead)
     pre = {}
-    for p, f in (("near", "near.log.xfs"), ("far", "p.log.xfs")):
+    for p, f in (("near", "near/p.log.xfs"), ("far", "p.log.xfs")):
         c = val_curve(os.path.join(predir, f)) if os.path.exists(
             os.path.join(predir, f)) else []
         pre[p] = c[-1][1] if c else float("nan")
@@ -224,8 +224,9 @@ def section(adir, fdir, odir):
         md += ["All %d runs converged by the plateau criterion (validation "
                "accuracy over the last quarter of the budget within "
                "REG_PLATEAU of the quarter before)." % len(runs), ""]
-    md += ["The other studies do not yet read this choice: they run at "
-           "N_TARGET of config.mk.", ""]
+    md += ["The studies below run on this pair and N_TARGET, and their "
+           "fine-tuning runs train as the regime's runs did (same batch, "
+           "steps and rate), unless the run was made with USE_REGIME=0.", ""]
     return md, (c["REGIME_PAIR"], int(c["REGIME_N_TARGET"]))
 
 

@@ -1,12 +1,19 @@
 # The tiny synthetic configuration of tests/pipeline: every study, seconds.
 SRC_TRAIN = synthetic --count 1000 -s 1
 SRC_TEST  = synthetic --count 200 -s 1 --split test
-TGT_TRAIN = synthetic --count 300 -s 2
-TGT_TEST  = synthetic --count 200 -s 2 --split test
-TGT_VAL   = synthetic --count 100 -s 3 --split test
+# The studies' target follows the regime's choice of pair (near: classes
+# 5-9 of the source's generator, far: another generator seed).
+TGT_SEL_far  = synthetic -s 2
+TGT_SEL_near = synthetic -s 1 --classes 5,6,7,8,9
+TGT_TRAIN = $(TGT_SEL) --count 300
+TGT_TEST  = $(TGT_SEL) --count 200 --split test
+TGT_VAL   = synthetic --count 100 -s 3 --split test $(if $(filter near,$(PAIR)),--classes 5,6,7,8,9)
+TGT_CKA   = $(TGT_SEL) --count 100 --split test
+TGT_CRIT  = $(TGT_SEL) --count 100 --split test
 SRC_VAL   = synthetic --count 100 -s 3 --split test
-TGT_CKA   = synthetic --count 100 -s 2 --split test
-TGT_CRIT  = synthetic --count 100 -s 2 --split test
+YOS_DIS_TRAIN = synthetic --count 300 -s 2
+YOS_DIS_TEST  = synthetic --count 200 -s 2 --split test
+YOS_DIS_VAL   = synthetic --count 100 -s 3 --split test
 YOS_SUBSET =
 ARCH = cnn-s
 BLOCKS = 28 7

@@ -35,7 +35,10 @@ for m in svcca pwcca procrustes; do
 	done
 done > "$tmp/simbad"
 ok $(( $(wc -c < "$tmp/simbad") == 0 ? 0 : 1 )) "similarity.tsv: each measure for each pair and module $(head -2 "$tmp/simbad" | tr '\n' ' ')"
-nck=$(ls "$tmp"/out/pre/p-e*-s*.tar | wc -l)
+# P's series is the chosen pair's P (pre/near for the near pair's P_A).
+pre=$tmp/out/pre
+grep -q '^REGIME_PAIR := near' "$tmp/out/analysis/regime-choice.mk" && pre=$pre/near
+nck=$(ls "$pre"/p-e*-s*.tar | wc -l)
 for s in logme leep; do
 	[ "$(grep -c "	$s	.*	scored$" "$tmp/out/analysis/checkpoint-scores.tsv")" -eq "$nck" ]
 	ok $? "checkpoint-scores.tsv: $s of all $nck checkpoints"
@@ -93,11 +96,11 @@ ok $? "and imports nothing else"
 # Once more with a residual preset, on less of the synthetic data: every
 # study runs end to end on resnet-8, and the tables name its modules.
 run paper ARCH=resnet-8 OUT="$tmp/res" SRC_TRAIN="synthetic --count 300 -s 1" \
-    TGT_TRAIN="synthetic --count 100 -s 2" \
+    TGT_TRAIN='$(TGT_SEL) --count 100' \
     SRC_TEST="synthetic --count 100 -s 1 --split test" \
-    TGT_TEST="synthetic --count 100 -s 2 --split test" \
-    TGT_CKA="synthetic --count 50 -s 2 --split test" \
-    TGT_CRIT="synthetic --count 50 -s 2 --split test" CRIT_GRID=2 \
+    TGT_TEST='$(TGT_SEL) --count 100 --split test' \
+    TGT_CKA='$(TGT_SEL) --count 50 --split test' \
+    TGT_CRIT='$(TGT_SEL) --count 50 --split test' CRIT_GRID=2 \
     > "$tmp/log-res" 2>&1
 ok $? "make paper ARCH=resnet-8 (log: $(tail -3 "$tmp/log-res" | tr '\n' ' '))"
 rows=$(grep -c -E '^\| [a-z]+ \| .* \| (HOLDS|CONTRADICTED|INCONCLUSIVE) \|$' "$tmp/res/REPORT.md")
