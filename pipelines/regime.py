@@ -230,6 +230,41 @@ def section(adir, fdir, odir):
     return md, (c["REGIME_PAIR"], int(c["REGIME_N_TARGET"]))
 
 
+def html_lines(md):
+    """The regime section's Markdown lines (section()) as HTML: its headings,
+    figures, paragraphs and one table."""
+    import html
+    e = html.escape
+    bold = lambda t: re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", e(t))  # noqa: E731
+    out, in_table = [], False
+    for line in md:
+        if line.startswith("|"):
+            cols = [c.strip() for c in line.strip("|").split("|")]
+            if set("".join(cols)) <= set("-"):
+                continue
+            tag = "th" if not in_table else "td"
+            if not in_table:
+                out.append("<table>")
+                in_table = True
+            out.append("<tr>" + "".join("<%s>%s</%s>" % (tag, e(c), tag)
+                                        for c in cols) + "</tr>")
+            continue
+        if in_table:
+            out.append("</table>")
+            in_table = False
+        m = re.match(r"!\[(.*)\]\((.*)\)$", line)
+        if line.startswith("## "):
+            out.append("<h2>%s</h2>" % e(line[3:]))
+        elif m:
+            out.append("<figure><img src='%s' alt='%s'></figure>" % (
+                e(m.group(2)), e(m.group(1))))
+        elif line.strip():
+            out.append("<p>%s</p>" % bold(line))
+    if in_table:
+        out.append("</table>")
+    return out
+
+
 def opening(md, adir, fdir, odir):
     """The report's Markdown md with the regime section after its title
     line (report.py's hook)."""

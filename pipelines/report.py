@@ -816,7 +816,28 @@ def cells(r):
 
 HEADERS = ["study", "claim (papers.md)", "measured here",
            "estimate [95% interval]", "n", "rule", "verdict"]
-TITLE = "What is being transferred? Fashion-MNIST → MNIST digits"
+PAIR_TITLES = {"far": "Fashion-MNIST → MNIST digits",
+               "near": "Fashion-MNIST classes A → classes B"}
+
+
+def title(adir):
+    """The report's title: the pair and size the studies ran on, the regime
+    rule's choice where there is one (the far pair at config.mk's N_TARGET
+    when not)."""
+    if os.path.exists(os.path.join(adir, "regime-choice.mk")):
+        c = regime.read_choice(adir)
+        return "What is being transferred? %s, N_TARGET = %s (the %s pair)" % (
+            PAIR_TITLES.get(c["REGIME_PAIR"], c["REGIME_PAIR"]),
+            c["REGIME_N_TARGET"], c["REGIME_PAIR"])
+    return "What is being transferred? " + PAIR_TITLES["far"]
+
+
+def compare_column(rep, alt, label):
+    """Rows of rep with the verdict of the same claim in report alt (another
+    run, e.g. ARCH=resnet-8) as an extra column, matched by study and
+    claim."""
+    other = {(r.study, r.claim): r.verdict for r in alt.rows}
+    return [cells(r) + [other.get((r.study, r.claim), "—")] for r in rep.rows]
 
 
 def figures(fdir, odir):
@@ -827,15 +848,27 @@ def figures(fdir, odir):
 
 # ---- render: Markdown and HTML ----
 
-def markdown(rep, figs):
-    md = ["# " + TITLE, "",
+def table_rows(rep, alt):
+    """Headers and cells of the findings table; with alt = (report, label),
+    a last column of that run's verdicts."""
+    if not alt:
+        return HEADERS, [cells(r) for r in rep.rows]
+    return (HEADERS + ["verdict, %s" % alt[1]],
+            compare_column(rep, alt[0], alt[1]))
+
+
+def markdown(rep, figs, name=None, alt=None):
+    heads, rows = table_rows(rep, alt)
+    md = ["# " + (name or title("")), "",
           "Every number below is read from the analysis tables of this run; "
           "every verdict follows the rule in its row.", "",
-          "**%s**" % summary(rep), "",
-          "| " + " | ".join(HEADERS) + " |",
-          "|" + "---|" * len(HEADERS)]
-    for r in rep.rows:
-        md.append("| " + " | ".join(s.replace("|", "/") for s in cells(r)) + " |")
+          "**%s**" % summary(rep), ""]
+    if alt:
+        md += ["The last column is the verdict of the same claim in a second "
+               "run, %s (its counts: %s)." % (alt[1], summary(alt[0])), ""]
+    md += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for row in rows:
+        md.append("| " + " | ".join(c.replace("|", "/") for c in row) + " |")
     md += ["", "## Figures", ""]
     for path, caption in figs:
         md += ["![%s](%s)" % (caption, path), "", caption, ""]
@@ -848,8 +881,9 @@ def markdown(rep, figs):
 CSS_CLASS = {HOLDS: "holds", CONTRADICTED: "fails", INCONCLUSIVE: "open"}
 
 
-def html_page(rep, figs):
+def html_page(rep, figs, name=None, opening=(), alt=None):
     e = html.escape
+    heads, rows = table_rows(rep, alt)
     h = ["<!doctype html><html><head><meta charset='utf-8'>",
          "<title>xf report</title><style>body{font-family:sans-serif;"
          "max-width:1300px;margin:2em auto}table{border-collapse:collapse}"
@@ -857,15 +891,20 @@ def html_page(rep, figs):
          ".holds{background:#d8f5d8}.fails{background:#f5d8d8}"
          ".open{background:#f5efd0}.notrun{background:#eee;color:#777}"
          "img{max-width:100%}</style></head><body>",
-         "<h1>%s</h1>" % e(TITLE),
-         "<p><b>%s</b></p>" % e(summary(rep)),
-         "<table><tr>%s</tr>" % "".join("<th>%s</th>" % e(c) for c in HEADERS)]
-    for r in rep.rows:
-        cls = CSS_CLASS.get(r.verdict, "notrun")
+         "<h1>%s</h1>" % e(name or title(""))]
+    h += regime.html_lines(opening)
+    h += ["<p><b>%s</b></p>" % e(summary(rep))]
+    if alt:
+        h.append("<p>The last column is the verdict of the same claim in a "
+                 "second run, %s (its counts: %s).</p>" % (
+                     e(alt[1]), e(summary(alt[0]))))
+    h.append("<table><tr>%s</tr>" % "".join("<th>%s</th>" % e(c) for c in heads))
+    verdict_cols = {len(HEADERS) - 1, len(HEADERS)}
+    for row in rows:
         h.append("<tr>" + "".join(
-            "<td%s>%s</td>" % (" class='%s'" % cls if i == len(HEADERS) - 1
-                               else "", e(c)) for i, c in enumerate(cells(r)))
-            + "</tr>")
+            "<td%s>%s</td>" % (" class='%s'" % CSS_CLASS.get(c, "notrun")
+                               if i in verdict_cols else "", e(c))
+            for i, c in enumerate(row)) + "</tr>")
     h.append("</table><h2>Figures</h2>")
     for path, caption in figs:
         h.append("<figure><img src='%s'><figcaption>%s</figcaption>"
@@ -878,22 +917,27 @@ def html_page(rep, figs):
     return "\n".join(h)
 
 
-def write(adir, fdir, odir):
+def write(adir, fdir, odir, alt_adir=None, alt_label=None):
     rep = collect(adir)
     figs = figures(fdir, odir)
-    for name, text in (("REPORT.md", regime.opening(markdown(rep, figs),
-                                                    adir, fdir, odir)),
-                       ("report.html", html_page(rep, figs))):
-        path = os.path.join(odir, name)
+    name = title(adir)
+    alt = (collect(alt_adir), alt_label or alt_adir) if alt_adir else None
+    opening = regime.section(adir, fdir, odir)[0]
+    for fname, text in (("REPORT.md", regime.opening(
+                             markdown(rep, figs, name, alt), adir, fdir, odir)),
+                        ("report.html", html_page(rep, figs, name, opening,
+                                                  alt))):
+        path = os.path.join(odir, fname)
         with open(path + ".tmp", "w") as out:
             out.write(text)
         os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit("usage: report.py ANALYSIS_DIR FIG_DIR OUT_DIR")
+    if len(sys.argv) not in (4, 6):
+        sys.exit("usage: report.py ANALYSIS_DIR FIG_DIR OUT_DIR "
+                 "[OTHER_ANALYSIS_DIR LABEL]")
     try:
-        write(*sys.argv[1:4])
+        write(*sys.argv[1:])
     except (TableError, OSError) as err:
         sys.exit("report.py: %s" % err)

@@ -22,6 +22,16 @@ rows=$(grep -c -E '^\| [a-z]+ \| .* \| (HOLDS|CONTRADICTED|INCONCLUSIVE|NOT RUN)
 ok $(( rows == 28 ? 0 : 1 )) "report has 28 findings rows ($rows)"
 [ -s "$tmp/out/REPORT.md" ] && ! grep -q 'NOT RUN' "$tmp/out/REPORT.md"
 ok $? "every report row was computed"
+# The studies ran where the regime rule says: the title, the P-T runs'
+# init and the target data name the chosen pair; both pages open with the
+# regime section.
+pair=$(sed -n 's/^REGIME_PAIR := //p' "$tmp/out/analysis/regime-choice.mk")
+ntgt=$(sed -n 's/^REGIME_N_TARGET := //p' "$tmp/out/analysis/regime-choice.mk")
+head -1 "$tmp/out/REPORT.md" | grep -q "N_TARGET = $ntgt (the $pair pair)" &&
+    grep -q "<h2>Where pretraining helps" "$tmp/out/report.html" &&
+    grep -q -- "--init $tmp/out/pre/$([ "$pair" = near ] && echo near/)p.tar " \
+        "$tmp/out/runs/shuffle/b28-pt-s1.args"
+ok $? "the studies run on the rule's choice ($pair, N = $ntgt), and the report says so"
 counts=$(grep -o -E '^\*\*[0-9]+ hold, [0-9]+ are contradicted, [0-9]+ are inconclusive\.' "$tmp/out/REPORT.md")
 sum=$(echo "$counts" | grep -o -E '[0-9]+' | awk '{ s += $1 } END { print s + 0 }')
 ok $(( sum == 28 ? 0 : 1 )) "the report opens with counts by verdict that add to 28: $counts"

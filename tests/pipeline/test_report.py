@@ -537,6 +537,42 @@ result(re.search(r"\| P-T/P-T barrier: 0(\.[0-9]+)? \(no interval\) \| 1 \(", md
        "one pair: the estimate without an interval, n = 1")
 
 
+# A second run's verdicts as a last column, matched by study and claim: a
+# second directory where the mistakes claim is contradicted and nothing else
+# ran.
+adir2 = os.path.join(SCRATCH, "second")
+shutil.rmtree(adir2, ignore_errors=True)
+os.makedirs(adir2)
+mistakes(adir2, 0.1, 0.8)
+rep2 = report.collect(adir2)
+md2 = report.markdown(rep, [], "T", (rep2, "resnet-8, quick scale"))
+page2 = report.html_page(rep, [], "T", (), (rep2, "resnet-8, quick scale"))
+want = {(r.study, r.claim): r.verdict for r in rep2.rows}
+got = {}
+for l in md2.splitlines():
+    cols = [x.strip() for x in l.strip("|").split("|")]
+    if len(cols) == len(report.HEADERS) + 1 and cols[0] in {r.study for r in rep.rows}:
+        got[(cols[0], cols[1])] = (cols[-2], cols[-1])
+first = {(r.study, r.claim): r.verdict for r in rep.rows}
+result(len(got) == len(rep.rows) and all(
+    got[k] == (first[k], want[k]) for k in got) and
+    any(v[0] != v[1] for v in got.values()),
+       "a second run's verdicts are the last column, claim by claim "
+       "(%d rows)" % len(got))
+result("<th>verdict, resnet-8, quick scale</th>" in page2 and
+       page2.count("<tr>") == len(rep.rows) + 1,
+       "and in the HTML page")
+# The regime section in the HTML page: its heading, table and figure.
+lines = ["## Where pretraining helps", "", "![alt](fig/regime.png)", "",
+         "**Chosen: the near pair**", "", "| pair | N |", "|---|---|",
+         "| near | 100 |", ""]
+h = "\n".join(report.regime.html_lines(lines))
+result("<h2>Where pretraining helps</h2>" in h and "<img src='fig/regime.png'"
+       in h and "<b>Chosen: the near pair</b>" in h and
+       "<tr><th>pair</th><th>N</th></tr><tr><td>near</td><td>100</td></tr>"
+       in h.replace("\n", ""), "the regime section as HTML")
+
+
 def refused(adir, want, what):
     """collect(adir) raises a TableError whose message holds want."""
     try:
