@@ -206,9 +206,12 @@ def cka(adir, out, names):
     write_tsv(out, CkaRow._fields, rows)
     modules = list(dict.fromkeys(r.module for r in rows))
     value = {(r.pair, r.module): r.cka for r in rows}
-    wide = [[m] + [value.get((p, m), float("nan")) for p in names]
+    # The figure's wide table: the first pair of each kind (replicates,
+    # PAIR.k, are in the long table).
+    first = [p for p in names if "." not in p]
+    wide = [[m] + [value.get((p, m), float("nan")) for p in first]
             for m in modules]
-    write_tsv(out.replace(".tsv", "-wide.tsv"), ["module"] + names, wide)
+    write_tsv(out.replace(".tsv", "-wide.tsv"), ["module"] + first, wide)
 
 
 def basins(adir, out, dist_out, names):
@@ -303,8 +306,9 @@ def similarity(adir, out, measures, names):
                 rows.append((m, name, r["a"], r[col], r["n"], r["dims_a"],
                              r["dims_b"]))
                 wide.setdefault(r["a"], {})[name] = r[col]
-        write_tsv(out.replace(".tsv", "-%s-wide.tsv" % m), ["module"] + names,
-                  [[mod] + [v.get(p, float("nan")) for p in names]
+        first = [p for p in names if "." not in p]
+        write_tsv(out.replace(".tsv", "-%s-wide.tsv" % m), ["module"] + first,
+                  [[mod] + [v.get(p, float("nan")) for p in first]
                    for mod, v in wide.items()])
     write_tsv(out, ["measure", "pair", "module", "value", "n", "dims_a",
                     "dims_b"], rows)

@@ -22,6 +22,15 @@ rows=$(grep -c -E '^\| [a-z]+ \| .* \| (HOLDS|CONTRADICTED|INCONCLUSIVE|NOT RUN)
 ok $(( rows == 28 ? 0 : 1 )) "report has 28 findings rows ($rows)"
 [ -s "$tmp/out/REPORT.md" ] && ! grep -q 'NOT RUN' "$tmp/out/REPORT.md"
 ok $? "every report row was computed"
+# Three seeds: three replicate pairs of each kind, so CKA, l2 and the
+# barriers have intervals over pairs.
+for p in ptpt.2 ptpt.3 ritrit.2 ritrit.3 ptrit.2 ptrit.3; do
+	grep -q "^$p	" "$tmp/out/analysis/cka.tsv" &&
+	    grep -q "^$p	" "$tmp/out/analysis/basins.tsv" || echo "$p"
+done > "$tmp/repbad"
+ok $(( $(wc -c < "$tmp/repbad") == 0 ? 0 : 1 )) "replicate pairs in cka.tsv and basins.tsv $(tr '\n' ' ' < "$tmp/repbad")"
+grep -Eq '^\| basins \| Two P-T solutions .*\| 3 \(t-interval over replicate pairs\)' "$tmp/out/REPORT.md"
+ok $? "the P-T/P-T barrier is judged over 3 pairs"
 # The studies ran where the regime rule says: the title, the P-T runs'
 # init and the target data name the chosen pair; both pages open with the
 # regime section.
@@ -64,8 +73,8 @@ else
 	grep -Eq '^\| landscape \| P-T sits in a flatter minimum by the Hessian.*λ₁' "$tmp/out/REPORT.md"
 	ok $? "the report gives both models' Hessian eigenvalues"
 fi
-grep -q 'parallel: 8 runs of shuffle' "$tmp/log"
-ok $? "the shuffle sweep went through GNU parallel (8 runs)"
+grep -q 'parallel: 12 runs of shuffle' "$tmp/log"
+ok $? "the shuffle sweep went through GNU parallel (12 runs)"
 notpng=0
 for png in "$tmp"/out/fig/*.png; do
 	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] ||
@@ -93,8 +102,8 @@ ok $? "a changed b=7 input queues the b=7 runs and the shuffle table"
 ok $? "and nothing that does not depend on it"
 run paper > "$tmp/log2" 2>&1
 ok $? "the rebuild succeeds"
-grep -q 'parallel: 4 runs of shuffle' "$tmp/log2"
-ok $? "it reran exactly the 4 runs at b=7"
+grep -q 'parallel: 6 runs of shuffle' "$tmp/log2"
+ok $? "it reran exactly the 6 runs at b=7"
 
 # A changed import setting remakes that data file and what reads it.
 run -n paper TGT_VAL="synthetic --count 90 -s 3 --split test" > "$tmp/dry2" 2>&1
