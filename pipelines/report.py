@@ -917,8 +917,25 @@ def html_page(rep, figs, name=None, opening=(), alt=None):
     return "\n".join(h)
 
 
-def write(adir, fdir, odir, alt_adir=None, alt_label=None):
+def with_other_pair(rep, other_adir, pair):
+    """rep with the shuffle claims judged on the other pair's runs
+    (other_adir, make paper) as rows of their own, and the counts again."""
+    extra = [r._replace(study="shuffle, %s pair" % pair)
+             for r in collect(other_adir).rows if r.study == "shuffle"]
+    rows = []
+    for r in rep.rows:
+        rows.append(r)
+        if r.study == "shuffle" and not any(x.study == "shuffle" for x in
+                                            rep.rows[len(rows):]):
+            rows += extra
+    counts = {v: sum(1 for r in rows if r.verdict == v) for v in rep.counts}
+    return rep._replace(rows=rows, counts=counts)
+
+
+def write(adir, fdir, odir, alt_adir=None, alt_label=None, other=None):
     rep = collect(adir)
+    if other:
+        rep = with_other_pair(rep, *other)
     figs = figures(fdir, odir)
     name = title(adir)
     alt = (collect(alt_adir), alt_label or alt_adir) if alt_adir else None
@@ -934,10 +951,18 @@ def write(adir, fdir, odir, alt_adir=None, alt_label=None):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (4, 6):
-        sys.exit("usage: report.py ANALYSIS_DIR FIG_DIR OUT_DIR "
-                 "[OTHER_ANALYSIS_DIR LABEL]")
+    import argparse
+    ap = argparse.ArgumentParser(
+        usage="report.py ANALYSIS_DIR FIG_DIR OUT_DIR [--compare ADIR LABEL] "
+        "[--other-pair ADIR PAIR]")
+    ap.add_argument("adir")
+    ap.add_argument("fdir")
+    ap.add_argument("odir")
+    ap.add_argument("--compare", nargs=2, metavar=("ADIR", "LABEL"))
+    ap.add_argument("--other-pair", nargs=2, metavar=("ADIR", "PAIR"))
+    a = ap.parse_args()
     try:
-        write(*sys.argv[1:])
+        write(a.adir, a.fdir, a.odir, *(a.compare or (None, None)),
+              other=a.other_pair)
     except (TableError, OSError) as err:
         sys.exit("report.py: %s" % err)

@@ -562,6 +562,16 @@ result(len(got) == len(rep.rows) and all(
 result("<th>verdict, resnet-8, quick scale</th>" in page2 and
        page2.count("<tr>") == len(rep.rows) + 1,
        "and in the HTML page")
+# make paper's shuffle on the other pair: its claims as rows of their own,
+# right after the chosen pair's, and in the counts.
+rep3 = report.with_other_pair(rep, adir, "far")
+studies = [r.study for r in rep3.rows]
+n_sh = studies.count("shuffle")
+result(n_sh > 0 and studies.count("shuffle, far pair") == n_sh and
+       studies[n_sh:2 * n_sh] == ["shuffle, far pair"] * n_sh and
+       sum(rep3.counts.values()) == len(rep3.rows),
+       "the other pair's shuffle claims follow the chosen pair's (%d each)"
+       % n_sh)
 # The regime section in the HTML page: its heading, table and figure.
 lines = ["## Where pretraining helps", "", "![alt](fig/regime.png)", "",
          "**Chosen: the near pair**", "", "| pair | N |", "|---|---|",
