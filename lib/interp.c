@@ -8,19 +8,60 @@
 
 #include "landscape.h"
 
+/* b's input shape against a's; its class count in *bk, a's in *ak. */
+static int
+same_shape(const struct xf_model *a, const struct xf_model *b, int *ak,
+    int *bk, struct xf_err *err)
+{
+	int ac, ah, aw, bc, bh, bw;
+
+	xf_model_input_shape(a, &ac, &ah, &aw, ak);
+	xf_model_input_shape(b, &bc, &bh, &bw, bk);
+	if (ac != bc || ah != bh || aw != bw)
+		return xf_errf(err, "input %dx%dx%d, want %dx%dx%d", bc, bh, bw,
+		    ac, ah, aw);
+	return 0;
+}
+
+int
+xf_model_same_input(const struct xf_model *a, const struct xf_model *b,
+    struct xf_err *err)
+{
+	float am[XF_NORM_MAX_C], as[XF_NORM_MAX_C];
+	float bm[XF_NORM_MAX_C], bs[XF_NORM_MAX_C];
+	int ak, bk, c, h, w;
+
+	if (same_shape(a, b, &ak, &bk, err) < 0)
+		return -1;
+	xf_model_input_shape(a, &c, &h, &w, &ak);
+	/* No normalisation is mean 0 and std 1, as the manifest reads. */
+	for (int i = 0; i < c; i++) {
+		am[i] = bm[i] = 0;
+		as[i] = bs[i] = 1;
+	}
+	xf_model_normalize(a, am, as);
+	xf_model_normalize(b, bm, bs);
+	for (int i = 0; i < c; i++) {
+		if (am[i] != bm[i])
+			return xf_errf(err, "input.mean.%d %g, want %g", i,
+			    (double)bm[i], (double)am[i]);
+		if (as[i] != bs[i])
+			return xf_errf(err, "input.std.%d %g, want %g", i,
+			    (double)bs[i], (double)as[i]);
+	}
+	return 0;
+}
+
 int
 xf_model_same_arch(const struct xf_model *a, const struct xf_model *b,
     struct xf_err *err)
 {
-	int ac, ah, aw, ak, bc, bh, bw, bk;
+	int ak, bk;
 	int na = xf_model_n_tensors(a), nb = xf_model_n_tensors(b);
 	char want[64], got[64];
 
-	xf_model_input_shape(a, &ac, &ah, &aw, &ak);
-	xf_model_input_shape(b, &bc, &bh, &bw, &bk);
-	if (ac != bc || ah != bh || aw != bw)
-		return xf_errf(err, "input %dx%dx%d, want %dx%dx%d", bc, bh, bw,
-		    ac, ah, aw);
+	if (same_shape(a, b, &ak, &bk, err) < 0)
+		return -1;
 	if (ak != bk)
 		return xf_errf(err, "%d classes, want %d", bk, ak);
 	for (int i = 0; i < na || i < nb; i++) {

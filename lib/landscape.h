@@ -26,6 +26,7 @@
  *	struct xf_interp_point *pts = calloc(xf_interp_n_points(&opt), ...);
  *
  *	if (xf_model_same_arch(ma, mb, &err) < 0 ||
+ *	    xf_model_same_input(ma, mb, &err) < 0 ||
  *	    xf_interp_run(ma, a, b, &data, &opt, pts, emit, arg, &err) < 0)
  *		errx(1, "%s", err.msg);
  *	xf_interp_summarise(&opt, pts, n, &sum);
@@ -42,6 +43,17 @@
  * 16x1x3x3", "tensor fc3.weight: missing", "input 3x32x32, want 1x28x28").
  */
 int xf_model_same_arch(const struct xf_model *a, const struct xf_model *b,
+    struct xf_err *err);
+
+/*
+ * Checks that b sees its input as a does: the same input shape and the same
+ * per-channel normalisation (none reads as mean 0, std 1), which a tool that
+ * mixes the weights of two models needs, since the mix runs with one
+ * normalisation.  Returns 0, or -1 with err naming the first difference in
+ * the manifest's terms ("input.mean.0 0.5, want 0.485", "input 3x32x32,
+ * want 1x28x28").
+ */
+int xf_model_same_input(const struct xf_model *a, const struct xf_model *b,
     struct xf_err *err);
 
 /*

@@ -52,6 +52,8 @@ fail:
 	return NULL;
 }
 
+static int backward_pass(struct xf_model *m, int lowest, int plan);
+
 /* Allocates a parsed model's parameters, gradients and buffers. */
 static struct xf_model *
 model_alloc(struct xf_model *m, struct xf_err *err)
@@ -88,6 +90,13 @@ model_alloc(struct xf_model *m, struct xf_err *err)
 			m->layers[i].rstd = stats + m->layers[i].oc;
 			stats += 2 * m->layers[i].oc;
 		}
+	/* The slots of a backward down to layer 0, the most any takes. */
+	if ((m->n_grad_slots = backward_pass(m, 0, 1)) < 0) {
+		xf_errf(err, "arch \"%s\": backward needs more than %d gradient "
+		    "buffers", m->spec, GRAD_SLOTS);
+		xf_model_free(m);
+		return NULL;
+	}
 	return m;
 }
 
@@ -353,14 +362,13 @@ reserve(struct xf_model *m, int n, struct xf_err *err)
 		    NULL)
 			goto oom;
 	}
-	/* Plain stacks use two gradient slots; a residual block's input
-	 * keeps a third (and a fourth sums its second branch) live;
-	 * take_slot allocates any more on first use. */
+	/* Every slot a backward takes (model_alloc's plan), so that
+	 * backward cannot run out of memory. */
 	m->grad_floats = most;
 	for (int g = 0; g < GRAD_SLOTS; g++) {
 		free(m->grad[g]);
 		m->grad[g] = NULL;
-		if (g >= (m->residual ? 4 : 2))
+		if (g >= m->n_grad_slots)
 			continue;
 		if ((m->grad[g] = malloc((size_t)n * most * sizeof(float))) ==
 		    NULL)
@@ -558,10 +566,10 @@ xf_model_forward_from(struct xf_model *m, int k, const float *act,
 	return run_from(m, first, labels, n, train, loss, err);
 }
 
-/* A free gradient slot, allocated on first use (n examples, most floats
- * each, as reserve sized the others). */
+/* A free gradient slot; *n_used grows to cover it.  -1 when all
+ * GRAD_SLOTS are live (model_alloc's plan makes sure backward never is). */
 static int
-take_slot(struct xf_model *m)
+take_slot(const struct xf_model *m, int *n_used)
 {
 	int used[GRAD_SLOTS] = { 0 };
 
@@ -571,10 +579,9 @@ take_slot(struct xf_model *m)
 	for (int g = 0; g < GRAD_SLOTS; g++) {
 		if (used[g])
 			continue;
-		if (m->grad[g] == NULL)
-			m->grad[g] = malloc((size_t)m->cap * m->grad_floats *
-			    sizeof(float));
-		return m->grad[g] != NULL ? g : -1;
+		if (g >= *n_used)
+			*n_used = g + 1;
+		return g;
 	}
 	return -1;
 }
@@ -582,12 +589,12 @@ take_slot(struct xf_model *m)
 /*
  * Where layer i's input gradient for act[a] goes: a fresh slot when act[a]
  * has none yet (its last consumer writes it), else a scratch slot that
- * add_pending() then sums in.  -1 when out of memory.
+ * add_pending() then sums in.  -1 when no slot is free.
  */
 static int
-din_slot(struct xf_model *m, int a, int *pending)
+din_slot(struct xf_model *m, int a, int *pending, int *n_used)
 {
-	int g = take_slot(m);
+	int g = take_slot(m, n_used);
 
 	*pending = m->gslot[a] >= 0 ? g : -1;
 	if (g >= 0 && *pending < 0)
@@ -605,30 +612,27 @@ add_pending(struct xf_model *m, int a, int pending, size_t count)
 }
 
 /*
- * Backward in reverse layer order.  Each activation's gradient lives in a
- * slot from its last consumer's backward to its producer's; an activation
- * read by two layers (a block input) sums the second into the first, in
- * layer order, so the bytes do not depend on timing.
+ * Backward in reverse layer order, down to layer lowest.  Each
+ * activation's gradient lives in a slot from its last consumer's backward
+ * to its producer's; an activation read by two layers (a block input) sums
+ * the second into the first, in layer order, so the bytes do not depend on
+ * timing.  With plan set only the slots are handed out, no buffer touched:
+ * model_alloc runs it so that reserve can allocate every slot a backward
+ * takes.  Returns the number of slots taken, or -1 when it needs more than
+ * GRAD_SLOTS.
  */
-void
-xf_model_backward(struct xf_model *m)
+static int
+backward_pass(struct xf_model *m, int lowest, int plan)
 {
-	int n = m->n, lowest = m->n_layers;
+	int n = m->n, n_used = 0;
 
-	if (!m->has_labels)
-		return;
-	for (int k = 0; k < m->n_modules; k++)
-		if (!m->modules[k].frozen && m->modules[k].n_tensors > 0 &&
-		    m->module_first_layer[k] < lowest)
-			lowest = m->module_first_layer[k];
-	if (lowest == m->n_layers)
-		return;
 	for (int a = 0; a <= m->n_layers; a++)
 		m->gslot[a] = -1;
-	if ((m->gslot[m->n_layers] = take_slot(m)) < 0)
-		return;
-	xf_softmax_xent_backward(m->grad[m->gslot[m->n_layers]], m->probs,
-	    m->labels, n, m->n_classes);
+	if ((m->gslot[m->n_layers] = take_slot(m, &n_used)) < 0)
+		return -1;
+	if (!plan)
+		xf_softmax_xent_backward(m->grad[m->gslot[m->n_layers]],
+		    m->probs, m->labels, n, m->n_classes);
 	for (int i = m->n_layers - 1; i >= lowest; i--) {
 		struct layer *l = &m->layers[i];
 		int train = l->module >= 0 && !m->modules[l->module].frozen;
@@ -640,28 +644,33 @@ xf_model_backward(struct xf_model *m)
 		size_t in_count = (size_t)n * l->in_count;
 		struct xf_conv2d_dims d;
 
-		if (l->relu)
+		if (l->relu && !plan)
 			xf_relu_backward(dout, dout, m->act[i + 1],
 			    (size_t)n * l->out_count);
 		if (l->kind == LAYER_ADD) {
 			/* The shortcut gets a copy; the main path takes the
 			 * slot itself. */
-			if ((g = din_slot(m, l->src2, &pending)) < 0)
-				return;
-			memcpy(m->grad[g], dout, in_count * sizeof *dout);
-			add_pending(m, l->src2, pending, in_count);
+			if ((g = din_slot(m, l->src2, &pending, &n_used)) < 0)
+				return -1;
+			if (!plan) {
+				memcpy(m->grad[g], dout, in_count * sizeof *dout);
+				add_pending(m, l->src2, pending, in_count);
+			}
 			m->gslot[i + 1] = -1;
 			if (m->gslot[l->src] < 0)
 				m->gslot[l->src] = out_slot;
-			else
+			else if (!plan)
 				add_pending(m, l->src, out_slot, in_count);
 			continue;
 		}
 		if (l->src > lowest) {
-			if ((g = din_slot(m, l->src, &pending)) < 0)
-				return;
+			if ((g = din_slot(m, l->src, &pending, &n_used)) < 0)
+				return -1;
 			din = m->grad[g];
 		}
+		m->gslot[i + 1] = -1;
+		if (plan)
+			continue;
 		switch (l->kind) {
 		case LAYER_CONV:
 			xf_conv2d_dims(&d, n, l->c, l->h, l->w, l->oc, l->k,
@@ -700,8 +709,29 @@ xf_model_backward(struct xf_model *m)
 		}
 		if (din != NULL)
 			add_pending(m, l->src, pending, in_count);
-		m->gslot[i + 1] = -1;
 	}
+	return n_used;
+}
+
+/*
+ * Every slot backward_pass takes was allocated by reserve from the plan
+ * of model_alloc (a backward that stops higher takes a prefix of the same
+ * steps, and no more slots), so it cannot fail.
+ */
+void
+xf_model_backward(struct xf_model *m)
+{
+	int lowest = m->n_layers;
+
+	if (!m->has_labels)
+		return;
+	for (int k = 0; k < m->n_modules; k++)
+		if (!m->modules[k].frozen && m->modules[k].n_tensors > 0 &&
+		    m->module_first_layer[k] < lowest)
+			lowest = m->module_first_layer[k];
+	if (lowest == m->n_layers)
+		return;
+	backward_pass(m, lowest, 0);
 }
 
 const float *

@@ -57,6 +57,7 @@ struct xf_model {
 	float	**act;		/* act[0] input, act[i + 1] output of layer i */
 	float	*grad[GRAD_SLOTS];
 	size_t	 grad_floats;	/* floats per example in a gradient slot */
+	int	 n_grad_slots;	/* slots a backward takes (model_alloc) */
 	int	*gslot;		/* backward: slot of each act's gradient, or -1 */
 	float	*probs, *losses;
 	int	*labels;

@@ -324,6 +324,9 @@ void	xf_softmax_xent_backward_ref(float *dlogits, const float *probs,
  *			r256,r512s2,r512,g,f (torchvision's resnet18)
  *	resnet-18-cifar	c64n,b,r64,r64,r128s2,r128,r256s2,r256,r512s2,r512,
  *			g,f (3x3 stem, no max pool)
+ *	resnet-34	c64k7s2p3n,b,pk3s2p1,r64,r64,r64,r128s2,r128,r128,
+ *			r128,r256s2,r256,r256,r256,r256,r256,r512s2,r512,
+ *			r512,g,f (torchvision's resnet34)
  *
  * Modules and tensors
  *   Modules are the layers with parameters, numbered per kind from 1 in

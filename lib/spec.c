@@ -25,6 +25,8 @@ static const struct {
 	    "r512s2,r512,g,f" },
 	{ "resnet-18-cifar", "c64n,b,r64,r64,r128s2,r128,r256s2,r256,r512s2,"
 	    "r512,g,f" },
+	{ "resnet-34", "c64k7s2p3n,b,pk3s2p1,r64,r64,r64,r128s2,r128,r128,"
+	    "r128,r256s2,r256,r256,r256,r256,r256,r512s2,r512,r512,g,f" },
 };
 
 /* Reads a positive decimal at *p, advancing it; -1 when none. */

@@ -8,13 +8,15 @@
 Reads STATE_DICT (a file written by torch.save(model.state_dict())) with
 torch.load(weights_only=True): a pickle that would run code when loaded is
 refused, never run.  ARCH is an xf preset (mlp, cnn, cnn-s, cnn-bn, the
-residual resnet-8, resnet-20, resnet-18, resnet-18-cifar) or spec string,
-as in xf-train(1); the tensors must be exactly that network's, with xf's
-names (conv1.weight, bn1.running_mean, fc2.bias, layer1.0.conv1.weight,
-...; the names of xf2torch.XfNet) or, with --by-order, in xf's order under
-any names (an nn.Sequential's "0.weight", "3.bias", ...).  xf's resnet-18
-has torchvision's names and layout, so a state dict of torchvision's
-resnet18 goes in by name: -a resnet-18 --input 3,224,224.  BatchNorm's num_batches_tracked
+residual resnet-8, resnet-20, resnet-18, resnet-18-cifar, resnet-34) or
+spec string, as in xf-train(1); the tensors must be exactly that network's,
+with xf's names (conv1.weight, bn1.running_mean, fc2.bias,
+layer1.0.conv1.weight, ...; the names of xf2torch.XfNet) or, with
+--by-order, in xf's order under any names (an nn.Sequential's "0.weight",
+"3.bias", ...).  xf's resnet-18 and resnet-34 have torchvision's names and
+layout, so a state dict of torchvision's resnet18 or resnet34 goes in by
+name: -a resnet-18 --input 3,224,224; resnet18 with a 3x3 stride-1 conv1
+and no max pool (the CIFAR variant) is -a resnet-18-cifar.  BatchNorm's num_batches_tracked
 is dropped.  A missing, unexpected or mis-shaped key is one line naming it
 and exit 1; nothing is skipped.
 
@@ -50,10 +52,9 @@ USAGE = ("usage: torch2xf.py -a ARCH [--by-order] [--classes K] "
          "                   [--key NAME] [--normalize M1,..,MC/S1,..,SC] "
          "-o FILE STATE_DICT\n")
 
-# torchvision's own architecture names are not mapped yet: xf's resnet-18
-# preset has torchvision's resnet18 tensor names and layout, so its state
-# dict goes in by name; resnet34 and a --stem choice are issue 17's.
-RESIDUAL = ("resnet18", "resnet34")
+# torchvision's architecture names are not xf's: the xf preset of each has
+# its tensor names and layout, so its state dict goes in by name there.
+RESIDUAL = {"resnet18": "resnet-18", "resnet34": "resnet-34"}
 
 
 class Refused(Exception):
@@ -333,9 +334,9 @@ def main(argv):
         opts, path = parse_args(argv)
         arch = opts["arch"]
         if arch in RESIDUAL:
-            raise Usage("-a %s: torchvision's names are not mapped yet "
-                        "(issue 17); xf's resnet-18 preset has its layout"
-                        % arch)
+            raise Usage("-a %s: that is torchvision's name; xf's preset "
+                        "with its names and layout is -a %s"
+                        % (arch, RESIDUAL[arch]))
         spec = xf2torch.PRESETS.get(arch, arch)
         try:
             xf2torch.parse_spec(spec)

@@ -110,6 +110,8 @@ align(const struct run *r, const char *self)
 		errx(1, "%s: %s", r->b, e.msg);
 	if (xf_model_same_arch(ma, mb, &e) < 0)
 		errx(1, "%s: %s (the architecture of %s)", r->b, e.msg, r->a);
+	if (xf_model_same_input(ma, mb, &e) < 0)
+		errx(1, "%s: %s (the input of %s)", r->b, e.msg, r->a);
 	if (xf_align_groups(mb, &g, &e) < 0)
 		errx(1, "%s: %s", r->b, e.msg);
 	if ((perm = xf_align_perms_alloc(&g)) == NULL ||

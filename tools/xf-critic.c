@@ -124,6 +124,8 @@ critic(const struct run *r, const char *self)
 	m = tool_model_load(r->final);
 	if (xf_model_same_arch(m, m0, &e) < 0)
 		errx(1, "%s: %s (the architecture of %s)", r->init, e.msg, r->final);
+	if (xf_model_same_input(m, m0, &e) < 0)
+		errx(1, "%s: %s (the input of %s)", r->init, e.msg, r->final);
 	if ((theta0 = xf_model_snapshot(m0, &n_snap)) == NULL)
 		err(1, NULL);
 	xf_model_free(m0);

@@ -206,6 +206,9 @@ interp(struct run *r, const char *self)
 		if (xf_model_same_arch(ma, mb, &e) < 0)
 			errx(1, "%s: %s (the architecture of %s)", r->paths[1], e.msg,
 			    r->paths[0]);
+		if (xf_model_same_input(ma, mb, &e) < 0)
+			errx(1, "%s: %s (the input of %s)", r->paths[1], e.msg,
+			    r->paths[0]);
 		if ((b = xf_model_snapshot(mb, &n_snap)) == NULL)
 			err(1, NULL);
 		xf_model_free(mb);

@@ -224,6 +224,40 @@ check 1 "nstd.tar: meta input.mean, input.std: std of channel 0: want a finite n
 mani good.tar nchan.tar 'm["meta"]["input.mean.1"] = 0.5; m["meta"]["input.std.1"] = 1.0'
 check 1 "nchan.tar: meta input.mean.1: the model takes 1 channels" \
     xf-cka -a nchan.tar good.xfs
+# Two models mixed into one (xf-interp, xf-align, xf-critic's rewind) run
+# with one normalisation: a pair whose input differs is refused.
+mani good.tar nmean.tar 'm["meta"]["input.mean.0"] = 0.5; m["meta"]["input.std.0"] = 1.0'
+mani good.tar nsd.tar 'm["meta"]["input.mean.0"] = 0.0; m["meta"]["input.std.0"] = 0.25'
+check 1 "nmean.tar: input.mean.0 0.5, want 0 (the input of good.tar)" \
+    xf-interp -m good.tar -m nmean.tar good.xfs
+check 1 "good.tar: input.std.0 1, want 0.25 (the input of nsd.tar)" \
+    xf-interp -m nsd.tar -m good.tar good.xfs
+check 1 "nsd.tar: input.std.0 0.25, want 1 (the input of good.tar)" \
+    xf-align -a good.tar -b nsd.tar -o x.tar
+check 1 "nmean.tar: input.mean.0 0.5, want 0 (the input of good.tar)" \
+    xf-critic --init nmean.tar -m good.tar good.xfs
+xf-train -a cnn-s --steps 1 -o rgb.tar rgb.xfs
+check 1 "rgb.tar: input 3x8x8, want 1x28x28 (the architecture of good.tar)" \
+    xf-interp -m good.tar -m rgb.tar good.xfs
+check 1 "rgb.tar: input 3x8x8, want 1x28x28 (the architecture of good.tar)" \
+    xf-align -a good.tar -b rgb.tar -o x.tar
+# Out of memory for a batch (under the 1 GiB of check): every buffer a
+# forward and a backward take, gradient slots included, is allocated before
+# the first step, so the run stops with one line and leaves its output as
+# it was.
+if [ "${XF_SAN:-0}" != 1 ]; then
+	xf-import synthetic --count 3000 --shape 3,32,32 -s 1 -o big3.xfs
+	xf-train -a resnet-8 --steps 1 -o r8.tar big3.xfs
+	cp good.tar kept.tar
+	check 1 "big3.xfs: step 1: out of memory for a batch of 3000" \
+	    xf-train -a resnet-8 -b 3000 --steps 1 -o kept.tar big3.xfs
+	cmp -s kept.tar good.tar
+	ok $? "xf-train out of memory leaves its output as it was"
+	check 1 "r8.tar: out of memory for a batch of 3000" \
+	    xf-eval -b 3000 -m r8.tar -o ev.xfs big3.xfs
+	[ ! -e ev.xfs ]
+	ok $? "xf-eval out of memory writes no output"
+fi
 mani good.tar aug.tar 'm["meta"]["train.augment"] = "crop:4,crop:5"'
 check 1 "aug.tar: meta train.augment: item" xf-train --resume aug.tar -o x.tar good.xfs
 mani good.tar warm.tar 'm["meta"]["train.warmup"] = -3'

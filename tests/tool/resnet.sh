@@ -60,6 +60,9 @@ while IFS='|' read -r name arch steps opts; do
 done <<EOF_CASES
 $cases
 EOF_CASES
+# resnet-34, torchvision's resnet34 layout, on the CIFAR case's images.
+xf-train -a resnet-34 -b 8 --steps 1 -s 7 -o r34.tar data.4.xfs 2>err &&
+    xf-eval -m r34.tar --features fc data.4.xfs 2>err | xf-cat >xf.r34.tsv 2>err
 
 PYTHONPATH="$top/tools" "$py" -B - "$k" <<'PY'
 import sys
@@ -166,8 +169,35 @@ try:
            "and its logits match (max rel %.2g)" % r)
 except Exception as e:
     report(False, "torchvision resnet18: %s" % e)
+
+# A user's CIFAR resnet18, torchvision's with a 3x3 stride-1 conv1 and no
+# max pool, takes xf's resnet-18-cifar as it is; torchvision's resnet34
+# takes resnet-34.
+def cifar18():
+    net = torchvision.models.resnet18(num_classes=10)
+    net.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    net.maxpool = torch.nn.Identity()
+    return net
+
+for label, make, ckpt, tsv in (
+        ("resnet18 with a 3x3 stem and no max pool", cifar18, "m.4.tar",
+         "xf.4.tsv"),
+        ("resnet34", lambda: torchvision.models.resnet34(num_classes=10),
+         "r34.tar", "xf.r34.tsv")):
+    try:
+        net = make()
+        ours, man = xf2torch.load(ckpt)
+        net.load_state_dict(ours.state_dict(), strict=True)
+        net.eval()
+        x, _ = batch("data.4.xfs")
+        with torch.no_grad():
+            r = rel(rows(tsv), net(x))
+        report(r <= 1e-4, "torchvision %s loads %s (%s) with strict=True and "
+               "its logits match (max rel %.2g)" % (label, ckpt, man["arch"], r))
+    except Exception as e:
+        report(False, "torchvision %s: %s" % (label, e))
 PY
-n=$((4 * k + 1))
+n=$((4 * k + 3))
 
 # Determinism: threads and resume.
 xf-import synthetic --shape 3,16,16 --count 64 -s 9 -o d.xfs 2>err

@@ -157,6 +157,45 @@ print("# max |xf - torch| %.3g, max |logit| %.3g" % (worst, np.abs(ref).max()))
 sys.exit(0 if ours.shape == ref.shape and worst <= 1e-4 * np.abs(ref).max() else 1)
 PY
 	ok $? "torchvision resnet18 -> torch2xf -a resnet-18: xf-eval's logits are torch's to 1e-4"
+	# A user's CIFAR resnet18 (a 3x3 stride-1 conv1, no max pool) onto
+	# resnet-18-cifar, and torchvision's resnet34 onto resnet-34, by name.
+	xf-import synthetic --shape 3,32,32 --count 6 -s 6 -o r32.xfs
+	"$py" - <<'PY'
+import numpy as np, torch, torchvision
+import xf2torch
+torch.manual_seed(2)
+c18 = torchvision.models.resnet18(num_classes=10)
+c18.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+c18.maxpool = torch.nn.Identity()
+r34 = torchvision.models.resnet34(num_classes=10)
+with open("r32.xfs", "rb") as f:
+    _, recs = xf2torch.read_images(f)
+x = torch.stack([r[2] for r in recs]).float() / 255
+for name, m in (("c18", c18), ("r34", r34)):
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1); mod.running_var.uniform_(0.5, 1.5)
+            mod.weight.data.uniform_(0.5, 1.5); mod.bias.data.uniform_(-0.1, 0.1)
+    m.eval()
+    torch.save(m.state_dict(), name + ".pt")
+    with torch.no_grad():
+        np.save("torch-%s.npy" % name, m(x).numpy())
+PY
+	for pair in c18:resnet-18-cifar r34:resnet-34; do
+		f=${pair%%:*} a=${pair#*:}
+		"$t2x" -a "$a" --input 3,32,32 -o "$f.tar" "$f.pt" 2>err &&
+		    xf-eval -m "$f.tar" --features fc r32.xfs >feat.xfs 2>>err &&
+		    "$py" - "$f" <<'PY'
+import sys, msgpack, numpy as np
+u = msgpack.Unpacker(open("feat.xfs", "rb"), raw=False); next(u)
+ours = np.array([np.frombuffer(r["x"], "<f4") for r in u])
+ref = np.load("torch-%s.npy" % sys.argv[1])
+worst = np.abs(ours - ref).max()
+print("# max |xf - torch| %.3g, max |logit| %.3g" % (worst, np.abs(ref).max()))
+sys.exit(0 if ours.shape == ref.shape and worst <= 1e-4 * np.abs(ref).max() else 1)
+PY
+		ok $? "torchvision $f.pt -> torch2xf -a $a: xf-eval's logits are torch's to 1e-4"
+	done
 else
 	skip "no python3-torchvision"
 fi
@@ -225,7 +264,7 @@ err_table torch2xf '-a mlp -o x.tar' <<'EOF'
 1|nosuch.pt: No such file|nosuch.pt
 1|key for fc3.bias (tensor 6 of 6): missing|--by-order missing.pt
 1|key 1.weight (xf fc1.weight): shape 512x784, want 512x3|--input 3,1,1 --by-order seq.pt
-2|names are not mapped yet (issue 17)|-a resnet18 seq.pt
+2|that is torchvision's name; xf's preset with its names and layout is -a resnet-18|-a resnet18 seq.pt
 2|unknown option|--nosuch mlp.pt
 2|--normalize 1,2/3,4: want 1 finite means and 1 positive stds|--normalize 1,2/3,4 mlp.pt
 2|--normalize 0.5/0: want 1 finite means and 1 positive stds|--normalize 0.5/0 mlp.pt
