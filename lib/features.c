@@ -63,6 +63,37 @@ xf_features_take(float *out, const struct xf_model *m, int k, size_t n,
 		memcpy(out, act, n * count * sizeof *out);
 }
 
+int
+xf_features_head(const struct xf_model *m, size_t *width, struct xf_err *err)
+{
+	int n = xf_model_n_modules(m), n_layers, ndim, shape[3], head;
+	int *first = malloc((n + 1) * sizeof *first);
+
+	if (first == NULL)
+		return xf_errf(err, "out of memory");
+	xf_model_layers(m, first, &n_layers);
+	head = first[n_layers - 1];
+	free(first);
+	if (n_layers < 2)
+		return xf_errf(err, "the model is its head alone: no layer below "
+		    "it to score");
+	if (xf_model_module(m, head)->kind != XF_MODULE_LINEAR)
+		return xf_errf(err, "the head %s is not a linear module",
+		    xf_model_module(m, head)->name);
+	xf_model_module_input(m, head, &ndim, shape, width);
+	return head;
+}
+
+void
+xf_features_take_input(float *out, const struct xf_model *m, int k, size_t n)
+{
+	int ndim, shape[3];
+	size_t count;
+	const float *in = xf_model_module_input(m, k, &ndim, shape, &count);
+
+	memcpy(out, in, n * count * sizeof *out);
+}
+
 void
 xf_features_free(struct xf_features *f)
 {

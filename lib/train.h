@@ -194,6 +194,23 @@ int xf_features_width(const struct xf_model *m, int k, int pool,
 void xf_features_take(float *out, const struct xf_model *m, int k, size_t n,
     int pool);
 
+/*
+ * The features a model's head reads, which the transferability scores use
+ * (You et al.'s f_i): the input of the head (the last layer, a linear
+ * module), flattened in C, H, W order.  That is the output of the layer
+ * below in a plain stack, of a max pool between them, or of the global
+ * average pool of a residual network (after the last block's add and
+ * ReLU).  Returns the head's module index with *width, or -1 with err (a
+ * head that is not linear, or a model that is its head alone).
+ */
+int xf_features_head(const struct xf_model *m, size_t *width,
+    struct xf_err *err);
+
+/* Module k's input of the last forward's n examples (xf_model_module_input)
+ * into out (n, its count). */
+void xf_features_take_input(float *out, const struct xf_model *m, int k,
+    size_t n);
+
 /* A feature stream held whole. */
 struct xf_features {
 	char module[64];          /* the header's module, or the file's name */

@@ -166,12 +166,12 @@ write_pairs(const char *path, struct model *md, int nm,
 	tool_writer_close(w, path);
 }
 
-/* --score: every example's penultimate features and source softmax, kept
- * for the transferability scores of transfer.h. */
+/* --score: every example's features as the head reads them and the
+ * source softmax, kept for the transferability scores of transfer.h. */
 enum { S_LOGME = 1, S_LEEP = 2, S_HSCORE = 4 };
 
 struct scored {
-	int penult, head;	/* modules */
+	int head;		/* module */
 	size_t d, z, n, cap;	/* feature width, source classes, examples */
 	float *f, *theta;	/* (n, d), (n, z) */
 	int *y;
@@ -195,24 +195,20 @@ parse_scores(const char *list)
 	return set;
 }
 
-/* The layer below the head, which LogME and H-score read: it must be what
- * the head reads (no pool between). */
+/* The features LogME and H-score read: the head's input (train.h). */
 static struct scored *
 score_setup(const char *path, struct xf_model *m)
 {
-	int *first = malloc((xf_model_n_modules(m) + 1) * sizeof *first);
-	int n_layers;
 	struct scored *sc = calloc(1, sizeof *sc);
+	struct xf_err e;
+	int c, h, w, k;
 
-	if (sc == NULL || first == NULL)
+	if (sc == NULL)
 		err(1, NULL);
-	xf_model_layers(m, first, &n_layers);
-	if (n_layers < 2)
-		errx(1, "%s: --score: the model is its head alone: no layer "
-		    "below it to score", path);
-	sc->head = first[n_layers - 1];
-	sc->penult = first[n_layers - 2];
-	free(first);
+	if ((sc->head = xf_features_head(m, &sc->d, &e)) < 0)
+		errx(1, "%s: --score: %s", path, e.msg);
+	xf_model_input_shape(m, &c, &h, &w, &k);
+	sc->z = (size_t)k;
 	return sc;
 }
 
@@ -221,23 +217,6 @@ static void
 score_collect(struct scored *sc, const char *path, struct xf_model *m,
     const struct xf_dataset *d)
 {
-	int ndim, shape[3], k;
-	size_t count, in;
-	const float *act = xf_model_activation(m, sc->penult, &ndim, shape,
-	    &count);
-
-	if (sc->d == 0) {
-		xf_model_module_input(m, sc->head, &ndim, shape, &in);
-		if (in != count)
-			errx(1, "%s: --score: the penultimate module %s has %zu "
-			    "features per example but the head %s reads %zu (a "
-			    "pool between): want a linear layer below the head",
-			    path, xf_model_module(m, sc->penult)->name, count,
-			    xf_model_module(m, sc->head)->name, in);
-		xf_model_input_shape(m, &ndim, &shape[0], &shape[1], &k);
-		sc->d = count;
-		sc->z = (size_t)k;
-	}
 	if (sc->n + d->n > sc->cap) {
 		sc->cap = 2 * (sc->n + d->n);
 		sc->f = realloc(sc->f, sc->cap * sc->d * sizeof *sc->f);
@@ -247,7 +226,7 @@ score_collect(struct scored *sc, const char *path, struct xf_model *m,
 			errx(1, "%s: --score: out of memory at %zu examples", path,
 			    sc->n);
 	}
-	memcpy(sc->f + sc->n * sc->d, act, d->n * sc->d * sizeof *sc->f);
+	xf_features_take_input(sc->f + sc->n * sc->d, m, sc->head, d->n);
 	memcpy(sc->theta + sc->n * sc->z, xf_model_probs(m),
 	    d->n * sc->z * sizeof *sc->theta);
 	memcpy(sc->y + sc->n, d->y, d->n * sizeof *sc->y);

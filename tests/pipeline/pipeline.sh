@@ -141,8 +141,20 @@ grep -q '^layer3.0	' "$tmp/res/analysis/cka-wide.tsv"
 ok $? "resnet-8: CKA per block output"
 grep -q '^procrustes	ptpt	layer3.0	' "$tmp/res/analysis/similarity.tsv"
 ok $? "resnet-8: Procrustes per block output"
-grep -q '	not scored: xf-eval: .*pool between' "$tmp/res/analysis/checkpoint-scores.tsv"
-ok $? "resnet-8: xf-eval --score declines it (a pool below the head), and the pipeline goes on"
+# The scores read the head's input, the average pool's 64 outputs.
+pre=$tmp/res/pre
+grep -q '^REGIME_PAIR := near' "$tmp/res/analysis/regime-choice.mk" && pre=$pre/near
+nck=$(ls "$pre"/p-e*-s*.tar | wc -l)
+for s in logme leep; do
+	# LEEP's width is the source's class count.
+	[ "$s" = logme ] && w=64 || w=
+	got=$(awk -F '\t' -v s=$s -v w=$w '$3 == s && (w == "" || $6 == w) &&
+	    $7 == "scored" && $4 != "nan"' "$tmp/res/analysis/checkpoint-scores.tsv" | wc -l)
+	ok $(( nck > 0 && got == nck ? 0 : 1 )) "resnet-8: $s of all $nck checkpoints${w:+, on $w features} ($got)"
+done
+grep -Eq '^\| checkpoints \| LogME picks .*Kendall.s τ' "$tmp/res/REPORT.md" &&
+    ! grep -q 'not scored' "$tmp/res/REPORT.md"
+ok $? "resnet-8: the report gives Kendall's tau of LogME and fine-tuned accuracy"
 grep -Eq '^rit	(eigenvalue	.*	measured|none	.*	not measured: xf-hessian: .*)$' "$tmp/res/analysis/hessian.tsv"
 ok $? "resnet-8: RI-T's Hessian measured, or not with xf-hessian's reason (batch norm)"
 tap_done

@@ -293,9 +293,9 @@ EOF
 else
 	skip "no python3-msgpack: rank-deficient and NaN feature streams"
 fi
-xf-train -a c4,p,f --steps 1 -o pool.tar good.xfs
-check 1 "pool.tar: --score: the penultimate module conv1 has 3136 features per example but the head fc1 reads 784" \
-    xf-eval --score logme -m pool.tar good.xfs
+xf-train -a f --steps 1 -o head.tar good.xfs
+check 1 "head.tar: --score: the model is its head alone: no layer below it to score" \
+    xf-eval --score logme -m head.tar good.xfs
 check 1 "good.tar: all: Lanczos did not converge in 2 steps" \
     xf-hessian -k 2 --iterations 2 --tol 1e-12 -m good.tar good.xfs
 check 2 "--keep" xf-cka --measure svcca --keep 0 fc1.xfs fc1.xfs

@@ -3,8 +3,12 @@ from the papers: LogME by Algorithm 2 of You et al. 2021 in its naive form
 (A = alpha I + beta F'F, solves in D dimensions) and the evidence by their
 Eq. 2 with log|A| over all D eigenvalues; LEEP by Nguyen et al. 2020; the
 H-score of Bao et al. 2019 as tr(pinv(cov f) cov(E[f|y])).  Reads the
-features and logits xf-eval writes; prints PASS|FAIL lines."""
-import io, subprocess, sys
+features and logits xf-eval writes; prints PASS|FAIL lines.  With the
+source tree as argument, also scores a resnet-8 and a plain stack with a
+max pool below its head on the features torch's head reads: the model built
+by tools/xf2torch.py in float64, its head's input taken by a forward hook
+(for resnet-8 the global average pool's output)."""
+import io, os, subprocess, sys
 import msgpack
 import numpy as np
 
@@ -80,6 +84,13 @@ def check(cond, what):
     print(("PASS " if cond else "FAIL ") + what)
 
 
+def compare(got, want, names, what):
+    for s in names:
+        d = abs(got[s] - want[s])
+        check(d <= 1e-6 * max(1, abs(want[s])),
+              f"{s}, {what}: {got[s]:.10g} vs numpy {want[s]:.10g}")
+
+
 for model, data, k, what in (("a.tar", "d.xfs", 10, "n = 400 > D = 128"),
                              ("a.tar", "small.xfs", 10, "D = 128 > n = 60")):
     got, recs = scores(model, data)
@@ -91,9 +102,48 @@ for model, data, k, what in (("a.tar", "d.xfs", 10, "n = 400 > D = 128"),
     logits, _ = stream("l.xfs")
     want = {"logme": logme(f, y, k), "leep": leep(softmax(logits), y, k),
             "hscore": hscore(f, y, k)}
-    for s in ("logme", "leep", "hscore"):
-        d = abs(got[s] - want[s])
-        check(d <= 1e-6 * max(1, abs(want[s])),
-              f"{s}, {what}: {got[s]:.10g} vs numpy {want[s]:.10g}")
+    compare(got, want, ("logme", "leep", "hscore"), what)
     check(len(recs) == 3 and all(r["model"] == model and r["n"] == len(y)
           for r in recs), f"one record per model and score, {what}")
+
+
+def torch_head(top, model_path, data):
+    """The head's input and its logits, from torch in float64, and the
+    labels."""
+    sys.path.insert(0, os.path.join(top, "tools"))
+    import torch
+    import xf2torch
+    model, _ = xf2torch.load(model_path)
+    head = model.fc if hasattr(model, "fc") else \
+        getattr(model, [n for n, _ in model.named_children()
+                        if n.startswith("fc")][-1])
+    seen = []
+    head.register_forward_hook(lambda m, i, o: seen.append((i[0], o)))
+    with open(data, "rb") as f:
+        _, recs = xf2torch.read_images(f)
+    x = torch.stack([r[2] for r in recs]).double() / 255
+    model.double()
+    with torch.no_grad():
+        model(x)
+    f, logits = (t.numpy() for t in seen[0])
+    return f, logits, np.array([r[1] for r in recs])
+
+
+if len(sys.argv) > 1:
+    for model, data, names, what in (
+            ("r.tar", "r.xfs", ("logme", "leep", "hscore"),
+             "resnet-8, the average pool's 64 outputs, n = 200"),
+            ("pp.tar", "d.xfs", ("logme", "leep", "hscore"),
+             "c4,p,p,f, the max pool's 196 outputs, n = 400")):
+        f, logits, y = torch_head(sys.argv[1], model, data)
+        want = {"leep": leep(softmax(logits), y, 10), "hscore": hscore(f, y, 10)}
+        if "logme" in names:
+            want["logme"] = logme(f, y, 10)
+        out = subprocess.run(["xf-eval", "--score", ",".join(names), "-m",
+            model, data], capture_output=True, check=True).stdout
+        recs = list(msgpack.Unpacker(io.BytesIO(out), raw=False))[1:]
+        got = {r["score"]: r["value"] for r in recs}
+        compare(got, want, names, what)
+        width = {r["score"]: r["features"] for r in recs}
+        check(all(width[s] == (logits.shape[1] if s == "leep" else f.shape[1])
+                  for s in names), f"{what}: the widths scored {width}")
