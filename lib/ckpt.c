@@ -667,16 +667,42 @@ read_finish(struct archive *a, int r, struct xf_ckpt *c)
 	return r;
 }
 
+/*
+ * The buffer as one block, with no seek callback: libarchive's own memory
+ * reader seeks, and libarchive 3.6.2-1+deb12u5 read a checkpoint's first
+ * member short through it (the manifest came out truncated) where the same
+ * bytes read from a file were whole.
+ */
+struct mem_src {
+	const void	*buf;
+	size_t		 len;
+	int		 done;
+};
+
+static la_ssize_t
+mem_read(struct archive *a, void *p, const void **out)
+{
+	struct mem_src *m = p;
+
+	(void)a;
+	if (m->done)
+		return 0;
+	m->done = 1;
+	*out = m->buf;
+	return (la_ssize_t)m->len;
+}
+
 int
 xf_ckpt_read_mem(const void *buf, size_t len, struct xf_ckpt *c,
     struct xf_err *err)
 {
 	struct archive *a = reader_new();
+	struct mem_src src = { buf, len, 0 };
 	int r;
 
 	if (a == NULL)
 		return xf_errf(err, "out of memory");
-	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK)
+	if (archive_read_open(a, &src, NULL, mem_read, NULL) != ARCHIVE_OK)
 		r = xf_errf(err, "%s", archive_error_string(a));
 	else
 		r = read_archive(a, c, len, err);

@@ -86,7 +86,8 @@ for d in here there; do
 	tar -C "$top/pipelines" --exclude=./out --exclude=__pycache__ -cf - . |
 	    tar -C "$tmp/$d" -xf -
 done
-args="CONFIG=test.mk TOP=$top OUT=out"
+# The fan-out of one sweep: two seeds, on config.mk's pair (no regime study).
+args="CONFIG=test.mk TOP=$top OUT=out USE_REGIME=0 NSEEDS=2"
 make -C "$tmp/here" --no-print-directory $args JOBS=1 THREADS=1 shuffle > "$tmp/here.log" 2>&1
 ok $? "the sweep here"
 
@@ -110,7 +111,7 @@ ok $? "each run was a job step: srun --exclusive -N1 -n1 -c 1 (joblog)"
 diff -r -x logs "$tmp/here/out" "$tmp/there/out" > "$tmp/diffs"
 ok $? "every file the same bytes as the sweep run here ($(find "$tmp/there/out" -type f | wc -l) files) $(head -3 "$tmp/diffs" | tr '\n' ' ')"
 
-touch "$tmp/there/out/data/tgt-train-b7.xfs"
+touch "$tmp/there/out/data/far/tgt-train-b7.xfs"
 timeout 300 salloc -n 2 -c 1 make -C "$tmp/there" --no-print-directory $args \
     LAUNCHER=slurm shuffle > "$tmp/salloc.log" 2>&1
 ok $? "salloc -n 2 -c 1 make LAUNCHER=slurm shuffle (log: $(tail -2 "$tmp/salloc.log" | tr '\n' ' '))"

@@ -99,8 +99,9 @@ for d in here there; do
 	tar -C "$top/pipelines" --exclude=./out --exclude=__pycache__ -cf - . |
 	    tar -C "$tmp/$d" -xf -
 done
+# The fan-out of one sweep: two seeds, on config.mk's pair (no regime study).
 run() { d=$1; shift; make -C "$tmp/$d" --no-print-directory CONFIG=test.mk \
-    TOP="$top" OUT=out JOBS=1 THREADS=1 "$@"; }
+    TOP="$top" OUT=out JOBS=1 THREADS=1 USE_REGIME=0 NSEEDS=2 "$@"; }
 
 sshd_start
 pass "sshd listens on 127.0.0.1:$port (pid $sshd_pid)"
@@ -139,7 +140,7 @@ ok $? "--cleanup left no files in the logins' folders $left"
 snap() { (cd "$tmp/there/out" && find . -path ./logs -prune -o -type f -print |
     grep -v '/b7-.*\.eval\.xfs$\|\.queue$' | sort | xargs md5sum); }
 fails() { # LOGINS WHAT TEXT
-	touch "$tmp/there/out/data/tgt-train-b7.xfs"
+	touch "$tmp/there/out/data/far/tgt-train-b7.xfs"
 	snap > "$tmp/before"
 	run there shuffle SSHLOGINFILE="$1" > "$tmp/fail.log" 2>"$tmp/fail.err"
 	rc=$?

@@ -7,8 +7,9 @@
 # not finished, to the same bytes as a sweep that was not broken.
 . "$(dirname "$0")/../tap.sh"
 
+# The sweep of one study: two seeds, on config.mk's pair (no regime study).
 run() { make -C "$top/pipelines" --no-print-directory CONFIG=test.mk \
-    OUT="$tmp/$1" JOBS=1 THREADS=1 EPOCHS=2 "${@:2}"; }
+    OUT="$tmp/$1" JOBS=1 THREADS=1 EPOCHS=2 USE_REGIME=0 NSEEDS=2 "${@:2}"; }
 
 # The unbroken sweep and the broken one both write to $tmp/out (runs keep
 # their paths), one after the other.
@@ -35,7 +36,7 @@ j=$tmp/whole/logs/shuffle.joblog
 ok $? "logs/shuffle.joblog: parallel's joblog of the 8 runs"
 
 # On a terminal: parallel's --bar, to 100%.
-script -qec "make -C '$top/pipelines' --no-print-directory CONFIG=test.mk OUT='$tmp/tty' JOBS=1 THREADS=1 SEEDS=1 shuffle" \
+script -qec "make -C '$top/pipelines' --no-print-directory CONFIG=test.mk OUT='$tmp/tty' JOBS=1 THREADS=1 SEEDS=1 USE_REGIME=0 shuffle" \
     /dev/null > "$tmp/tty.log" 2>&1 </dev/null
 grep -q 'parallel: 4 runs of shuffle' "$tmp/tty.log" && grep -aq '100% 4:0=' "$tmp/tty.log"
 ok $? "on a terminal the sweep shows parallel's --bar ($(grep -ao '[0-9]*% [0-9]*:[0-9]*=[0-9]*s' "$tmp/tty.log" | tail -1))"
@@ -54,7 +55,7 @@ ok $? "after 1 run and the failed one, no more start"
 # Killed halfway: at least 2 of 8 runs finished.  The next make redoes the
 # rest, and only those.
 setsid make -C "$top/pipelines" --no-print-directory CONFIG=test.mk \
-    OUT="$tmp/out" JOBS=1 THREADS=1 EPOCHS=2 shuffle > "$tmp/broken.log" 2>&1 &
+    OUT="$tmp/out" JOBS=1 THREADS=1 EPOCHS=2 USE_REGIME=0 NSEEDS=2 shuffle > "$tmp/broken.log" 2>&1 &
 pgid=$!
 for i in $(seq 600); do
 	[ "$(ls "$tmp"/out/runs/shuffle/*.eval.xfs 2>/dev/null | wc -l)" -ge 2 ] && break
