@@ -73,5 +73,7 @@ const char *nn_spec_preset(const char *name);
  * Returns 0, or -1 with err naming the item.
  */
 int	nn_spec_parse(struct xf_model *m, const char *spec, struct xf_err *err);
+int	nn_window_max(const float *x, int h, int w, int k, int s, int p, int y,
+	    int xo);
 
 #endif

@@ -147,9 +147,10 @@ struct pool_job {
 };
 
 /* The offset in its plane of the first maximum of output (y, x)'s window;
- * the window always holds at least one input (p <= k / 2). */
-static int
-window_max(const float *x, int h, int w, int k, int s, int p, int y, int xo)
+ * the window always holds at least one input (p <= k / 2).  rop.c gathers
+ * the R-op's max pool through it too. */
+int
+nn_window_max(const float *x, int h, int w, int k, int s, int p, int y, int xo)
 {
 	int best = -1;
 	float m = 0.0f;		/* set by the first input of the window */
@@ -185,7 +186,7 @@ pool_plane(const struct pool_job *j, size_t r)
 		memset(d, 0, (size_t)j->h * j->w * sizeof *d);
 		for (int y = 0; y < j->oh; y++)
 			for (int xo = 0; xo < j->ow; xo++)
-				d[window_max(x, j->h, j->w, j->k, j->s, j->p, y,
+				d[nn_window_max(x, j->h, j->w, j->k, j->s, j->p, y,
 				    xo)] += g[y * j->ow + xo];
 		return;
 	}
@@ -193,7 +194,7 @@ pool_plane(const struct pool_job *j, size_t r)
 
 	for (int y = 0; y < j->oh; y++)
 		for (int xo = 0; xo < j->ow; xo++)
-			o[y * j->ow + xo] = x[window_max(x, j->h, j->w, j->k,
+			o[y * j->ow + xo] = x[nn_window_max(x, j->h, j->w, j->k,
 			    j->s, j->p, y, xo)];
 }
 

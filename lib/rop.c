@@ -93,26 +93,9 @@ pool_gather(float *out, const float *r, const float *in, const struct layer *l,
 		float *o = out + pl * l->oh * l->ow;
 
 		for (int y = 0; y < l->oh; y++)
-			for (int xo = 0; xo < l->ow; xo++) {
-				int best = -1;
-
-				for (int dy = 0; dy < k; dy++) {
-					int iy = y * s - p + dy;
-
-					if (iy < 0 || iy >= h)
-						continue;
-					for (int dx = 0; dx < k; dx++) {
-						int ix = xo * s - p + dx;
-
-						if (ix < 0 || ix >= w)
-							continue;
-						if (best < 0 ||
-						    x[iy * w + ix] > x[best])
-							best = iy * w + ix;
-					}
-				}
-				o[y * l->ow + xo] = rx[best];
-			}
+			for (int xo = 0; xo < l->ow; xo++)
+				o[y * l->ow + xo] = rx[nn_window_max(x, h, w,
+				    k, s, p, y, xo)];
 	}
 }
 
