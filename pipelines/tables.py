@@ -94,17 +94,23 @@ def shuffle(rundir, fraction, out, curves_out):
               "rit", "rit_min", "rit_max"], mean)
 
 
+def series(d, exts):
+    """(epoch, step, path, ext) of the files of P's checkpoint series in d,
+    named p-eE-sS.EXT for EXT in exts, in name order."""
+    pat = re.compile(r"p-e(\d+)-s(\d+)\.(%s)$" % "|".join(
+        re.escape(e) for e in exts))
+    for path in sorted(glob.glob(os.path.join(d, "p-e*-s*.*"))):
+        m = pat.search(path)
+        if m:
+            yield int(m.group(1)), int(m.group(2)), path, m.group(3)
+
+
 def checkpoints(rundir, predir, src_test, out):
     """Downstream accuracy of P-T from each pretraining checkpoint, against
     the checkpoint's step and its upstream (source test) accuracy."""
     rows = []
     # The series starts at step 0: θ0 is its first checkpoint.
-    pat = re.compile(r"p-e(\d+)-s(\d+)\.eval\.xfs$")
-    for path in sorted(glob.glob(os.path.join(rundir, "*.eval.xfs"))):
-        m = pat.search(path)
-        if not m:
-            continue
-        epoch, step = int(m.group(1)), int(m.group(2))
+    for epoch, step, path, _ in series(rundir, ["eval.xfs"]):
         ckpt = os.path.join(predir, os.path.basename(path)[:-len(".eval.xfs")]
                             + ".tar")
         up = subprocess.run(["xf-eval", "-m", ckpt, src_test], check=True,
@@ -323,13 +329,8 @@ def scores(sdir, names, out):
     a column per score, for the figure."""
     names = names.split(",")
     rows = []
-    pat = re.compile(r"p-e(\d+)-s(\d+)\.(xfs|unscored)$")
-    for path in sorted(glob.glob(os.path.join(sdir, "p-e*-s*.*"))):
-        m = pat.search(path)
-        if not m:
-            continue
-        step, epoch = int(m.group(2)), int(m.group(1))
-        if m.group(3) == "unscored":
+    for epoch, step, path, ext in series(sdir, ["xfs", "unscored"]):
+        if ext == "unscored":
             why = open(path).read().strip().replace("\t", " ")
             rows += [(step, epoch, n, float("nan"), 0, 0,
                       "not scored: " + why) for n in names]
