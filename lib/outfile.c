@@ -22,23 +22,36 @@
 #define MAX_INPUTS 256
 #define MAX_OPEN   64
 
-static struct { dev_t dev; ino_t ino; } inputs[MAX_INPUTS];
+/* An input is its device, inode and change time: a file made after an
+ * input was deleted can reuse its inode, and must not count as that input. */
+static struct { dev_t dev; ino_t ino; struct timespec ctim; } inputs[MAX_INPUTS];
 static int n_inputs;
 /* Temporaries not yet committed, for xf_out_abort_all.  A plain array of
  * pointers, so that a signal handler can walk it. */
 static char *volatile open_tmp[MAX_OPEN];
+
+static int
+is_input(const struct stat *st)
+{
+	for (int i = 0; i < n_inputs; i++)
+		if (inputs[i].dev == st->st_dev && inputs[i].ino == st->st_ino &&
+		    inputs[i].ctim.tv_sec == st->st_ctim.tv_sec &&
+		    inputs[i].ctim.tv_nsec == st->st_ctim.tv_nsec)
+			return 1;
+	return 0;
+}
 
 static void
 note(const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode))
 		return;
-	for (int i = 0; i < n_inputs; i++)
-		if (inputs[i].dev == st->st_dev && inputs[i].ino == st->st_ino)
-			return;
+	if (is_input(st))
+		return;
 	if (n_inputs < MAX_INPUTS) {
 		inputs[n_inputs].dev = st->st_dev;
 		inputs[n_inputs].ino = st->st_ino;
+		inputs[n_inputs].ctim = st->st_ctim;
 		n_inputs++;
 	}
 }
@@ -61,14 +74,6 @@ xf_input_note_path(const char *path)
 		note(&st);
 }
 
-static int
-is_input(const struct stat *st)
-{
-	for (int i = 0; i < n_inputs; i++)
-		if (inputs[i].dev == st->st_dev && inputs[i].ino == st->st_ino)
-			return 1;
-	return 0;
-}
 
 /* This host's name with dots made '_', so a temporary's name splits on dots. */
 static void
