@@ -94,7 +94,11 @@ grep -q "Nothing to be done for '\(paper\|shuffle\)'" "$tmp/again" &&
     [ "$(grep -v -e "^make shuffle USE_REGIME=0 " -e "^  [A-Z_]*=" \
         -e "Nothing to be done for '\(paper\|shuffle\)'" "$tmp/again" |
         wc -l)" -eq 0 ]
-ok $? "a second make has nothing to do: $(head -2 "$tmp/again" | tr '\n' ' ')"
+st=$?
+ok $st "a second make has nothing to do: $(head -2 "$tmp/again" | tr '\n' ' ')"
+[ $st = 0 ] || { grep -v -e "^  [A-Z_]*=" "$tmp/again" | head -20 |
+    sed 's/^/#   /'; ls -l --time-style=full-iso -rt "$tmp/out/other-pair" \
+    "$tmp/out/analysis" | tail -12 | sed 's/^/#   /'; }
 
 # From scratch again: every artefact (streams, checkpoints, tables, figures,
 # report) comes out the same, byte for byte.
