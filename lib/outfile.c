@@ -22,9 +22,19 @@
 #define MAX_INPUTS 256
 #define MAX_OPEN   64
 
-/* An input is its device, inode and change time: a file made after an
- * input was deleted can reuse its inode, and must not count as that input. */
-static struct { dev_t dev; ino_t ino; struct timespec ctim; } inputs[MAX_INPUTS];
+/* An input is its device, inode, size and change and modification times: a
+ * file made after an input was deleted can reuse its inode, and must not
+ * count as that input.  The times alone do not tell them apart: the kernel
+ * stamps files from a clock that ticks every few milliseconds, and a unit
+ * test that read a checkpoint, deleted it and made a temporary in the same
+ * tick had its temporary refused as an input (test_ckpt, now and then);
+ * that temporary is empty, the input was not. */
+static struct {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec ctim, mtim;
+} inputs[MAX_INPUTS];
 static int n_inputs;
 /* Temporaries not yet committed, for xf_out_abort_all.  A plain array of
  * pointers, so that a signal handler can walk it. */
@@ -35,8 +45,11 @@ is_input(const struct stat *st)
 {
 	for (int i = 0; i < n_inputs; i++)
 		if (inputs[i].dev == st->st_dev && inputs[i].ino == st->st_ino &&
+		    inputs[i].size == st->st_size &&
 		    inputs[i].ctim.tv_sec == st->st_ctim.tv_sec &&
-		    inputs[i].ctim.tv_nsec == st->st_ctim.tv_nsec)
+		    inputs[i].ctim.tv_nsec == st->st_ctim.tv_nsec &&
+		    inputs[i].mtim.tv_sec == st->st_mtim.tv_sec &&
+		    inputs[i].mtim.tv_nsec == st->st_mtim.tv_nsec)
 			return 1;
 	return 0;
 }
@@ -51,7 +64,9 @@ note(const struct stat *st)
 	if (n_inputs < MAX_INPUTS) {
 		inputs[n_inputs].dev = st->st_dev;
 		inputs[n_inputs].ino = st->st_ino;
+		inputs[n_inputs].size = st->st_size;
 		inputs[n_inputs].ctim = st->st_ctim;
+		inputs[n_inputs].mtim = st->st_mtim;
 		n_inputs++;
 	}
 }

@@ -164,7 +164,10 @@ manifest_of(struct xf_ckpt *c, size_t *len)
 	size_t tl;
 
 	close(fd);
-	xf_ckpt_write(path, c, &err);
+	if (xf_ckpt_write(path, c, &err) < 0) {
+		printf("Bail out! manifest_of: %s: %s\n", path, err.msg);
+		exit(1);
+	}
 	char *tar = slurp(path, &tl);
 	unlink(path);
 	/* ustar: the manifest is the first member, data at offset 512. */
