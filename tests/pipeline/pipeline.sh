@@ -91,7 +91,7 @@ ok $notpng "figures are PNG files ($notpng not)"
 # -n runs too: it may print its command line and must have nothing to do.)
 run -n paper > "$tmp/again" 2>&1
 grep -q "Nothing to be done for '\(paper\|shuffle\)'" "$tmp/again" &&
-    [ "$(grep -v -e "^make shuffle USE_REGIME=0 " -e "^  [A-Z_]*=" \
+    [ "$(grep -v -e "^make shuffle SCALE=[a-z]* USE_REGIME=0 " -e "^  [A-Z_]*=" \
         -e "Nothing to be done for '\(paper\|shuffle\)'" "$tmp/again" |
         wc -l)" -eq 0 ]
 st=$?
