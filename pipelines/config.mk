@@ -62,12 +62,13 @@ N_TARGET   ?= 2000
 N_CKA      ?= 2000
 N_CRIT     ?= 1000
 CRIT_GRID  ?= 11
-# make paper's cuts to fit its 90 minutes on 2 cores (the estimates are
-# from the last uncut run's stage times, 73 min before the regime study,
-# the other pair and the resnet-8 column came in, about 120 min with them):
-# 5 draws a cell, not 10 (about 4 min); Yosinski's A/B halves subsampled to
-# 15,000 of 30,000 images (3 epochs, 350 steps: about 15 min); the other
-# pair's shuffle at 3 block sizes, not 6 (30 runs: about 6 min).
+# make paper's cuts for time on 2 cores, against the uncut run before the
+# regime study (criticality 7 min 53 s at 10 draws, Yosinski 30 min 30 s on
+# the whole halves): 5 draws a cell, measured 4 min; Yosinski's A/B halves
+# subsampled to 15,000 of 30,000 images (3 epochs), measured 16 min 36 s;
+# the other pair's shuffle at 3 block sizes, not 6 (30 runs, not 60; not
+# yet measured).  With them make paper is still about 2 hours with the
+# resnet-8 column (pipelines/README.md has the stages).
 CRIT_DRAWS ?= 5
 INTERP_POINTS ?= 21
 YOS_EPOCHS ?= 3
