@@ -1,6 +1,6 @@
 /*
  * batchnorm.c: batch norm, train and eval forward and train backward, with
- * AVX-512 row loops and the naive _ref twins.
+ * AVX-512 and AVX2 row loops and the naive _ref twins.
  */
 #include <math.h>
 
@@ -118,6 +118,154 @@ bn_affine_avx512(float *y, const float *x, int n, int rows, size_t stride,
 		}
 }
 
+/*
+ * The AVX2 twins: 16 double lanes too (four vectors of 4), the row's tail
+ * past a multiple of 8 in scalars, all added in a fixed order at the end.
+ */
+__attribute__((target("avx2,fma")))
+static double
+hsum4_pd(__m256d a, __m256d b, __m256d c, __m256d d, double tail)
+{
+	double lane[4], r = 0.0;
+
+	_mm256_storeu_pd(lane, _mm256_add_pd(_mm256_add_pd(a, b),
+	    _mm256_add_pd(c, d)));
+	for (int q = 0; q < 4; q++)
+		r += lane[q];
+	return r + tail;
+}
+
+__attribute__((target("avx2,fma")))
+static void
+bn_sums_avx2(struct bn_sums *r, const float *x, const float *g, int n,
+    int rows, size_t stride, float mean)
+{
+	__m256d s0 = _mm256_setzero_pd(), s1 = s0, t0 = s0, t1 = s0;
+	__m256 vm = _mm256_set1_ps(mean);
+	double st = 0.0, tt = 0.0;
+	int n8 = n & ~7;
+
+	for (int i = 0; i < rows; i++) {
+		const float *xi = x + i * stride, *gi = g != NULL ? g + i * stride :
+		    NULL;
+
+		for (int q = 0; q < n8; q += 8) {
+			__m256 v = _mm256_loadu_ps(xi + q);
+			__m256d lo, hi;
+
+			if (gi == NULL) {
+				s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(
+				    _mm256_castps256_ps128(v)));
+				s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(
+				    _mm256_extractf128_ps(v, 1)));
+				continue;
+			}
+			__m256 gv = _mm256_loadu_ps(gi + q);
+			__m256 dx = _mm256_sub_ps(v, vm);
+
+			lo = _mm256_cvtps_pd(_mm256_castps256_ps128(gv));
+			hi = _mm256_cvtps_pd(_mm256_extractf128_ps(gv, 1));
+			s0 = _mm256_add_pd(s0, lo);
+			s1 = _mm256_add_pd(s1, hi);
+			t0 = _mm256_fmadd_pd(lo, _mm256_cvtps_pd(
+			    _mm256_castps256_ps128(dx)), t0);
+			t1 = _mm256_fmadd_pd(hi, _mm256_cvtps_pd(
+			    _mm256_extractf128_ps(dx, 1)), t1);
+		}
+		for (int q = n8; q < n; q++) {
+			if (gi == NULL) {
+				st += xi[q];
+				continue;
+			}
+			st += gi[q];
+			tt += (double)gi[q] * (double)(xi[q] - mean);
+		}
+	}
+	r->s = hsum4_pd(s0, s1, _mm256_setzero_pd(), _mm256_setzero_pd(), st);
+	r->ss = hsum4_pd(t0, t1, _mm256_setzero_pd(), _mm256_setzero_pd(), tt);
+}
+
+__attribute__((target("avx2,fma")))
+static double
+bn_sumsq_avx2(const float *x, int n, int rows, size_t stride, float mean)
+{
+	__m256d t0 = _mm256_setzero_pd(), t1 = t0;
+	__m256 vm = _mm256_set1_ps(mean);
+	double tt = 0.0;
+	int n8 = n & ~7;
+
+	for (int i = 0; i < rows; i++) {
+		const float *xi = x + i * stride;
+
+		for (int q = 0; q < n8; q += 8) {
+			__m256 dx = _mm256_sub_ps(_mm256_loadu_ps(xi + q), vm);
+			__m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(dx));
+			__m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(dx, 1));
+
+			t0 = _mm256_fmadd_pd(lo, lo, t0);
+			t1 = _mm256_fmadd_pd(hi, hi, t1);
+		}
+		for (int q = n8; q < n; q++) {
+			double dx = xi[q] - mean;
+
+			tt += dx * dx;
+		}
+	}
+	return hsum4_pd(t0, t1, _mm256_setzero_pd(), _mm256_setzero_pd(), tt);
+}
+
+__attribute__((target("avx2,fma")))
+static void
+bn_affine_avx2(float *y, const float *x, int n, int rows, size_t stride,
+    float scale, float shift, int relu)
+{
+	__m256 vs = _mm256_set1_ps(scale), vt = _mm256_set1_ps(shift);
+	int n8 = n & ~7;
+
+	for (int i = 0; i < rows; i++) {
+		const float *xi = x + i * stride;
+		float *yi = y + i * stride;
+
+		for (int q = 0; q < n8; q += 8) {
+			__m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(xi + q), vs, vt);
+
+			if (relu)
+				v = _mm256_max_ps(v, _mm256_setzero_ps());
+			_mm256_storeu_ps(yi + q, v);
+		}
+		for (int q = n8; q < n; q++) {
+			float v = fmaf(xi[q], scale, shift);
+
+			yi[q] = relu && v < 0.0f ? 0.0f : v;
+		}
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static void
+bn_dx_avx2(float *dx, const float *g, const float *x, int n, int rows,
+    size_t stride, float mean, float scale, float k1, float k2)
+{
+	__m256 vm = _mm256_set1_ps(mean), vs = _mm256_set1_ps(scale);
+	__m256 v1 = _mm256_set1_ps(k1), v2 = _mm256_set1_ps(k2);
+	int n8 = n & ~7;
+
+	for (int i = 0; i < rows; i++) {
+		size_t at = i * stride;
+
+		for (int q = 0; q < n8; q += 8) {
+			__m256 xh = _mm256_sub_ps(_mm256_loadu_ps(x + at + q), vm);
+			__m256 v = _mm256_sub_ps(_mm256_loadu_ps(g + at + q), v1);
+
+			v = _mm256_mul_ps(vs, _mm256_fnmadd_ps(xh, v2, v));
+			_mm256_storeu_ps(dx + at + q, v);
+		}
+		for (int q = n8; q < n; q++)
+			dx[at + q] = scale * fmaf(-(x[at + q] - mean), k2,
+			    g[at + q] - k1);
+	}
+}
+
 /* The same, on the CPU's best path. */
 static void
 bn_affine(float *y, const float *x, int n, int rows, size_t stride,
@@ -125,6 +273,10 @@ bn_affine(float *y, const float *x, int n, int rows, size_t stride,
 {
 	if (avx512) {
 		bn_affine_avx512(y, x, n, rows, stride, scale, shift, relu);
+		return;
+	}
+	if (nn_avx2()) {
+		bn_affine_avx2(y, x, n, rows, stride, scale, shift, relu);
 		return;
 	}
 	for (int i = 0; i < rows; i++)
@@ -177,7 +329,7 @@ bn_train_job(void *arg, int tid, int nt)
 	struct bn_train_args *j = arg;
 	size_t plane = (size_t)j->c * j->hw;
 	double count = (double)j->n * j->hw;
-	int avx512 = nn_avx512();
+	int avx512 = nn_avx512(), avx2 = nn_avx2();
 
 	for (int ch = j->c * tid / nt; ch < j->c * (tid + 1) / nt; ch++) {
 		const float *xc = j->in + (size_t)ch * j->hw;
@@ -185,8 +337,9 @@ bn_train_job(void *arg, int tid, int nt)
 		float mean, rstd, scale, shift;
 		struct bn_sums r;
 
-		if (avx512) {
-			bn_sums_avx512(&r, xc, NULL, j->hw, j->n, plane, 0.0f);
+		if (avx512 || avx2) {
+			(avx512 ? bn_sums_avx512 : bn_sums_avx2)(&r, xc, NULL,
+			    j->hw, j->n, plane, 0.0f);
 			s = r.s;
 		} else
 			for (int i = 0; i < j->n; i++) {
@@ -196,8 +349,9 @@ bn_train_job(void *arg, int tid, int nt)
 					s += x[q];
 			}
 		mean = (float)(s / count);
-		if (avx512)
-			ss = bn_sumsq_avx512(xc, j->hw, j->n, plane, mean);
+		if (avx512 || avx2)
+			ss = (avx512 ? bn_sumsq_avx512 : bn_sumsq_avx2)(xc,
+			    j->hw, j->n, plane, mean);
 		else
 			for (int i = 0; i < j->n; i++) {
 				const float *x = xc + i * plane;
@@ -293,7 +447,7 @@ bn_backward_job(void *arg, int tid, int nt)
 	struct bn_bwd_args *j = arg;
 	size_t plane = (size_t)j->c * j->hw;
 	double count = (double)j->n * j->hw;
-	int avx512 = nn_avx512();
+	int avx512 = nn_avx512(), avx2 = nn_avx2();
 
 	for (int ch = j->c * tid / nt; ch < j->c * (tid + 1) / nt; ch++) {
 		float mean = j->mean[ch], rstd = j->rstd[ch];
@@ -301,8 +455,9 @@ bn_backward_job(void *arg, int tid, int nt)
 		float k1, k2, scale;
 		struct bn_sums r;
 
-		if (avx512) {
-			bn_sums_avx512(&r, j->in + (size_t)ch * j->hw,
+		if (avx512 || avx2) {
+			(avx512 ? bn_sums_avx512 : bn_sums_avx2)(&r,
+			    j->in + (size_t)ch * j->hw,
 			    j->dout + (size_t)ch * j->hw, j->hw, j->n, plane, mean);
 			sg = r.s;
 			sgx = r.ss;
@@ -328,8 +483,8 @@ bn_backward_job(void *arg, int tid, int nt)
 		scale = j->w[ch] * rstd;
 		k1 = (float)(sg / count);
 		k2 = (float)(sgx * rstd * rstd / count);
-		if (avx512) {
-			bn_dx_avx512(j->din + (size_t)ch * j->hw,
+		if (avx512 || avx2) {
+			(avx512 ? bn_dx_avx512 : bn_dx_avx2)(j->din + (size_t)ch * j->hw,
 			    j->dout + (size_t)ch * j->hw, j->in + (size_t)ch * j->hw,
 			    j->hw, j->n, plane, mean, scale, k1, k2);
 			continue;

@@ -1,8 +1,9 @@
 /*
- * conv_direct.c: the direct AVX-512 convolution, which conv.c takes for
- * stride-1 convolutions with padding below the kernel size.
+ * conv_direct.c: the direct convolution, which conv.c takes for stride-1
+ * convolutions with padding below the kernel size on the AVX-512 and AVX2
+ * paths (nn.h, "Instruction sets").
  *
- * Direct convolution on AVX-512 (stride 1, pad < kernel size): no im2col.
+ * Direct convolution (stride 1, pad < kernel size): no im2col.
  * The image is copied once into a zero-padded buffer of rows Wp = W + 2 pw
  * wide.  Output pixels are indexed on that padded grid, p = oh Wp + ow, so
  * for a fixed tap (c, kh, kw) the inputs of 32 consecutive p are 32
@@ -15,6 +16,13 @@
  * The weight gradient is a GEMM dw^T (C KH KW, OC) += X (C KH KW, P) dout^T
  * (P, OC) over the real output pixels P, whose row (c, kh, kw) of X is
  * again the padded image read at an offset, row by row.
+ *
+ * Both paths share the layouts, the tiles and the split over threads; only
+ * the micro-kernels differ.  AVX-512 holds a whole 8 x 32 block in its 32
+ * registers and stores a tile's real pixels with compressed stores.  AVX2
+ * has 16 registers of 8 floats: it computes the block in four 4 x 16
+ * quarters (8 accumulators, two loads and four broadcasts a step) and
+ * copies a quarter's real pixels out of a row buffer by its mask.
  */
 #include <string.h>
 
@@ -67,7 +75,7 @@ round_up(int x, int to)
 int
 nn_conv_is_direct(const struct xf_conv2d_dims *d)
 {
-	return nn_avx512() && d->stride == 1 && d->pad < d->kh &&
+	return (nn_avx512() || nn_avx2()) && d->stride == 1 && d->pad < d->kh &&
 	    d->pad < d->kw && d->kh * d->kw <= DC_TAPS;
 }
 
@@ -136,7 +144,7 @@ dconv_pack_weights(float *pk, const float *w, int cout, int cin, int taps,
  * stays as it was (zero). */
 __attribute__((target("avx512f")))
 static void
-dconv_pad(float *pimg, const float *img, const struct dconv *g)
+dconv_pad_avx512(float *pimg, const float *img, const struct dconv *g)
 {
 	for (int c = 0; c < g->cin; c++)
 		for (int y = 0; y < g->h; y++) {
@@ -151,6 +159,20 @@ dconv_pad(float *pimg, const float *img, const struct dconv *g)
 				    _mm512_maskz_loadu_ps(k, src + x));
 			}
 		}
+}
+
+static void
+dconv_pad(float *pimg, const float *img, const struct dconv *g)
+{
+	if (nn_avx512()) {
+		dconv_pad_avx512(pimg, img, g);
+		return;
+	}
+	for (int c = 0; c < g->cin; c++)
+		for (int y = 0; y < g->h; y++)
+			memcpy(pimg + ((size_t)c * g->hp + y + g->ph) * g->wp +
+			    g->pw, img + ((size_t)c * g->h + y) * g->w,
+			    (size_t)g->w * sizeof *img);
 }
 
 /*
@@ -247,6 +269,82 @@ uk_direct(float *out, size_t ohw, int m, const struct dconv_tile *tile,
 }
 
 /*
+ * The AVX2 twin of uk_direct: the same block as four quarters of 4 output
+ * rows by 16 pixels.  A quarter's real pixels (bits of its half's mask) go
+ * out through a row buffer; they are consecutive in the output.
+ */
+__attribute__((target("avx2,fma")))
+static void
+uk_direct_avx2(float *out, size_t ohw, int m, const struct dconv_tile *tile,
+    const float *b, int relu, const float *wpk, const float *px,
+    const int *toff, int taps, int cin, size_t plane)
+{
+	int n0 = __builtin_popcount(tile->m0);
+
+	out += tile->at;
+	for (int half = 0; half < 2; half++) {
+		unsigned mask = half ? tile->m1 : tile->m0;
+		float *dst = out + (half ? n0 : 0);
+
+		if (mask == 0)
+			continue;
+		for (int i0 = 0; i0 < m; i0 += 4) {
+			__m256 acc[4][2];
+			const float *pc = px + 16 * half, *w = wpk + i0;
+
+#pragma GCC unroll 4
+			for (int i = 0; i < 4; i++)
+				acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+			for (int c = 0; c < cin; c++, pc += plane)
+				for (int t = 0; t < taps; t++, w += 8) {
+					const float *bp = pc + toff[t];
+					__m256 b0 = _mm256_loadu_ps(bp);
+					__m256 b1 = _mm256_loadu_ps(bp + 8);
+
+#pragma GCC unroll 4
+					for (int i = 0; i < 4; i++) {
+						__m256 ai = _mm256_broadcast_ss(w + i);
+
+						acc[i][0] = _mm256_fmadd_ps(ai, b0,
+						    acc[i][0]);
+						acc[i][1] = _mm256_fmadd_ps(ai, b1,
+						    acc[i][1]);
+					}
+				}
+			/* Unrolled, so acc stays in registers. */
+#pragma GCC unroll 4
+			for (int i = 0; i < 4; i++) {
+				__m256 v0 = acc[i][0], v1 = acc[i][1];
+				float row[16], *o = dst + (size_t)(i0 + i) * ohw;
+
+				if (i0 + i >= m)
+					break;
+
+				if (b != NULL) {
+					__m256 vb = _mm256_set1_ps(b[i0 + i]);
+
+					v0 = _mm256_add_ps(v0, vb);
+					v1 = _mm256_add_ps(v1, vb);
+				}
+				if (relu) {
+					v0 = _mm256_max_ps(v0, _mm256_setzero_ps());
+					v1 = _mm256_max_ps(v1, _mm256_setzero_ps());
+				}
+				if (mask == 0xffff) {
+					_mm256_storeu_ps(o, v0);
+					_mm256_storeu_ps(o + 8, v1);
+					continue;
+				}
+				_mm256_storeu_ps(row, v0);
+				_mm256_storeu_ps(row + 8, v1);
+				for (unsigned k = mask; k != 0; k &= k - 1)
+					*o++ = row[__builtin_ctz(k)];
+			}
+		}
+	}
+}
+
+/*
  * Memory the next image will read, fetched into L2 a slice per tile while
  * this image computes: the activations come from L3 otherwise.
  */
@@ -275,7 +373,7 @@ dconv_image(float *out, const float *pimg, const float *wpk, const float *b,
 	size_t plane = (size_t)g->hp * g->wp, kk = (size_t)g->cin * g->kh * g->kw;
 	size_t ohw = (size_t)g->oh * g->ow;
 	int taps = g->kh * g->kw, grid = g->oh * g->wp;
-	int toff[DC_TAPS];
+	int toff[DC_TAPS], avx512 = nn_avx512();
 	struct dconv_tile tile;
 
 	for (int t = 0; t < taps; t++)
@@ -286,10 +384,10 @@ dconv_image(float *out, const float *pimg, const float *wpk, const float *b,
 		if (tile.m0 == 0 && tile.m1 == 0)
 			continue;
 		for (int ob = 0; ob < g->cout; ob += 8)
-			uk_direct(out + ob * ohw, ohw, g->cout - ob < 8 ?
-			    g->cout - ob : 8, &tile, b != NULL ? b + ob : NULL,
-			    relu, wpk + ob * kk, pimg + p0, toff, taps, g->cin,
-			    plane);
+			(avx512 ? uk_direct : uk_direct_avx2)(out + ob * ohw,
+			    ohw, g->cout - ob < 8 ? g->cout - ob : 8, &tile,
+			    b != NULL ? b + ob : NULL, relu, wpk + ob * kk,
+			    pimg + p0, toff, taps, g->cin, plane);
 	}
 }
 
@@ -339,6 +437,55 @@ uk_rows(float *c, int ldc, const float *const rows[8], int ars,
 	}
 }
 
+/* The AVX2 twin of uk_rows: four quarters of 4 rows by 16 columns. */
+__attribute__((target("avx2,fma")))
+static void
+uk_rows_avx2(float *c, int ldc, const float *const rows[8], int ars,
+    const float *bt, int ldb, int ny, int nx)
+{
+	for (int j0 = 0; j0 < 32; j0 += 16)
+		for (int i0 = 0; i0 < 8; i0 += 4) {
+			const float *r0 = rows[i0], *r1 = rows[i0 + 1];
+			const float *r2 = rows[i0 + 2], *r3 = rows[i0 + 3];
+			const float *bp = bt + j0;
+			__m256 acc[4][2];
+
+#pragma GCC unroll 4
+			for (int i = 0; i < 4; i++) {
+				acc[i][0] = _mm256_loadu_ps(c + (i0 + i) * ldc + j0);
+				acc[i][1] = _mm256_loadu_ps(c + (i0 + i) * ldc + j0 +
+				    8);
+			}
+			for (int y = 0; y < ny; y++) {
+				size_t row = (size_t)y * ars;
+
+				for (int x = 0; x < nx; x++, bp += ldb) {
+					size_t p = row + x;
+					__m256 b0 = _mm256_loadu_ps(bp);
+					__m256 b1 = _mm256_loadu_ps(bp + 8);
+					__m256 a[4] = { _mm256_broadcast_ss(r0 + p),
+					    _mm256_broadcast_ss(r1 + p),
+					    _mm256_broadcast_ss(r2 + p),
+					    _mm256_broadcast_ss(r3 + p) };
+
+#pragma GCC unroll 4
+					for (int i = 0; i < 4; i++) {
+						acc[i][0] = _mm256_fmadd_ps(a[i], b0,
+						    acc[i][0]);
+						acc[i][1] = _mm256_fmadd_ps(a[i], b1,
+						    acc[i][1]);
+					}
+				}
+			}
+#pragma GCC unroll 4
+			for (int i = 0; i < 4; i++) {
+				_mm256_storeu_ps(c + (i0 + i) * ldc + j0, acc[i][0]);
+				_mm256_storeu_ps(c + (i0 + i) * ldc + j0 + 8,
+				    acc[i][1]);
+			}
+		}
+}
+
 /* r[c] = column c of the 16 x 16 block r. */
 __attribute__((target("avx512f")))
 static void
@@ -379,7 +526,7 @@ transpose16(__m512 r[16])
  */
 __attribute__((target("avx512f")))
 static void
-dconv_transpose_dout(float *doutt, float *db, const float *dout,
+dconv_transpose_dout_avx512(float *doutt, float *db, const float *dout,
     const struct xf_conv2d_dims *d)
 {
 	int ocp = round_up(d->oc, 32);
@@ -415,6 +562,31 @@ dconv_transpose_dout(float *doutt, float *db, const float *dout,
 	}
 }
 
+/* The same on the other paths: each channel's sum runs over the pixels
+ * in order, as the AVX-512 lanes do. */
+static void
+dconv_transpose_dout(float *doutt, float *db, const float *dout,
+    const struct xf_conv2d_dims *d)
+{
+	int ocp = round_up(d->oc, 32);
+	size_t ohw = (size_t)d->oh * d->ow;
+
+	if (nn_avx512()) {
+		dconv_transpose_dout_avx512(doutt, db, dout, d);
+		return;
+	}
+	for (size_t p = 0; p < ohw; p++)
+		for (int o = 0; o < d->oc; o++)
+			doutt[p * ocp + o] = dout[o * ohw + p];
+	for (int o = 0; db != NULL && o < d->oc; o++) {
+		float sum = 0.0f;
+
+		for (size_t p = 0; p < ohw; p++)
+			sum += dout[o * ohw + p];
+		db[o] += sum;
+	}
+}
+
 /*
  * One image's weight gradient into a part's partial: dwt (K8, OC32) +=
  * X dout^T, db (OC) += sums of dout over pixels.  pimg is the padded
@@ -428,6 +600,7 @@ direct_dw_image(float *dwt, float *db, float *doutt, const float *pimg,
 {
 	int ocp = round_up(d->oc, 32), taps = d->kh * d->kw;
 	int k = d->c * taps, chunk = DC_CHUNK / d->ow > 0 ? DC_CHUNK / d->ow : 1;
+	int avx512 = nn_avx512();
 	size_t plane = (size_t)g->hp * g->wp;
 
 	dconv_transpose_dout(doutt, db, dout, d);
@@ -449,7 +622,7 @@ direct_dw_image(float *dwt, float *db, float *doutt, const float *pimg,
 				    g->wp + t % d->kw;
 			}
 			for (int jb = 0; jb < ocp; jb += 32)
-				uk_rows(dwt + (size_t)kb * ocp + jb, ocp, rows,
+				(avx512 ? uk_rows : uk_rows_avx2)(dwt + (size_t)kb * ocp + jb, ocp, rows,
 				    g->wp, doutt + (size_t)y0 * d->ow * ocp + jb,
 				    ocp, ny, d->ow);
 		}

@@ -160,7 +160,7 @@ nn_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
  * xf_nn_set_isa asks for a plainer one.  The AVX-512 path is there when
  * gemm_setup made the AVX-512 context.
  */
-static const char *const isa_names[] = { "generic", "avx512" };
+static const char *const isa_names[] = { "generic", "avx2", "avx512" };
 static enum xf_nn_isa isa;
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 
@@ -181,11 +181,19 @@ xf_nn_isa_name(enum xf_nn_isa i)
 	return (unsigned)i < XF_NN_N_ISAS ? isa_names[i] : "unknown";
 }
 
+/* AVX2 with FMA: the direct convolution's AVX2 kernels use both. */
+static int
+cpu_avx2(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
 static int
 isa_available(enum xf_nn_isa i)
 {
-	return i == XF_NN_ISA_GENERIC || (i == XF_NN_ISA_AVX512 &&
-	    gemm_cntx != NULL);
+	return i == XF_NN_ISA_GENERIC || (i == XF_NN_ISA_AVX2 && cpu_avx2()) ||
+	    (i == XF_NN_ISA_AVX512 && gemm_cntx != NULL);
 }
 
 static void
@@ -195,7 +203,8 @@ isa_setup(void)
 	enum xf_nn_isa want;
 
 	pthread_once(&gemm_once, gemm_setup);
-	isa = gemm_cntx != NULL ? XF_NN_ISA_AVX512 : XF_NN_ISA_GENERIC;
+	isa = gemm_cntx != NULL ? XF_NN_ISA_AVX512 : cpu_avx2() ?
+	    XF_NN_ISA_AVX2 : XF_NN_ISA_GENERIC;
 	if (env != NULL && xf_nn_isa_parse(env, &want) == 0 &&
 	    isa_available(want))
 		isa = want;
@@ -223,6 +232,13 @@ int
 nn_avx512(void)
 {
 	return xf_nn_isa() == XF_NN_ISA_AVX512;
+}
+
+/* The AVX2 path's kernels (direct convolution, batch norm's rows) run. */
+int
+nn_avx2(void)
+{
+	return xf_nn_isa() == XF_NN_ISA_AVX2;
 }
 
 /*
@@ -291,7 +307,7 @@ xf_blis_setup(void)
 	enum xf_nn_isa want;
 
 	if (env != NULL && xf_nn_isa_parse(env, &want) == 0 &&
-	    want == XF_NN_ISA_GENERIC)
+	    want != XF_NN_ISA_AVX512)
 		return;
 	__builtin_cpu_init();
 	if (getenv("BLIS_ARCH_TYPE") == NULL &&

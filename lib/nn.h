@@ -87,26 +87,32 @@ void	xf_nn_run(void (*fn)(void *arg, int tid, int nthreads), void *arg);
 void	xf_nn_split(size_t count, int tid, int nt, size_t *i0, size_t *i1);
 
 /*
- * Instruction sets.  The engine has two paths, chosen once for the process:
+ * Instruction sets.  The engine has three paths, chosen once for the
+ * process:
  *	generic	the plain-C loops (built for ARCH_FLAGS, x86-64-v3 by
  *		default) and BLIS with its own kernels; im2col for every
- *		convolution.  What a CPU without AVX-512 runs.
+ *		convolution.  What any CPU runs.
+ *	avx2	the generic path, but stride-1 convolutions take the direct
+ *		kernel in AVX2 and FMA (conv_direct.c), and batch norm's
+ *		row loops run in AVX2.  What a CPU with AVX2 and FMA and
+ *		without AVX-512 runs (AMD Zen 1-3, Intel before Skylake-SP).
  *	avx512	the engine's AVX-512 loops for the element-wise layers,
  *		batch norm and the linear layer's bias steps, its own 8x32
  *		BLIS micro-kernel, and the direct convolution.
- * The best path the CPU has is the default.  XF_ISA=generic in the
- * environment, read at the first kernel call, or xf_nn_set_isa forces the
- * plain path, so its loops run (and are tested: make check runs the kernel
- * and model tests once per path the machine has) on an AVX-512 machine.
- * XF_ISA=generic also keeps xf_blis_setup from asking BLIS for its
- * AVX-512 kernels; xf_nn_set_isa cannot change BLIS's own choice, made at
- * its first call.  An XF_ISA the engine does not know, or one the CPU
- * lacks, leaves the default.  Every path passes the same tests against the
- * _ref twins, but the paths round differently: the bytes of a result are
- * the same for one path at any thread count, not across paths.
+ * The best path the CPU has is the default.  XF_ISA=generic or
+ * XF_ISA=avx2 in the environment, read at the first kernel call, or
+ * xf_nn_set_isa forces a plainer path, so its loops run (and are tested:
+ * make check runs the kernel and model tests once per path the machine
+ * has) on a machine with a better one.  XF_ISA other than avx512 also keeps
+ * xf_blis_setup from asking BLIS for its AVX-512 kernels; xf_nn_set_isa
+ * cannot change BLIS's own choice, made at its first call.  An XF_ISA the
+ * engine does not know, or one the CPU lacks, leaves the default.  Every
+ * path passes the same tests against the _ref twins, but the paths round
+ * differently: the bytes of a result are the same for one path at any
+ * thread count, not across paths.
  */
-enum xf_nn_isa { XF_NN_ISA_GENERIC, XF_NN_ISA_AVX512 };
-#define XF_NN_N_ISAS 2
+enum xf_nn_isa { XF_NN_ISA_GENERIC, XF_NN_ISA_AVX2, XF_NN_ISA_AVX512 };
+#define XF_NN_N_ISAS 3
 
 /* Use path isa for every later kernel call.  Call it before any model work,
  * from one thread, like xf_nn_set_threads: conv scratch sizes depend on the
@@ -114,7 +120,7 @@ enum xf_nn_isa { XF_NN_ISA_GENERIC, XF_NN_ISA_AVX512 };
 int	xf_nn_set_isa(enum xf_nn_isa isa);
 /* The path in use. */
 enum xf_nn_isa xf_nn_isa(void);
-/* "generic", "avx512"; and back: 0, or -1 for a name it does not know. */
+/* "generic", "avx2", "avx512"; and back: 0, or -1 for a name it does not know. */
 const char *xf_nn_isa_name(enum xf_nn_isa isa);
 int	xf_nn_isa_parse(const char *name, enum xf_nn_isa *isa);
 

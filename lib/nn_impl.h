@@ -4,7 +4,8 @@
  *	threads.c	the pool (xf_nn_run runs a job on every thread)
  *	gemm.c		BLIS: the AVX-512 context, nn_gemm, nn_pgemm, nn_avx512
  *	conv.c		conv2d: im2col + BLIS, the _ref twins, the dispatch
- *	conv_direct.c	the direct AVX-512 conv that conv.c hands stride-1 work
+ *	conv_direct.c	the direct conv (AVX-512 or AVX2) that conv.c hands
+ *			stride-1 work
  *	linear.c	linear and softmax cross-entropy
  *	relu_maxpool.c	ReLU and 2x2 max pooling
  *	batchnorm.c	batch norm
@@ -28,6 +29,8 @@ void	nn_pgemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
 /* The engine runs its AVX-512 kernels: the CPU has them and the ISA
  * switch (xf_nn_set_isa, XF_ISA) allows them.  Otherwise the plain loops run. */
 int	nn_avx512(void);
+/* The engine runs its AVX2 kernels: the AVX2 path (see nn.h). */
+int	nn_avx2(void);
 
 /* The direct convolution (conv_direct.c), for the d it takes. */
 int	nn_conv_is_direct(const struct xf_conv2d_dims *d);

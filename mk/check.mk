@@ -6,11 +6,13 @@ PROVE_ENV = PATH="$(CURDIR)/bin:$$PATH" XF_TOP="$(CURDIR)"
 PROVE = @$(PROVE_ENV) prove --norc -j2 --timer
 
 # The kernel and model tests run once per path of the engine this CPU has
-# (lib/nn.h, "Instruction sets"): generic always, avx512 when
-# /proc/cpuinfo lists avx512f.  XF_ISA picks the path; the tests check it
+# (lib/nn.h, "Instruction sets"): generic always, avx2 when /proc/cpuinfo
+# lists avx2 and fma, avx512 when it lists avx512f.  XF_ISA picks the path; the tests check it
 # runs.
 ISA_UNIT = tests/unit/test_kernels.t tests/unit/test_model.t tests/unit/test_resid.t
-XF_ISAS  = generic $(if $(shell grep -qsw avx512f /proc/cpuinfo && echo y),avx512)
+XF_ISAS  = generic \
+  $(if $(shell grep -qsw avx2 /proc/cpuinfo && grep -qsw fma /proc/cpuinfo && echo y),avx2) \
+  $(if $(shell grep -qsw avx512f /proc/cpuinfo && echo y),avx512)
 ISA_LOOP = for isa in $(XF_ISAS); do echo "XF_ISA=$$isa"; \
 	  XF_ISA=$$isa $(PROVE_ENV) prove --norc -j2 --timer $(ISA_UNIT) || exit 1; \
 	done
