@@ -20,9 +20,10 @@
  * Both paths share the layouts, the tiles and the split over threads; only
  * the micro-kernels differ.  AVX-512 holds a whole 8 x 32 block in its 32
  * registers and stores a tile's real pixels with compressed stores.  AVX2
- * has 16 registers of 8 floats: it computes the block in four 4 x 16
- * quarters (8 accumulators, two loads and four broadcasts a step) and
- * copies a quarter's real pixels out of a row buffer by its mask.
+ * has 16 registers of 8 floats: it computes the forward block in pieces of
+ * 6 output rows by 16 pixels (12 accumulators, two loads and six
+ * broadcasts a step) and 2 rows by 32 and copies a piece's real pixels out of a row buffer
+ * by its mask; the weight gradient's block in 4 x 16 quarters.
  */
 #include <string.h>
 
@@ -269,78 +270,98 @@ uk_direct(float *out, size_t ohw, int m, const struct dconv_tile *tile,
 }
 
 /*
- * The AVX2 twin of uk_direct: the same block as four quarters of 4 output
- * rows by 16 pixels.  A quarter's real pixels (bits of its half's mask) go
- * out through a row buffer; they are consecutive in the output.
+ * The AVX2 twin of uk_direct: the same block in pieces of nch output rows
+ * by nh halves of 16 pixels, 2 nh nch accumulators: 6 rows by one half,
+ * twice, then 2 rows by both halves, so 12 or 8 accumulators hide the FMA
+ * latency.  A half's real pixels (bits of its mask) go out through a row
+ * buffer; they are consecutive in the output, a half's from dst[h].
  */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void
+uk_direct_avx2_piece(float *const dst[2], size_t ohw, int m,
+    const unsigned mask[2], const float *b, int relu, const float *w,
+    const float *px, const int *toff, int taps, int cin, size_t plane,
+    const int nch, const int nh)
+{
+	__m256 acc[6][4];
+
+#pragma GCC unroll 6
+	for (int i = 0; i < nch; i++)
+#pragma GCC unroll 4
+		for (int v = 0; v < 2 * nh; v++)
+			acc[i][v] = _mm256_setzero_ps();
+	for (int c = 0; c < cin; c++, px += plane)
+		for (int t = 0; t < taps; t++, w += 8) {
+			const float *bp = px + toff[t];
+			__m256 bv[4];
+
+#pragma GCC unroll 4
+			for (int v = 0; v < 2 * nh; v++)
+				bv[v] = _mm256_loadu_ps(bp + 8 * v);
+#pragma GCC unroll 6
+			for (int i = 0; i < nch; i++) {
+				__m256 ai = _mm256_broadcast_ss(w + i);
+
+#pragma GCC unroll 4
+				for (int v = 0; v < 2 * nh; v++)
+					acc[i][v] = _mm256_fmadd_ps(ai, bv[v],
+					    acc[i][v]);
+			}
+		}
+	/* Unrolled, so acc stays in registers. */
+#pragma GCC unroll 6
+	for (int i = 0; i < nch; i++) {
+		if (i >= m)
+			break;
+#pragma GCC unroll 2
+		for (int h = 0; h < nh; h++) {
+			__m256 v0 = acc[i][2 * h], v1 = acc[i][2 * h + 1];
+			float row[16], *o = dst[h] + (size_t)i * ohw;
+
+			if (mask[h] == 0)
+				continue;
+			if (b != NULL) {
+				__m256 vb = _mm256_set1_ps(b[i]);
+
+				v0 = _mm256_add_ps(v0, vb);
+				v1 = _mm256_add_ps(v1, vb);
+			}
+			if (relu) {
+				v0 = _mm256_max_ps(v0, _mm256_setzero_ps());
+				v1 = _mm256_max_ps(v1, _mm256_setzero_ps());
+			}
+			if (mask[h] == 0xffff) {
+				_mm256_storeu_ps(o, v0);
+				_mm256_storeu_ps(o + 8, v1);
+				continue;
+			}
+			_mm256_storeu_ps(row, v0);
+			_mm256_storeu_ps(row + 8, v1);
+			for (unsigned k = mask[h]; k != 0; k &= k - 1)
+				*o++ = row[__builtin_ctz(k)];
+		}
+	}
+}
+
 __attribute__((target("avx2,fma")))
 static void
 uk_direct_avx2(float *out, size_t ohw, int m, const struct dconv_tile *tile,
     const float *b, int relu, const float *wpk, const float *px,
     const int *toff, int taps, int cin, size_t plane)
 {
-	int n0 = __builtin_popcount(tile->m0);
+	unsigned mask[2] = { tile->m0, tile->m1 };
+	float *dst[2] = { out + tile->at, out + tile->at +
+	    __builtin_popcount(tile->m0) };
 
-	out += tile->at;
-	for (int half = 0; half < 2; half++) {
-		unsigned mask = half ? tile->m1 : tile->m0;
-		float *dst = out + (half ? n0 : 0);
+	for (int h = 0; h < 2; h++)
+		if (mask[h] != 0)
+			uk_direct_avx2_piece(dst + h, ohw, m, mask + h, b, relu,
+			    wpk, px + 16 * h, toff, taps, cin, plane, 6, 1);
+	if (m > 6) {
+		float *dst6[2] = { dst[0] + 6 * ohw, dst[1] + 6 * ohw };
 
-		if (mask == 0)
-			continue;
-		for (int i0 = 0; i0 < m; i0 += 4) {
-			__m256 acc[4][2];
-			const float *pc = px + 16 * half, *w = wpk + i0;
-
-#pragma GCC unroll 4
-			for (int i = 0; i < 4; i++)
-				acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-			for (int c = 0; c < cin; c++, pc += plane)
-				for (int t = 0; t < taps; t++, w += 8) {
-					const float *bp = pc + toff[t];
-					__m256 b0 = _mm256_loadu_ps(bp);
-					__m256 b1 = _mm256_loadu_ps(bp + 8);
-
-#pragma GCC unroll 4
-					for (int i = 0; i < 4; i++) {
-						__m256 ai = _mm256_broadcast_ss(w + i);
-
-						acc[i][0] = _mm256_fmadd_ps(ai, b0,
-						    acc[i][0]);
-						acc[i][1] = _mm256_fmadd_ps(ai, b1,
-						    acc[i][1]);
-					}
-				}
-			/* Unrolled, so acc stays in registers. */
-#pragma GCC unroll 4
-			for (int i = 0; i < 4; i++) {
-				__m256 v0 = acc[i][0], v1 = acc[i][1];
-				float row[16], *o = dst + (size_t)(i0 + i) * ohw;
-
-				if (i0 + i >= m)
-					break;
-
-				if (b != NULL) {
-					__m256 vb = _mm256_set1_ps(b[i0 + i]);
-
-					v0 = _mm256_add_ps(v0, vb);
-					v1 = _mm256_add_ps(v1, vb);
-				}
-				if (relu) {
-					v0 = _mm256_max_ps(v0, _mm256_setzero_ps());
-					v1 = _mm256_max_ps(v1, _mm256_setzero_ps());
-				}
-				if (mask == 0xffff) {
-					_mm256_storeu_ps(o, v0);
-					_mm256_storeu_ps(o + 8, v1);
-					continue;
-				}
-				_mm256_storeu_ps(row, v0);
-				_mm256_storeu_ps(row + 8, v1);
-				for (unsigned k = mask; k != 0; k &= k - 1)
-					*o++ = row[__builtin_ctz(k)];
-			}
-		}
+		uk_direct_avx2_piece(dst6, ohw, m - 6, mask, b != NULL ? b + 6 :
+		    NULL, relu, wpk + 6, px, toff, taps, cin, plane, 2, 2);
 	}
 }
 

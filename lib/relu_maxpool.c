@@ -60,6 +60,36 @@ struct relu_args {
 	int backward;
 };
 
+/* The plain loops, for the generic and AVX2 paths. */
+static void
+relu_forward_plain(float *out, const float *in, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
+static void
+relu_backward_plain(float *din, const float *dout, const float *out,
+    size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+/* One thread's share of a ReLU, on the path in use. */
+static void
+relu_part(const struct relu_args *j, size_t i0, size_t i1)
+{
+	int avx512 = nn_avx512();
+
+	if (j->backward)
+		(avx512 ? relu_backward_avx512 : relu_backward_plain)(
+		    j->out + i0, j->dout + i0, j->act + i0, i1 - i0);
+	else
+		(avx512 ? relu_forward_avx512 : relu_forward_plain)(
+		    j->out + i0, j->in + i0, i1 - i0);
+}
+
 static void
 relu_job(void *arg, int tid, int nt)
 {
@@ -67,13 +97,18 @@ relu_job(void *arg, int tid, int nt)
 	size_t i0, i1;
 
 	xf_nn_split(j->count, tid, nt, &i0, &i1);
-	if (i0 == i1)
-		return;
-	if (j->backward)
-		relu_backward_avx512(j->out + i0, j->dout + i0, j->act + i0,
-		    i1 - i0);
+	if (i0 < i1)
+		relu_part(j, i0, i1);
+}
+
+/* Large layers over the pool, small ones on the calling thread. */
+static void
+relu_run(struct relu_args *j)
+{
+	if (j->count >= SPLIT_MIN_FLOATS)
+		xf_nn_run(relu_job, j);
 	else
-		relu_forward_avx512(j->out + i0, j->in + i0, i1 - i0);
+		relu_part(j, 0, j->count);
 }
 
 void
@@ -82,15 +117,7 @@ xf_relu_forward(float *out /* (count) */, const float *in /* (count) */,
 {
 	struct relu_args j = { .out = out, .in = in, .count = count };
 
-	if (nn_avx512()) {
-		if (count >= SPLIT_MIN_FLOATS)
-			xf_nn_run(relu_job, &j);
-		else
-			relu_forward_avx512(out, in, count);
-		return;
-	}
-	for (size_t i = 0; i < count; i++)
-		out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+	relu_run(&j);
 }
 
 void
@@ -100,15 +127,7 @@ xf_relu_backward(float *din /* (count) */, const float *dout /* (count) */,
 	struct relu_args j = { .out = din, .dout = dout, .act = out,
 	    .count = count, .backward = 1 };
 
-	if (nn_avx512()) {
-		if (count >= SPLIT_MIN_FLOATS)
-			xf_nn_run(relu_job, &j);
-		else
-			relu_backward_avx512(din, dout, out, count);
-		return;
-	}
-	for (size_t i = 0; i < count; i++)
-		din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+	relu_run(&j);
 }
 
 void
