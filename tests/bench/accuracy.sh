@@ -12,8 +12,10 @@
 # Run: make accuracy   (about 10 minutes on 2 cores, and the seeds' section
 # longer, resnet-20's ten 1-epoch runs most of it).
 # ACC_SECTIONS picks sections ("main seeds", the default); ACC_SEEDS the
-# number of seeds (10), ACC_PRESETS the presets of the seeds' section, and
-# ACC_TRAIN_N a smaller training set for a quick look (all 60,000).
+# number of seeds (10), ACC_PRESETS the presets of the seeds' section,
+# ACC_SETTINGS the plain presets' settings there (default he warmup
+# he+warmup; the residual ones run at their default only), and ACC_TRAIN_N
+# a smaller training set for a quick look (all 60,000).
 set -eu
 top=${XF_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 PATH=$top/bin:$PATH
@@ -60,7 +62,7 @@ seeds() {
 		case $arch in
 		resnet-*) settings="default" ;;
 		mlp) settings="default warmup" ;;
-		*) settings="default he warmup he+warmup" ;;
+		*) settings=${ACC_SETTINGS:-default he warmup he+warmup} ;;
 		esac
 		for set in $settings; do
 			case $set in
