@@ -23,7 +23,7 @@
  * has 16 registers of 8 floats: it computes the forward block in pieces of
  * 6 output rows by 16 pixels (12 accumulators, two loads and six
  * broadcasts a step) and 2 rows by 32 and copies a piece's real pixels out of a row buffer
- * by its mask; the weight gradient's block in 4 x 16 quarters.
+ * by its mask; the weight gradient's block in the same pieces.
  */
 #include <string.h>
 
@@ -458,53 +458,61 @@ uk_rows(float *c, int ldc, const float *const rows[8], int ars,
 	}
 }
 
-/* The AVX2 twin of uk_rows: four quarters of 4 rows by 16 columns. */
+/*
+ * The AVX2 twin of uk_rows, in pieces as uk_direct_avx2's: nr rows of c by
+ * nh halves of 16 columns (6 rows by one half, twice, then 2 rows by both),
+ * 12 or 8 accumulators.
+ */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void
+uk_rows_avx2_piece(float *c, int ldc, const float *const rows[], int ars,
+    const float *bt, int ldb, int ny, int nx, const int nr, const int nh)
+{
+	__m256 acc[6][4];
+
+#pragma GCC unroll 6
+	for (int i = 0; i < nr; i++)
+#pragma GCC unroll 4
+		for (int v = 0; v < 2 * nh; v++)
+			acc[i][v] = _mm256_loadu_ps(c + i * ldc + 8 * v);
+	for (int y = 0; y < ny; y++) {
+		size_t row = (size_t)y * ars;
+
+		for (int x = 0; x < nx; x++, bt += ldb) {
+			size_t p = row + x;
+			__m256 bv[4];
+
+#pragma GCC unroll 4
+			for (int v = 0; v < 2 * nh; v++)
+				bv[v] = _mm256_loadu_ps(bt + 8 * v);
+#pragma GCC unroll 6
+			for (int i = 0; i < nr; i++) {
+				__m256 a = _mm256_broadcast_ss(rows[i] + p);
+
+#pragma GCC unroll 4
+				for (int v = 0; v < 2 * nh; v++)
+					acc[i][v] = _mm256_fmadd_ps(a, bv[v],
+					    acc[i][v]);
+			}
+		}
+	}
+#pragma GCC unroll 6
+	for (int i = 0; i < nr; i++)
+#pragma GCC unroll 4
+		for (int v = 0; v < 2 * nh; v++)
+			_mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
+}
+
 __attribute__((target("avx2,fma")))
 static void
 uk_rows_avx2(float *c, int ldc, const float *const rows[8], int ars,
     const float *bt, int ldb, int ny, int nx)
 {
-	for (int j0 = 0; j0 < 32; j0 += 16)
-		for (int i0 = 0; i0 < 8; i0 += 4) {
-			const float *r0 = rows[i0], *r1 = rows[i0 + 1];
-			const float *r2 = rows[i0 + 2], *r3 = rows[i0 + 3];
-			const float *bp = bt + j0;
-			__m256 acc[4][2];
-
-#pragma GCC unroll 4
-			for (int i = 0; i < 4; i++) {
-				acc[i][0] = _mm256_loadu_ps(c + (i0 + i) * ldc + j0);
-				acc[i][1] = _mm256_loadu_ps(c + (i0 + i) * ldc + j0 +
-				    8);
-			}
-			for (int y = 0; y < ny; y++) {
-				size_t row = (size_t)y * ars;
-
-				for (int x = 0; x < nx; x++, bp += ldb) {
-					size_t p = row + x;
-					__m256 b0 = _mm256_loadu_ps(bp);
-					__m256 b1 = _mm256_loadu_ps(bp + 8);
-					__m256 a[4] = { _mm256_broadcast_ss(r0 + p),
-					    _mm256_broadcast_ss(r1 + p),
-					    _mm256_broadcast_ss(r2 + p),
-					    _mm256_broadcast_ss(r3 + p) };
-
-#pragma GCC unroll 4
-					for (int i = 0; i < 4; i++) {
-						acc[i][0] = _mm256_fmadd_ps(a[i], b0,
-						    acc[i][0]);
-						acc[i][1] = _mm256_fmadd_ps(a[i], b1,
-						    acc[i][1]);
-					}
-				}
-			}
-#pragma GCC unroll 4
-			for (int i = 0; i < 4; i++) {
-				_mm256_storeu_ps(c + (i0 + i) * ldc + j0, acc[i][0]);
-				_mm256_storeu_ps(c + (i0 + i) * ldc + j0 + 8,
-				    acc[i][1]);
-			}
-		}
+	for (int h = 0; h < 2; h++)
+		uk_rows_avx2_piece(c + 16 * h, ldc, rows, ars, bt + 16 * h, ldb,
+		    ny, nx, 6, 1);
+	uk_rows_avx2_piece(c + 6 * ldc, ldc, rows + 6, ars, bt, ldb, ny, nx, 2,
+	    2);
 }
 
 /* r[c] = column c of the 16 x 16 block r. */
@@ -583,29 +591,79 @@ dconv_transpose_dout_avx512(float *doutt, float *db, const float *dout,
 	}
 }
 
-/* The same on the other paths: each channel's sum runs over the pixels
- * in order, as the AVX-512 lanes do. */
+/* r[j] = column j of the 8 x 8 block r. */
+__attribute__((target("avx2,fma")))
+static void
+transpose8(__m256 r[8])
+{
+	__m256 t[8], u[8];
+
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int q = 0; q < 8; q += 4)
+		for (int s = 0; s < 2; s++) {
+			u[q + 2 * s] = _mm256_shuffle_ps(t[q + s], t[q + s + 2],
+			    0x44);
+			u[q + 2 * s + 1] = _mm256_shuffle_ps(t[q + s],
+			    t[q + s + 2], 0xee);
+		}
+	for (int j = 0; j < 4; j++) {
+		r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+		r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+	}
+}
+
+/* The AVX2 twin of dconv_transpose_dout: 8 x 8 blocks, the ragged edges
+ * one by one; each channel's sum over its pixels in 8 lanes, then in
+ * order. */
+__attribute__((target("avx2,fma")))
+static void
+dconv_transpose_dout_avx2(float *doutt, float *db, const float *dout,
+    const struct xf_conv2d_dims *d)
+{
+	int ocp = round_up(d->oc, 32), oc8 = d->oc & ~7;
+	size_t ohw = (size_t)d->oh * d->ow, p8 = ohw & ~(size_t)7;
+
+	for (int o = 0; o < oc8; o += 8)
+		for (size_t p = 0; p < p8; p += 8) {
+			__m256 r[8];
+
+			for (int i = 0; i < 8; i++)
+				r[i] = _mm256_loadu_ps(dout + (o + i) * ohw + p);
+			transpose8(r);
+			for (int j = 0; j < 8; j++)
+				_mm256_storeu_ps(doutt + (p + j) * ocp + o, r[j]);
+		}
+	for (int o = 0; o < d->oc; o++)
+		for (size_t p = o < oc8 ? p8 : 0; p < ohw; p++)
+			doutt[p * ocp + o] = dout[o * ohw + p];
+	for (int o = 0; db != NULL && o < d->oc; o++) {
+		const float *g = dout + o * ohw;
+		__m256 acc = _mm256_setzero_ps();
+		float lane[8], sum = 0.0f;
+
+		for (size_t p = 0; p < p8; p += 8)
+			acc = _mm256_add_ps(acc, _mm256_loadu_ps(g + p));
+		_mm256_storeu_ps(lane, acc);
+		for (int q = 0; q < 8; q++)
+			sum += lane[q];
+		for (size_t p = p8; p < ohw; p++)
+			sum += g[p];
+		db[o] += sum;
+	}
+}
+
+/* The same on the path in use (the direct conv runs on these two). */
 static void
 dconv_transpose_dout(float *doutt, float *db, const float *dout,
     const struct xf_conv2d_dims *d)
 {
-	int ocp = round_up(d->oc, 32);
-	size_t ohw = (size_t)d->oh * d->ow;
-
-	if (nn_avx512()) {
+	if (nn_avx512())
 		dconv_transpose_dout_avx512(doutt, db, dout, d);
-		return;
-	}
-	for (size_t p = 0; p < ohw; p++)
-		for (int o = 0; o < d->oc; o++)
-			doutt[p * ocp + o] = dout[o * ohw + p];
-	for (int o = 0; db != NULL && o < d->oc; o++) {
-		float sum = 0.0f;
-
-		for (size_t p = 0; p < ohw; p++)
-			sum += dout[o * ohw + p];
-		db[o] += sum;
-	}
+	else
+		dconv_transpose_dout_avx2(doutt, db, dout, d);
 }
 
 /*

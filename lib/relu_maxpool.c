@@ -60,7 +60,39 @@ struct relu_args {
 	int backward;
 };
 
-/* The plain loops, for the generic and AVX2 paths. */
+/* The plain loops, for the generic path, and the AVX2 ones (the same
+ * bytes: max and blend take 0 for NaN, as the comparisons do). */
+__attribute__((target("avx2,fma")))
+static void
+relu_forward_avx2(float *out, const float *in, size_t count)
+{
+	size_t n8 = count & ~(size_t)7;
+
+	for (size_t i = 0; i < n8; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_max_ps(_mm256_loadu_ps(in + i),
+		    _mm256_setzero_ps()));
+	for (size_t i = n8; i < count; i++)
+		out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
+__attribute__((target("avx2,fma")))
+static void
+relu_backward_avx2(float *din, const float *dout, const float *out,
+    size_t count)
+{
+	size_t n8 = count & ~(size_t)7;
+
+	for (size_t i = 0; i < n8; i += 8) {
+		__m256 pos = _mm256_cmp_ps(_mm256_loadu_ps(out + i),
+		    _mm256_setzero_ps(), _CMP_GT_OQ);
+
+		_mm256_storeu_ps(din + i, _mm256_and_ps(pos,
+		    _mm256_loadu_ps(dout + i)));
+	}
+	for (size_t i = n8; i < count; i++)
+		din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
 static void
 relu_forward_plain(float *out, const float *in, size_t count)
 {
@@ -80,14 +112,15 @@ relu_backward_plain(float *din, const float *dout, const float *out,
 static void
 relu_part(const struct relu_args *j, size_t i0, size_t i1)
 {
-	int avx512 = nn_avx512();
+	int avx512 = nn_avx512(), avx2 = nn_avx2();
 
 	if (j->backward)
-		(avx512 ? relu_backward_avx512 : relu_backward_plain)(
-		    j->out + i0, j->dout + i0, j->act + i0, i1 - i0);
+		(avx512 ? relu_backward_avx512 : avx2 ? relu_backward_avx2 :
+		    relu_backward_plain)(j->out + i0, j->dout + i0, j->act + i0,
+		    i1 - i0);
 	else
-		(avx512 ? relu_forward_avx512 : relu_forward_plain)(
-		    j->out + i0, j->in + i0, i1 - i0);
+		(avx512 ? relu_forward_avx512 : avx2 ? relu_forward_avx2 :
+		    relu_forward_plain)(j->out + i0, j->in + i0, i1 - i0);
 }
 
 static void
@@ -271,41 +304,13 @@ struct maxpool_args {
 	int backward, n, c, h, w;
 };
 
-/* Planes [p0, p1) of the n c planes for thread tid. */
+/* The plain loops, for the generic and AVX2 paths. */
 static void
-maxpool_job(void *arg, int tid, int nt)
-{
-	struct maxpool_args *j = arg;
-	size_t planes = (size_t)j->n * j->c, hw = (size_t)j->h * j->w;
-	size_t ohw = (size_t)(j->h / 2) * (j->w / 2);
-	size_t p0 = planes * tid / nt, p1 = planes * (tid + 1) / nt;
-
-	if (p0 >= p1)
-		return;
-	/* A run of planes is a batch of 1 with p1 - p0 channels. */
-	if (j->backward)
-		maxpool_backward_avx512(j->out + p0 * hw, j->dout + p0 * ohw,
-		    j->in + p0 * hw, 1, (int)(p1 - p0), j->h, j->w);
-	else
-		maxpool_forward_avx512(j->out + p0 * ohw, j->in + p0 * hw, 1,
-		    (int)(p1 - p0), j->h, j->w);
-}
-
-void
-xf_maxpool_forward(float *out /* (N, C, OH, OW) */,
-    const float *in /* (N, C, H, W) */, int n, int c, int h, int w)
+maxpool_forward_plain(float *out, const float *in, int n, int c, int h,
+    int w)
 {
 	int oh = h / 2, ow = w / 2;
-	struct maxpool_args j = { .out = out, .in = in, .n = n, .c = c, .h = h,
-	    .w = w };
 
-	if (nn_avx512()) {
-		if ((size_t)n * c * h * w >= SPLIT_MIN_FLOATS)
-			xf_nn_run(maxpool_job, &j);
-		else
-			maxpool_forward_avx512(out, in, n, c, h, w);
-		return;
-	}
 	for (size_t p = 0; p < (size_t)n * c; p++) {
 		const float *src = in + p * h * w;
 		float *dst = out + p * oh * ow;
@@ -328,22 +333,12 @@ xf_maxpool_forward(float *out /* (N, C, OH, OW) */,
 	}
 }
 
-void
-xf_maxpool_backward(float *din /* (N, C, H, W) */,
-    const float *dout /* (N, C, OH, OW) */, const float *in /* (N, C, H, W) */,
-    int n, int c, int h, int w)
+static void
+maxpool_backward_plain(float *din, const float *dout, const float *in, int n,
+    int c, int h, int w)
 {
 	int oh = h / 2, ow = w / 2;
-	struct maxpool_args j = { .out = din, .in = in, .dout = dout, .n = n,
-	    .c = c, .h = h, .w = w, .backward = 1 };
 
-	if (nn_avx512()) {
-		if ((size_t)n * c * h * w >= SPLIT_MIN_FLOATS)
-			xf_nn_run(maxpool_job, &j);
-		else
-			maxpool_backward_avx512(din, dout, in, n, c, h, w);
-		return;
-	}
 	memset(din, 0, (size_t)n * c * h * w * sizeof *din);
 	for (size_t p = 0; p < (size_t)n * c; p++) {
 		const float *src = in + p * h * w;
@@ -362,6 +357,67 @@ xf_maxpool_backward(float *din /* (N, C, H, W) */,
 				dst[best] = g[y * ow + x];
 			}
 	}
+}
+
+/* A run of planes, a batch of 1 with that many channels, on the path in
+ * use. */
+static void
+maxpool_part(const struct maxpool_args *j, size_t p0, size_t p1)
+{
+	size_t hw = (size_t)j->h * j->w, ohw = (size_t)(j->h / 2) * (j->w / 2);
+	int avx512 = nn_avx512();
+
+	if (j->backward)
+		(avx512 ? maxpool_backward_avx512 : maxpool_backward_plain)(
+		    j->out + p0 * hw, j->dout + p0 * ohw, j->in + p0 * hw, 1,
+		    (int)(p1 - p0), j->h, j->w);
+	else
+		(avx512 ? maxpool_forward_avx512 : maxpool_forward_plain)(
+		    j->out + p0 * ohw, j->in + p0 * hw, 1, (int)(p1 - p0), j->h,
+		    j->w);
+}
+
+/* Planes [p0, p1) of the n c planes for thread tid. */
+static void
+maxpool_job(void *arg, int tid, int nt)
+{
+	struct maxpool_args *j = arg;
+	size_t planes = (size_t)j->n * j->c;
+	size_t p0 = planes * tid / nt, p1 = planes * (tid + 1) / nt;
+
+	if (p0 < p1)
+		maxpool_part(j, p0, p1);
+}
+
+/* Large layers over the pool, small ones on the calling thread. */
+static void
+maxpool_run(struct maxpool_args *j)
+{
+	if ((size_t)j->n * j->c * j->h * j->w >= SPLIT_MIN_FLOATS)
+		xf_nn_run(maxpool_job, j);
+	else
+		maxpool_part(j, 0, (size_t)j->n * j->c);
+}
+
+void
+xf_maxpool_forward(float *out /* (N, C, OH, OW) */,
+    const float *in /* (N, C, H, W) */, int n, int c, int h, int w)
+{
+	struct maxpool_args j = { .out = out, .in = in, .n = n, .c = c, .h = h,
+	    .w = w };
+
+	maxpool_run(&j);
+}
+
+void
+xf_maxpool_backward(float *din /* (N, C, H, W) */,
+    const float *dout /* (N, C, OH, OW) */, const float *in /* (N, C, H, W) */,
+    int n, int c, int h, int w)
+{
+	struct maxpool_args j = { .out = din, .in = in, .dout = dout, .n = n,
+	    .c = c, .h = h, .w = w, .backward = 1 };
+
+	maxpool_run(&j);
 }
 
 void

@@ -549,6 +549,8 @@ main(void)
 		{ 2, 2, 5, 5, 3, 3, 1, 2 },
 		{ 1, 3, 4, 4, 2, 5, 1, 2 },
 		{ 3, 8, 16, 16, 24, 3, 2, 2 },
+		/* direct: 8 + 4 output channels, 63 pixels (ragged blocks) */
+		{ 3, 5, 9, 7, 12, 3, 1, 1 },
 	};
 
 	test_isa();
