@@ -4,7 +4,8 @@
     regime.py tables RUNDIR DATADIR PREDIR ADIR PLATEAU PICK_PAIR MIN_LEAD
 
 reads the runs PAIR-nN-KIND-sSEED of RUNDIR and writes, in ADIR:
-    regime.tsv         one row per run: pair, n, kind, seed, acc, converged
+    regime.tsv         one row per run: pair, n, kind, seed, acc, converged,
+                       steps, chance (1 / the target's classes)
     regime-mean.tsv    per pair and n: mean and 95% t-interval of each arm
                        and of the paired lead P-T − RI-T
     regime-curves.tsv  the validation curves, for the convergence figure
@@ -91,18 +92,38 @@ def choose(mean, pick_pair, min_lead):
                 100 * min_lead, pick_pair, 100 * best[3]))
 
 
-def count(path):
-    """The record count in an xf stream's header."""
+def header(path):
+    """An xf stream's header."""
     import json
     h = subprocess.run(["xf-cat", "--header", path], check=True,
                        capture_output=True, text=True).stdout
-    return json.loads(h)["count"]
+    return json.loads(h)
+
+
+def count(path):
+    """The record count in an xf stream's header."""
+    return header(path)["count"]
+
+
+# A run that ends under this multiple of chance accuracy (1 / classes) has
+# not left the plateau near chance where a plain ReLU stack can start: its
+# accuracy measures the initialisation, not a trained network.  The report
+# lists such runs whatever their curves did (a run stuck at chance is flat,
+# so the plateau criterion calls it converged).  1.5 is far below every
+# trained run here (the worst at N = 100 reaches several times chance) and
+# above a run that learned a class or two by accident.
+CHANCE_FACTOR = 1.5
+
+
+def at_chance(acc, chance):
+    """Whether a test accuracy is still at chance (see CHANCE_FACTOR)."""
+    return acc < CHANCE_FACTOR * chance
 
 
 def tables(rundir, datadir, predir, adir, plateau, pick_pair, min_lead):
     plateau, min_lead = float(plateau), float(min_lead)
     pat = re.compile(r"(near|far)-n(\d+|all)-(pt|rit)-s(\d+)\.eval\.xfs$")
-    rows, curves, sizes = [], [], {}
+    rows, curves, sizes, chance = [], [], {}, {}
     for name in sorted(os.listdir(rundir)):
         m = pat.match(name)
         if not m:
@@ -111,12 +132,15 @@ def tables(rundir, datadir, predir, adir, plateau, pick_pair, min_lead):
         if (pair, tag) not in sizes:
             sizes[(pair, tag)] = count(os.path.join(
                 datadir, "reg-%s-train-n%s.xfs" % (pair, tag)))
+        if pair not in chance:
+            chance[pair] = 1.0 / header(os.path.join(
+                datadir, "reg-%s-test.xfs" % pair))["classes"]
         n = sizes[(pair, tag)]
         base = os.path.join(rundir, name[:-len(".eval.xfs")])
         curve = val_curve(base + ".log.xfs")
         acc = records(base + ".eval.xfs")[0]["acc"]
         rows.append((pair, n, kind, seed, acc, int(converged(curve, plateau)),
-                     curve[-1][0] if curve else 0))
+                     curve[-1][0] if curve else 0, chance[pair]))
         curves += [(pair, n, kind, seed, s, a) for s, a in curve]
     # size_index: the rank of n among the pair's sizes, for the figure.
     rank = {(p, n): i + 1 for p in {k[0] for k in sizes} for i, n in
@@ -124,7 +148,7 @@ def tables(rundir, datadir, predir, adir, plateau, pick_pair, min_lead):
     curves = [c + (rank[(c[0], c[1])],) for c in sorted(curves)]
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
     write_tsv(os.path.join(adir, "regime.tsv"), ["pair", "n", "kind", "seed",
-              "acc", "converged", "steps"], rows)
+              "acc", "converged", "steps", "chance"], rows)
     write_tsv(os.path.join(adir, "regime-curves.tsv"), ["pair", "n", "kind",
               "seed", "step", "val_acc", "size_index"], curves)
     mean = []
@@ -224,6 +248,17 @@ def section(adir, fdir, odir):
         md += ["All %d runs converged by the plateau criterion (validation "
                "accuracy over the last quarter of the budget within "
                "REG_PLATEAU of the quarter before)." % len(runs), ""]
+    stuck = ["%s N=%s %s seed %s (%s%%)" % (r["pair"], r["n"],
+                                           r["kind"].upper(), r["seed"],
+                                           pts(float(r["acc"])))
+             for r in runs if at_chance(float(r["acc"]), float(r["chance"]))]
+    md += ["%s (test accuracy under %g × chance, 1 / the target's classes: "
+           "the run stayed on the plateau near chance where a plain ReLU "
+           "stack with PyTorch's default initialisation can start, and its "
+           "seed's lead measures that, not a trained baseline)%s" % (
+               "Did not leave chance: %d of %d runs" % (len(stuck), len(runs))
+               if stuck else "Every run left chance", CHANCE_FACTOR,
+               ": " + "; ".join(stuck) + "." if stuck else "."), ""]
     md += ["The studies below run on this pair and N_TARGET, and their "
            "fine-tuning runs train as the regime's runs did (same batch, "
            "steps and rate), unless the run was made with USE_REGIME=0.", ""]

@@ -61,6 +61,12 @@ rising = [(s, s / 400.0) for s in range(10, 410, 10)]
 ok(regime.converged(flat, 0.01), "a flat curve has converged")
 ok(not regime.converged(rising, 0.01), "a rising curve has not")
 ok(not regime.converged(rising[:3], 0.01), "a three-point curve has not")
+
+# Runs that never left chance: under 1.5 x 1/classes.
+ok(regime.at_chance(0.2, 0.2) and regime.at_chance(0.105, 0.1),
+   "20% on five classes and 10.5% on ten are at chance")
+ok(not regime.at_chance(0.32, 0.2) and not regime.at_chance(0.93, 0.1),
+   "32% on five classes and 93% on ten are not")
 print("1..%d" % n)
 EOF
 sed -n '/^1\.\./!p' "$tmp/unit" | while read -r s num rest; do
