@@ -119,17 +119,16 @@ bn_affine_avx512(float *y, const float *x, int n, int rows, size_t stride,
 }
 
 /*
- * The AVX2 twins: 16 double lanes too (four vectors of 4), the row's tail
- * past a multiple of 8 in scalars, all added in a fixed order at the end.
+ * The AVX2 twins: 8 double lanes (two vectors of 4), the row's tail past a
+ * multiple of 8 in scalars, all added in a fixed order at the end.
  */
 __attribute__((target("avx2,fma")))
 static double
-hsum4_pd(__m256d a, __m256d b, __m256d c, __m256d d, double tail)
+hsum_pd_avx2(__m256d a, __m256d b, double tail)
 {
 	double lane[4], r = 0.0;
 
-	_mm256_storeu_pd(lane, _mm256_add_pd(_mm256_add_pd(a, b),
-	    _mm256_add_pd(c, d)));
+	_mm256_storeu_pd(lane, _mm256_add_pd(a, b));
 	for (int q = 0; q < 4; q++)
 		r += lane[q];
 	return r + tail;
@@ -181,8 +180,8 @@ bn_sums_avx2(struct bn_sums *r, const float *x, const float *g, int n,
 			tt += (double)gi[q] * (double)(xi[q] - mean);
 		}
 	}
-	r->s = hsum4_pd(s0, s1, _mm256_setzero_pd(), _mm256_setzero_pd(), st);
-	r->ss = hsum4_pd(t0, t1, _mm256_setzero_pd(), _mm256_setzero_pd(), tt);
+	r->s = hsum_pd_avx2(s0, s1, st);
+	r->ss = hsum_pd_avx2(t0, t1, tt);
 }
 
 __attribute__((target("avx2,fma")))
@@ -211,7 +210,7 @@ bn_sumsq_avx2(const float *x, int n, int rows, size_t stride, float mean)
 			tt += dx * dx;
 		}
 	}
-	return hsum4_pd(t0, t1, _mm256_setzero_pd(), _mm256_setzero_pd(), tt);
+	return hsum_pd_avx2(t0, t1, tt);
 }
 
 __attribute__((target("avx2,fma")))

@@ -2,7 +2,8 @@
  * nn_impl.h: what the engine's kernel files share, private to lib/.
  *
  *	threads.c	the pool (xf_nn_run runs a job on every thread)
- *	gemm.c		BLIS: the AVX-512 context, nn_gemm, nn_pgemm, nn_avx512
+ *	gemm.c		BLIS: the AVX-512 context, nn_gemm, nn_pgemm, the ISA
+ *			switch (nn_avx512, nn_avx2)
  *	conv.c		conv2d: im2col + BLIS, the _ref twins, the dispatch
  *	conv_direct.c	the direct conv (AVX-512 or AVX2) that conv.c hands
  *			stride-1 work
