@@ -3,7 +3,6 @@
 # config.mk (near, far), target size in REG_N and seed in REG_SEEDS, each run
 # REG_STEPS steps; then the rule of config.mk picks the pair and size the
 # other studies are meant to use (analysis/regime-choice.mk).
-REG      := $(R)/regime
 REG_PAIRS := near far
 # The near pair's P_A: trained on the source classes A, REG_PRE_STEPS steps,
 # with a checkpoint series (ten, the first at step 0) for the checkpoint

@@ -5,7 +5,9 @@ SRC_TEST  = synthetic --count 200 -s 1 --split test
 # 5-9 of the source's generator, far: another generator seed).
 TGT_SEL_far  = synthetic -s 2
 TGT_SEL_near = synthetic -s 1 --classes 5,6,7,8,9
-TGT_TRAIN = $(TGT_SEL) --count 300
+# On the near pair, the regime's own subset of N_TARGET images: the shuffle
+# study's b = 28 runs are then the regime's, copied (pipeline.sh checks).
+TGT_TRAIN = $(if $(filter near,$(PAIR)),$(REG_NEAR_TRAIN) -n $(N_TARGET),$(TGT_SEL) --count 300)
 TGT_TEST  = $(TGT_SEL) --count 200 --split test
 TGT_VAL_near = --classes 5,6,7,8,9
 TGT_VAL   = synthetic --count 100 -s 3 --split test $(TGT_VAL_$(PAIR))

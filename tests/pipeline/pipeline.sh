@@ -78,8 +78,24 @@ else
 	grep -Eq '^\| landscape \| P-T sits in a flatter minimum by the Hessian.*λ₁' "$tmp/out/REPORT.md"
 	ok $? "the report gives both models' Hessian eigenvalues"
 fi
-grep -q 'parallel: 12 runs of shuffle' "$tmp/log"
-ok $? "the shuffle sweep went through GNU parallel (12 runs)"
+# On the near pair test.mk's data are the regime's, so the six b = 28 runs
+# are the regime's runs, copied, byte for byte; on the far pair they are not
+# (another validation subset), and all 12 runs train.
+if [ "$pair" = near ]; then
+	reused=$(grep -c "^b28-.*: the regime's run near-n$ntgt-" "$tmp/log")
+	for k in pt rit; do for s in 1 2 3; do
+		for x in tar init.tar log.xfs ex.xfs eval.xfs; do
+			cmp -s "$tmp/out/runs/shuffle/b28-$k-s$s.$x" \
+			    "$tmp/out/runs/regime/near-n$ntgt-$k-s$s.$x" || echo "$k-s$s.$x"
+		done
+	done; done > "$tmp/reusebad"
+	[ "$reused" = 6 ] && [ ! -s "$tmp/reusebad" ] &&
+	    grep -q 'parallel: 6 runs of shuffle' "$tmp/log"
+	ok $? "the b = 28 runs are the regime's, copied ($reused; differ: $(head -2 "$tmp/reusebad" | tr '\n' ' ')), and 6 runs went through GNU parallel"
+else
+	grep -q 'parallel: 12 runs of shuffle' "$tmp/log"
+	ok $? "the shuffle sweep went through GNU parallel (12 runs)"
+fi
 notpng=0
 for png in "$tmp"/out/fig/*.png; do
 	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] ||
