@@ -63,8 +63,8 @@ centre(double *xc, const float *x, size_t n, size_t p, struct xf_err *err)
 }
 
 struct xf_cca_side *
-xf_cca_side_new(const float *X, size_t n, size_t p, int threads,
-    struct xf_err *err)
+xf_cca_side_new(const float *X, size_t n, size_t p, int loadings,
+    int threads, struct xf_err *err)
 {
 	struct xf_cca_side *s = NULL;
 	size_t m = p <= n ? p : n, r = 0;
@@ -106,8 +106,8 @@ xf_cca_side_new(const float *X, size_t n, size_t p, int threads,
 	s->r = r;
 	s->s = malloc(r * sizeof *s->s);
 	s->P = malloc(n * r * sizeof *s->P);
-	s->G = malloc(p * r * sizeof *s->G);
-	if (s->s == NULL || s->P == NULL || s->G == NULL) {
+	s->G = loadings ? malloc(p * r * sizeof *s->G) : NULL;
+	if (s->s == NULL || s->P == NULL || (loadings && s->G == NULL)) {
 		xf_errf(err, "out of memory for %zu components of %zu examples",
 		    r, n);
 		goto fail;
@@ -117,7 +117,7 @@ xf_cca_side_new(const float *X, size_t n, size_t p, int threads,
 	if (p <= n) {
 		/* g holds V (p, p): P = Xc V_r, G = V_r S_r. */
 		gemm(s->P, r, 0, xc, p, n, g, m, r, p, threads);
-		for (size_t j = 0; j < p; j++)
+		for (size_t j = 0; loadings && j < p; j++)
 			for (size_t i = 0; i < r; i++)
 				s->G[j * r + i] = g[j * m + i] * s->s[i];
 	} else {
@@ -125,10 +125,11 @@ xf_cca_side_new(const float *X, size_t n, size_t p, int threads,
 		for (size_t j = 0; j < n; j++)
 			for (size_t i = 0; i < r; i++)
 				s->P[j * r + i] = g[j * m + i] * s->s[i];
-		bli_dgemm_ex(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)p,
-		    (dim_t)r, (dim_t)n, &one, xc, (inc_t)p, 1, g, (inc_t)m, 1,
-		    &zero, s->G, (inc_t)r, 1, NULL,
-		    xf_rntm(&rt, threads, 2.0 * p * r * n));
+		if (loadings)
+			bli_dgemm_ex(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE,
+			    (dim_t)p, (dim_t)r, (dim_t)n, &one, xc, (inc_t)p,
+			    1, g, (inc_t)m, 1, &zero, s->G, (inc_t)r, 1, NULL,
+			    xf_rntm(&rt, threads, 2.0 * p * r * n));
 	}
 	free(xc);
 	free(g);
@@ -187,6 +188,9 @@ xf_cca(double *rho, double *alpha, size_t *kx, size_t *ky,
 
 	if (a->n != b->n)
 		return xf_errf(err, "%zu examples against %zu", a->n, b->n);
+	if (alpha != NULL && a->G == NULL)
+		return xf_errf(err, "side a was decomposed without loadings: "
+		    "no PWCCA weights");
 	for (int i = 0; i < 2; i++) {
 		k[i] = xf_cca_side_keep(side[i], keep);
 		if (keep > 0)

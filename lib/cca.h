@@ -54,13 +54,16 @@
 struct xf_cca_side;
 
 /*
- * Decomposes X (n, p), only read.  threads as in cka.h (0: BLIS default).
- * Returns a side the caller frees with xf_cca_side_free, or NULL with err
- * filled (n < 2, a NaN or infinity at row/column, a constant input, out of
- * memory, LAPACK failure).
+ * Decomposes X (n, p), only read.  loadings: also keep Xc'U (p, r), which
+ * only PWCCA's weights read (xf_cca with alpha; it costs a product as large
+ * as the Gram matrix's, twice its time, so SVCCA and Procrustes go
+ * without).  threads as in cka.h (0: BLIS default).  Returns a side the
+ * caller frees with xf_cca_side_free, or NULL with err filled (n < 2, a NaN
+ * or infinity at row/column, a constant input, out of memory, LAPACK
+ * failure).
  */
 struct xf_cca_side *xf_cca_side_new(const float *X, size_t n, size_t p,
-    int threads, struct xf_err *err);
+    int loadings, int threads, struct xf_err *err);
 void xf_cca_side_free(struct xf_cca_side *s);
 
 /* The numerical rank r, and how many top directions explain `keep` of the

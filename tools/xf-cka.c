@@ -252,10 +252,10 @@ measure_pairs(struct xf_writer *w, const char *out, const struct side *sa,
 			if (matched && strcmp(x->module, y->module) != 0)
 				continue;
 			if (ca[i] == NULL && (ca[i] = xf_cca_side_new(x->x, n,
-			    x->p, threads, &e)) == NULL)
+			    x->p, m == M_PWCCA, threads, &e)) == NULL)
 				errx(1, "%s: %s: %s", sa->path, x->module, e.msg);
 			if (cb[j] == NULL && (cb[j] = xf_cca_side_new(y->x, n,
-			    y->p, threads, &e)) == NULL)
+			    y->p, m == M_PWCCA, threads, &e)) == NULL)
 				errx(1, "%s: %s: %s", sb->path, y->module, e.msg);
 			if (m == M_PROCRUSTES) {
 				r = xf_procrustes(&v, ca[i], cb[j], threads, &e);

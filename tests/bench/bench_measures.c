@@ -120,8 +120,8 @@ main(int argc, char **argv)
 		int pw = strcmp(argv[1], "pwcca") == 0;
 
 		t0 = now();
-		if ((a = xf_cca_side_new(x, N, P, 2, &e)) == NULL ||
-		    (b = xf_cca_side_new(y, N, P, 2, &e)) == NULL ||
+		if ((a = xf_cca_side_new(x, N, P, pw, 2, &e)) == NULL ||
+		    (b = xf_cca_side_new(y, N, P, pw, 2, &e)) == NULL ||
 		    (pw ? xf_pwcca : xf_svcca)(&v, &kx, &ky, a, b,
 		    pw ? 0 : XF_SVCCA_KEEP, 2, &e) < 0)
 			errx(1, "%s", e.msg);
