@@ -91,20 +91,26 @@ N_VAL      ?= 300
 # SVCCA, PWCCA and Procrustes on the first pair of each kind only (about
 # 35 s of CPU a pair); CKA, l2 and the barriers on all the replicate pairs.
 SIM_PAIRS  ?= ptpt ritrit ptrit ppt
-PRE_EPOCHS ?= 3
+# P on the source for 2 epochs (938 steps at batch 128, near P_A's 800):
+# the third epoch cost 40 s of the demo's 2 cores on an AVX2 machine.
+PRE_EPOCHS ?= 2
 N_TARGET   ?= 2000
 N_CKA      ?= 1000
 N_CRIT     ?= 500
-CRIT_GRID  ?= 6
+# A 5 × 5 grid of (α, σ), not 6 × 6: 25 cells a module, 15 s less of the
+# demo (two xf-critic runs took 49 s at 6).
+CRIT_GRID  ?= 5
 CRIT_DRAWS ?= 3
 INTERP_POINTS ?= 11
-# The interpolation lines (basins, aligned basins) on 2,000 images of the
+# The interpolation lines (basins, aligned basins) on 1,000 images of the
 # target's test split, not all of it (5,000 on the near pair, 10,000 on the
 # far): 16 lines of 11 points took 208 s of the demo's 18 min on an AVX2
-# machine.  A barrier is a difference of errors on the same images along a
-# line, so 2,000 put its sampling error near 0.2 points, under the 1-point
-# rule.  Empty: the whole split, as at full scale.
-N_INTERP  ?= 2000
+# machine on the whole split, 76 s on 2,000 images.  A barrier is a
+# difference of errors on the same images along a line, so its sampling
+# error is that of a paired difference: at most sqrt(d/n) for a share d of
+# images whose verdict changes, about 0.3 points for d = 10% and n = 1,000,
+# under the 1-point rule.  Empty: the whole split, as at full scale.
+N_INTERP  ?= 1000
 YOS_EPOCHS ?= 15
 YOS_SEEDS  ?= 1
 YOS_SUBSET ?= -n 6000 -s 1
@@ -164,7 +170,12 @@ else
 REG_N        ?= 100 1000
 REG_SEEDS    ?= 1 2 3
 REG_BATCH    ?= 32
-REG_STEPS    ?= 600
+# 500 steps, not 600 (40 s of the demo on 2 cores).  In a demo at 600
+# steps every run that left chance was on its plateau by step 300; the
+# plateau criterion flagged 2 of 24 runs there, and 3 of 24 on the same
+# curves cut at step 500 (on 300 validation images, whose noise is of the
+# order of the criterion's 1 point).
+REG_STEPS    ?= 500
 REG_PRE_STEPS ?= 800
 REG_N_VAL    ?= 300
 endif
