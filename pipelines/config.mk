@@ -84,19 +84,21 @@ else
 # (t = 12.7) and decides nothing.  The third costs 12 more fine-tuning runs
 # of 470 steps, 38 s of CPU each here (+4 min on 2 cores).
 SEEDS      ?= 1 2 3
-# Three block sizes (the claims compare b = 28 with b = 1; b = 7 is the
-# middle of the figure), 18 fine-tuning runs: the six of the full scale
-# took 36 runs and about as many minutes more.
-BLOCKS     ?= 28 7 1
+# Two block sizes: the claims compare b = 28 with b = 1.  b = 28's six runs
+# are the regime's (copied), so the study trains six runs, 48 s of the
+# demo's 2 cores; b = 7, the middle of the figure, cost 48 s more, and the
+# six sizes of the full scale 4 min more.
+BLOCKS     ?= 28 1
 # Validation curves on 300 images (the regime's REG_N_VAL): 1,000 doubled a
 # fine-tuning run's time inside xf-train.
 N_VAL      ?= 300
 # SVCCA, PWCCA and Procrustes on the first pair of each kind only (about
 # 35 s of CPU a pair); CKA, l2 and the barriers on all the replicate pairs.
 SIM_PAIRS  ?= ptpt ritrit ptrit ppt
-# P on the source for 2 epochs (938 steps at batch 128):
-# the third epoch cost 40 s of the demo's 2 cores on an AVX2 machine.
-PRE_EPOCHS ?= 2
+# P on the source for 1 epoch (469 steps at batch 128; P_A trains 600):
+# each epoch more costs 40 s of the demo's 2 cores on an AVX2 machine.  At
+# the quick scale P serves only the regime's far pair.
+PRE_EPOCHS ?= 1
 N_TARGET   ?= 2000
 N_CKA      ?= 1000
 N_CRIT     ?= 500
