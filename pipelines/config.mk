@@ -72,7 +72,8 @@ CRIT_GRID  ?= 11
 # subsampled to 15,000 of 30,000 images (3 epochs), measured 16 min 36 s;
 # the other pair's shuffle at 3 block sizes, not 6 (30 runs, not 60; not
 # yet measured).  With them make paper is still about 2 hours with the
-# resnet-8 column (pipelines/README.md has the stages).
+# resnet-8 column on the AVX-512 machine, and about 2 h 40 min on the AVX2
+# one (pipelines/README.md has the stages of both).
 CRIT_DRAWS ?= 5
 INTERP_POINTS ?= 21
 YOS_EPOCHS ?= 3
