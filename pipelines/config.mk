@@ -88,7 +88,8 @@ SEEDS      ?= 1 2 3
 # Two block sizes: the claims compare b = 28 with b = 1.  b = 28's six runs
 # are the regime's (copied), so the study trains six runs, 48 s of the
 # demo's 2 cores; b = 7, the middle of the figure, cost 48 s more, and the
-# six sizes of the full scale 4 min more.
+# six sizes of the full scale would train 24 runs more (about 3 min by
+# these runs' times).
 BLOCKS     ?= 28 1
 # Validation curves on 300 images (the regime's REG_N_VAL): 1,000 doubled a
 # fine-tuning run's time inside xf-train.
@@ -114,8 +115,10 @@ INTERP_POINTS ?= 11
 # machine on the whole split, 76 s on 2,000 images.  A barrier is a
 # difference of errors on the same images along a line, so its sampling
 # error is that of a paired difference: at most sqrt(d/n) for a share d of
-# images whose verdict changes, about 0.3 points for d = 10% and n = 1,000,
-# under the 1-point rule.  Empty: the whole split, as at full scale.
+# images whose verdict changes along the line.  For two P-T runs, whose
+# barrier is judged against the 1-point rule, d is a few per cent: about
+# 0.3 points at d = 1% and n = 1,000, 0.5 at 3%.  For the RI-T lines (d up
+# to half the images, barriers of 40 to 70 points) it reaches 2 points.  Empty: the whole split, as at full scale.
 N_INTERP  ?= 1000
 YOS_EPOCHS ?= 15
 YOS_SEEDS  ?= 1
@@ -183,7 +186,7 @@ REG_BATCH    ?= 32
 # 300 validation images, whose noise is of the order of its 1 point).
 REG_STEPS    ?= 600
 # P_A for 600 steps at batch 128 (13 epochs of the quick scale's 6,000
-# images of classes A, YOS_SUBSET); 800 cost 16 s more of the demo.
+# images of classes A, YOS_SUBSET); 800 cost about 20 s more of the demo.
 REG_PRE_STEPS ?= 600
 REG_N_VAL    ?= 300
 endif
