@@ -5,12 +5,12 @@ SRC_TEST  = synthetic --count 200 -s 1 --split test
 # 5-9 of the source's generator, far: another generator seed).
 TGT_SEL_far  = synthetic -s 2
 TGT_SEL_near = synthetic -s 1 --classes 5,6,7,8,9
-# On the near pair, the regime's own subset of N_TARGET images: the shuffle
-# study's b = 28 runs are then the regime's, copied (pipeline.sh checks).
-TGT_TRAIN = $(if $(filter near,$(PAIR)),$(REG_NEAR_TRAIN) -n $(N_TARGET),$(TGT_SEL) --count 300)
+# On either pair, the regime's own subset of N_TARGET images and its
+# validation subset: the shuffle study's b = 28 runs are then the regime's,
+# copied, on the chosen pair and on the other (pipeline.sh checks).
+TGT_TRAIN = $(if $(filter near,$(PAIR)),$(REG_NEAR_TRAIN),$(REG_FAR_TRAIN)) -n $(N_TARGET)
 TGT_TEST  = $(TGT_SEL) --count 200 --split test
-TGT_VAL_near = --classes 5,6,7,8,9
-TGT_VAL   = synthetic --count 100 -s 3 --split test $(TGT_VAL_$(PAIR))
+TGT_VAL   = $(if $(filter near,$(PAIR)),$(REG_NEAR_VAL),$(REG_FAR_VAL))
 TGT_CKA   = $(TGT_SEL) --count 100 --split test
 TGT_CRIT  = $(TGT_SEL) --count 100 --split test
 N_INTERP  = 100
@@ -29,6 +29,9 @@ YOS_SEEDS = 1
 PRE_EPOCHS = 1
 EPOCHS = 1
 YOS_EPOCHS = 1
+# make paper's batch and step counts for Yosinski are the full scale's.
+YOS_ARGS =
+YOS_DIS_ARGS =
 BATCH = 50
 VAL_EVERY = 2
 CRIT_GRID = 3

@@ -78,24 +78,28 @@ else
 	grep -Eq '^\| landscape \| P-T sits in a flatter minimum by the Hessian.*λ₁' "$tmp/out/REPORT.md"
 	ok $? "the report gives both models' Hessian eigenvalues"
 fi
-# On the near pair test.mk's data are the regime's, so the six b = 28 runs
-# are the regime's runs, copied, byte for byte; on the far pair they are not
-# (another validation subset), and all 12 runs train.
-if [ "$pair" = near ]; then
-	reused=$(grep -c "^b28-.*: the regime's run near-n$ntgt-" "$tmp/log")
+# test.mk's data are the regime's, so the six b = 28 runs are the regime's
+# runs, copied, byte for byte: on the chosen pair (N = ntgt) and on the
+# other pair of make paper's shuffle (OTHER_N, the same N or all the other
+# target has); each sweep trains the 6 runs of b = 7 only.
+reusebad() { # DIR REGIME-STEM
 	for k in pt rit; do for s in 1 2 3; do
 		for x in tar init.tar log.xfs ex.xfs eval.xfs; do
-			cmp -s "$tmp/out/runs/shuffle/b28-$k-s$s.$x" \
-			    "$tmp/out/runs/regime/near-n$ntgt-$k-s$s.$x" || echo "$k-s$s.$x"
+			cmp -s "$1/b28-$k-s$s.$x" "$2-$k-s$s.$x" || echo "$k-s$s.$x"
 		done
-	done; done > "$tmp/reusebad"
-	[ "$reused" = 6 ] && [ ! -s "$tmp/reusebad" ] &&
-	    grep -q 'parallel: 6 runs of shuffle' "$tmp/log"
-	ok $? "the b = 28 runs are the regime's, copied ($reused; differ: $(head -2 "$tmp/reusebad" | tr '\n' ' ')), and 6 runs went through GNU parallel"
-else
-	grep -q 'parallel: 12 runs of shuffle' "$tmp/log"
-	ok $? "the shuffle sweep went through GNU parallel (12 runs)"
-fi
+	done; done
+}
+reused=$(grep -c "^b28-.*: the regime's run $pair-n$ntgt-" "$tmp/log")
+reusebad "$tmp/out/runs/shuffle" "$tmp/out/runs/regime/$pair-n$ntgt" > "$tmp/reusebad"
+[ "$reused" = 6 ] && [ ! -s "$tmp/reusebad" ]
+ok $? "the b = 28 runs are the regime's, copied ($reused; differ: $(head -2 "$tmp/reusebad" | tr '\n' ' '))"
+on=$(sed -n "s/^b28-pt-s1: the regime's run $other-n\([0-9a-z]*\)-pt-s1$/\1/p" "$tmp/log")
+oreused=$(grep -c "^b28-.*: the regime's run $other-n$on-" "$tmp/log")
+reusebad "$tmp/out/other-pair/runs/shuffle" "$tmp/out/runs/regime/$other-n$on" > "$tmp/reusebad"
+[ -n "$on" ] && [ "$oreused" = 6 ] && [ ! -s "$tmp/reusebad" ]
+ok $? "the other pair's b = 28 runs are the regime's too ($other, N = $on: $oreused; differ: $(head -2 "$tmp/reusebad" | tr '\n' ' '))"
+[ "$(grep -c 'parallel: 6 runs of shuffle' "$tmp/log")" = 2 ]
+ok $? "each shuffle sweep sent its 6 runs of b = 7 through GNU parallel"
 notpng=0
 for png in "$tmp"/out/fig/*.png; do
 	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] ||
