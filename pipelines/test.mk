@@ -9,6 +9,9 @@ TGT_SEL_near = synthetic -s 1 --classes 5,6,7,8,9
 # validation subset: the shuffle study's b = 28 runs are then the regime's,
 # copied, on the chosen pair and on the other (pipeline.sh checks).
 TGT_TRAIN = $(if $(filter near,$(PAIR)),$(REG_NEAR_TRAIN),$(REG_FAR_TRAIN)) -n $(N_TARGET)
+# Without the regime's choice (USE_REGIME=0: the ssh, Slurm and sweep
+# tests), 300 target images, all the far generator's.
+N_TARGET = 300
 TGT_TEST  = $(TGT_SEL) --count 200 --split test
 TGT_VAL   = $(if $(filter near,$(PAIR)),$(REG_NEAR_VAL),$(REG_FAR_VAL))
 TGT_CKA   = $(TGT_SEL) --count 100 --split test
