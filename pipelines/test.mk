@@ -32,7 +32,7 @@ YOS_SEEDS = 1
 PRE_EPOCHS = 1
 EPOCHS = 1
 YOS_EPOCHS = 1
-# make paper's batch and step counts for Yosinski are the full scale's.
+# Not the full scale's Yosinski batch and steps (config.mk): one epoch.
 YOS_ARGS =
 YOS_DIS_ARGS =
 BATCH = 50
