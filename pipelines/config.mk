@@ -73,14 +73,14 @@ N_VAL      ?= 500
 SIM_PAIRS  ?= ptpt ritrit ptrit ppt
 # P for 6 epochs (2,814 steps at batch 128): its validation accuracy on the
 # source was 0.88-0.90 from epoch 5 to 10 in the 10-epoch run, which took
-# 5 min 37 s here (6 epochs: about 3 min 20 s).
+# 5 min 37 s here (6 epochs: 3 min 29 s with the regime's imports).
 PRE_EPOCHS ?= 6
 N_TARGET   ?= 2000
 N_CKA      ?= 2000
 N_CRIT     ?= 1000
 # Criticality on an 8 × 8 grid of (alpha, sigma), 3 draws a cell: the
 # 11 × 11 grid at 5 draws took 225 s a model here (7.5 min for P-T and
-# RI-T), this one about a third of that.  (The uncut run before the regime
+# RI-T), this one 80 s.  (The uncut run before the regime
 # study drew 10 a cell.)
 CRIT_GRID  ?= 8
 CRIT_DRAWS ?= 3
